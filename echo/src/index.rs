@@ -1,0 +1,143 @@
+//! The in-memory object index of one space: id -> (typename, deleted), and ids by typename.
+//!
+//! Kept up to date incrementally from yrs events (see `space.rs`), so a query by type and a
+//! subscription update cost what changed, not the size of the space. Never reads the document.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::object::ObjectId;
+
+/// What the index knows of one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meta {
+    /// Index into the typename table, or `UNTYPED`.
+    pub ty: u32,
+    /// Soft-deleted.
+    pub deleted: bool,
+}
+
+const UNTYPED: u32 = u32::MAX;
+
+/// Object ids by typename, with each object's deleted flag.
+#[derive(Default)]
+pub(crate) struct Index {
+    objects: HashMap<ObjectId, Meta>,
+    types: Vec<Arc<str>>,
+    type_ids: HashMap<Arc<str>, u32>,
+    by_type: Vec<HashSet<ObjectId>>,
+    untyped: HashSet<ObjectId>,
+    live: usize,
+}
+
+impl Index {
+    fn type_id(&mut self, typename: Option<&str>) -> u32 {
+        let Some(t) = typename else { return UNTYPED };
+        if let Some(&i) = self.type_ids.get(t) {
+            return i;
+        }
+        let i = self.types.len() as u32;
+        let t: Arc<str> = Arc::from(t);
+        self.types.push(t.clone());
+        self.type_ids.insert(t, i);
+        self.by_type.push(HashSet::new());
+        i
+    }
+
+    fn bucket(&mut self, ty: u32) -> &mut HashSet<ObjectId> {
+        match self.by_type.get_mut(ty as usize) {
+            Some(b) => b,
+            None => &mut self.untyped,
+        }
+    }
+
+    /// Records an object's current state (`None`: it no longer exists). Returns the previous.
+    pub fn set(&mut self, id: &ObjectId, now: Option<(Option<&str>, bool)>) -> Option<Meta> {
+        let new = now.map(|(t, deleted)| Meta {
+            ty: self.type_id(t),
+            deleted,
+        });
+        let old = match new {
+            Some(m) => self.objects.insert(id.clone(), m),
+            None => self.objects.remove(id),
+        };
+        if old == new {
+            return old;
+        }
+        if let Some(o) = old {
+            if new.map(|n| n.ty) != Some(o.ty) {
+                self.bucket(o.ty).remove(id);
+            }
+            if !o.deleted {
+                self.live -= 1;
+            }
+        }
+        if let Some(n) = new {
+            if old.map(|o| o.ty) != Some(n.ty) {
+                self.bucket(n.ty).insert(id.clone());
+            }
+            if !n.deleted {
+                self.live += 1;
+            }
+        }
+        old
+    }
+
+    /// What the index knows of `id`.
+    pub fn get(&self, id: &str) -> Option<Meta> {
+        self.objects.get(id).copied()
+    }
+
+    /// The shared id for `id`, if the object exists.
+    pub fn key(&self, id: &str) -> Option<&ObjectId> {
+        self.objects.get_key_value(id).map(|(k, _)| k)
+    }
+
+    /// Does `m` have typename `t`?
+    pub fn is_type(&self, m: Meta, t: Option<&str>) -> bool {
+        match t {
+            None => true,
+            Some(t) => self.type_ids.get(t) == Some(&m.ty),
+        }
+    }
+
+    /// The ids that may match a query for `typename` (all objects when `None`).
+    pub fn candidates(&self, typename: Option<&str>) -> Box<dyn Iterator<Item = &ObjectId> + '_> {
+        match typename {
+            None => Box::new(self.objects.keys()),
+            Some(t) => match self.type_ids.get(t) {
+                Some(&i) => Box::new(self.by_type[i as usize].iter()),
+                None => Box::new(std::iter::empty()),
+            },
+        }
+    }
+
+    /// Number of objects not deleted.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracks_types_and_deletes() {
+        let mut ix = Index::default();
+        let a: ObjectId = Arc::from("a");
+        let b: ObjectId = Arc::from("b");
+        ix.set(&a, Some((Some("T"), false)));
+        ix.set(&b, Some((None, false)));
+        assert_eq!(ix.candidates(Some("T")).count(), 1);
+        assert_eq!(ix.live(), 2);
+        ix.set(&a, Some((Some("T"), true)));
+        assert_eq!(ix.live(), 1);
+        ix.set(&a, Some((Some("U"), true)));
+        assert_eq!(ix.candidates(Some("T")).count(), 0);
+        assert_eq!(ix.candidates(Some("U")).count(), 1);
+        ix.set(&b, None);
+        assert_eq!(ix.live(), 0);
+        assert_eq!(ix.candidates(None).count(), 1);
+    }
+}
