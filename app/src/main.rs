@@ -1,1 +1,99 @@
-fn main() {}
+//! `dxos`: the DXOS desktop app (no command) and command line (see CLI.md).
+
+mod cli;
+mod client;
+mod owner;
+mod profile;
+mod request;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::cli::Cli;
+use crate::profile::Profile;
+use crate::request::{CmdError, Kind};
+
+fn init_logging(verbose: u8, profile: &Profile) {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{EnvFilter, fmt};
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let stderr_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let stderr = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(stderr_filter);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(profile.log_path())
+        .ok()
+        .map(|f| {
+            fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .with_filter(EnvFilter::new("info"))
+        });
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    let json = std::env::args().any(|a| a == "--json");
+                    let msg = e.render().to_string();
+                    if json {
+                        let first = msg
+                            .lines()
+                            .next()
+                            .unwrap_or("usage error")
+                            .trim_start_matches("error: ")
+                            .to_owned();
+                        cli::report(&CmdError::new(Kind::Usage, first), true);
+                    } else {
+                        let _ = e.print();
+                    }
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    let profile = match Profile::new(cli.profile.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            return ExitCode::from(
+                cli::report(&CmdError::new(Kind::Io, format!("{e:#}")), cli.json) as u8,
+            );
+        }
+    };
+    if let Err(e) = profile.ensure() {
+        return ExitCode::from(
+            cli::report(&CmdError::new(Kind::Io, format!("{e:#}")), cli.json) as u8,
+        );
+    }
+    init_logging(cli.verbose, &profile);
+    let code = match cli.command {
+        Some(command) => cli::run(command, &profile, cli.json),
+        None => match ui::run(&profile) {
+            Ok(()) => 0,
+            Err(e) => cli::report(&e, cli.json),
+        },
+    };
+    ExitCode::from(code as u8)
+}

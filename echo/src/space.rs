@@ -337,6 +337,7 @@ impl Space {
         options: SpaceOptions,
     ) -> Result<Space> {
         let sink = Arc::new(Mutex::new(Sink::default()));
+        let is_new = stored.is_none();
         let loaded = load_doc(id, stored, &sink)?;
         let undo = options.undo.then(|| {
             let mut um = UndoManager::with_options(UndoOptions {
@@ -359,7 +360,7 @@ impl Space {
             objects: loaded.index.live(),
             deleted: record.deleted,
         };
-        let record_dirty = fresh != record;
+        let record_dirty = is_new || fresh != record;
         let state = State {
             doc: loaded.doc,
             objects: loaded.objects,
@@ -386,6 +387,11 @@ impl Space {
         };
         space.inner.sync_record();
         Ok(space)
+    }
+
+    /// A space that lives in memory only (not persisted): for tests, tools and benchmarks.
+    pub fn in_memory(id: PublicKey, options: SpaceOptions) -> Result<Space> {
+        Space::load(id, None, SpaceRecord::default(), None, options)
     }
 
     /// The space's id: its public key.
@@ -582,6 +588,28 @@ impl Space {
             .collect();
         sort_and_limit(&txn, &st.objects, q, &mut ids);
         ids
+    }
+
+    /// Over live objects of `typename`: the greatest string value of property `key`, and
+    /// whether some object lacks it. Reads that one property only.
+    pub(crate) fn max_string_prop(&self, typename: &str, key: &str) -> (Option<String>, bool) {
+        let st = lock(&self.inner.state);
+        let txn = st.doc.transact();
+        let (mut max, mut missing): (Option<String>, bool) = (None, false);
+        for id in st.index.candidates(Some(typename)) {
+            if st.index.get(id).is_none_or(|m| m.deleted) {
+                continue;
+            }
+            match object_map(&txn, &st.objects, id).and_then(|m| m.get(&txn, key)) {
+                Some(Out::Any(Any::String(v))) => {
+                    if max.as_deref().is_none_or(|m| m < &*v) {
+                        max = Some(v.to_string());
+                    }
+                }
+                _ => missing = true,
+            }
+        }
+        (max, missing)
     }
 
     /// Runs a query once; returns the matching objects in the query's order.

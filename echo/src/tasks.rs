@@ -23,8 +23,10 @@ impl Space {
 
     /// Adds a task at the end of the task order.
     pub fn add_task(&self, title: &str) -> Result<(ObjectId, Task)> {
-        let tasks = self.tasks();
-        let last = self.order_all(&tasks)?;
+        let (mut last, missing) = self.max_string_prop(Task::TYPENAME, "order");
+        if missing {
+            last = self.order_all(&self.tasks())?;
+        }
         let task = Task {
             title: title.to_owned(),
             completed: false,

@@ -484,7 +484,7 @@ fn hostile_bytes_change_nothing() -> R {
         rng
     };
     let mut refused = 0;
-    for i in 0..2000 {
+    for i in 0..600 {
         let bytes: Vec<u8> = if i % 2 == 0 {
             (0..(next() % 64)).map(|_| next() as u8).collect()
         } else {
@@ -513,7 +513,7 @@ fn hostile_bytes_change_nothing() -> R {
         }
         echo.delete_space(&probe.id())?;
     }
-    assert!(refused > 500, "only {refused} refused");
+    assert!(refused > 150, "only {refused} refused");
     assert!(matches!(
         s.import(b"\xff\xff\xff"),
         Err(EchoError::MalformedUpdate(_))

@@ -1,1 +1,1 @@
-//! Cross-crate tests live in tests/.
+//! Cross-crate and black-box tests for DXOS live in `tests/`.

@@ -1,0 +1,434 @@
+//! The `dxos` command line (CLI.md): argument parsing, and printing results for people or as JSON.
+//!
+//! Every command becomes a [`Request`] answered by the profile's owner or, with none, by a
+//! Client opened for the command. This module never touches the store itself.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::client::{parse_data, parse_where};
+use crate::owner::{self, Role};
+use crate::profile::Profile;
+use crate::request::{CmdError, Kind, Request};
+
+/// DXOS: local-first collaboration with no servers.
+#[derive(Debug, Parser)]
+#[command(name = "dxos", version, about, long_about = None)]
+pub struct Cli {
+    /// The profile folder (keys, store, socket, logs).
+    #[arg(long, global = true, env = "DXOS_PROFILE", value_name = "DIR")]
+    pub profile: Option<PathBuf>,
+    /// Machine output: one JSON document on stdout (one per line when streaming).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More logging (repeat for more).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do; with none, the desktop app opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Spaces: shared databases.
+    #[command(subcommand)]
+    Space(SpaceCmd),
+    /// Tasks (dxos.org/type/Task) in a space's task order.
+    #[command(subcommand)]
+    Task(TaskCmd),
+    /// Objects of any type.
+    #[command(subcommand)]
+    Object(ObjectCmd),
+    /// Objects matching a type and conditions.
+    Query {
+        /// Space id or unique name.
+        space: String,
+        /// Only objects of this type.
+        #[arg(long = "type", value_name = "T")]
+        typename: Option<String>,
+        /// Only objects whose KEY equals VALUE (JSON where it parses, else a string).
+        #[arg(long = "where", value_name = "KEY=VALUE")]
+        conditions: Vec<String>,
+    },
+    /// Prints the result of a query, then again each time it changes, until killed.
+    Watch {
+        /// Space id or unique name.
+        space: String,
+        /// Only objects of this type.
+        #[arg(long = "type", value_name = "T")]
+        typename: Option<String>,
+    },
+    /// Runs the profile's owner headless until killed.
+    Serve {
+        /// Addresses to listen on (the network layer is not built yet).
+        #[arg(long, value_name = "MULTIADDR")]
+        listen: Vec<String>,
+        /// Peers to dial (the network layer is not built yet).
+        #[arg(long, value_name = "MULTIADDR")]
+        peer: Vec<String>,
+        /// Do not use mDNS.
+        #[arg(long)]
+        no_mdns: bool,
+    },
+    /// The profile's state in brief.
+    Status,
+}
+
+/// `dxos space ...`
+#[derive(Debug, Subcommand)]
+pub enum SpaceCmd {
+    /// Creates a space.
+    Create {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Lists spaces.
+    List,
+    /// Renames a space.
+    Rename {
+        /// Space id or unique name.
+        space: String,
+        /// The new name.
+        name: String,
+    },
+    /// Writes the whole space as one Yjs v1 update (raw bytes).
+    Export {
+        /// Space id or unique name.
+        space: String,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Merges a Yjs v1 update into the space.
+    Import {
+        /// Space id or unique name.
+        space: String,
+        /// Read from this file instead of stdin.
+        #[arg(long = "in", value_name = "FILE")]
+        input: Option<PathBuf>,
+    },
+}
+
+/// `dxos task ...`
+#[derive(Debug, Subcommand)]
+pub enum TaskCmd {
+    /// Adds a task at the end.
+    Add {
+        /// Space id or unique name.
+        space: String,
+        /// What is to be done.
+        title: String,
+    },
+    /// Lists tasks in order.
+    List {
+        /// Space id or unique name.
+        space: String,
+    },
+    /// Marks a task done.
+    Done {
+        /// Space id or unique name.
+        space: String,
+        /// Task id.
+        id: String,
+    },
+    /// Marks a task not done.
+    Undone {
+        /// Space id or unique name.
+        space: String,
+        /// Task id.
+        id: String,
+    },
+    /// Renames a task.
+    Rename {
+        /// Space id or unique name.
+        space: String,
+        /// Task id.
+        id: String,
+        /// The new title.
+        title: String,
+    },
+    /// Deletes a task (soft delete).
+    Rm {
+        /// Space id or unique name.
+        space: String,
+        /// Task id.
+        id: String,
+    },
+}
+
+/// `dxos object ...`
+#[derive(Debug, Subcommand)]
+pub enum ObjectCmd {
+    /// Adds an object.
+    Add {
+        /// Space id or unique name.
+        space: String,
+        /// Its type name.
+        #[arg(long = "type", value_name = "T")]
+        typename: String,
+        /// Its properties, a JSON object.
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        data: String,
+    },
+    /// Prints an object.
+    Get {
+        /// Space id or unique name.
+        space: String,
+        /// Object id.
+        id: String,
+    },
+    /// Sets the given properties of an object.
+    Set {
+        /// Space id or unique name.
+        space: String,
+        /// Object id.
+        id: String,
+        /// Properties to set, a JSON object.
+        #[arg(long, value_name = "JSON")]
+        data: String,
+    },
+    /// Deletes an object (soft delete).
+    Rm {
+        /// Space id or unique name.
+        space: String,
+        /// Object id.
+        id: String,
+    },
+}
+
+/// How a command ended: its exit code.
+pub type Exit = i32;
+
+/// Prints an error as CLI.md says and returns its exit code.
+pub fn report(e: &CmdError, json: bool) -> Exit {
+    if json {
+        eprintln!("{}", json!({"error": e.message, "kind": e.kind.as_str()}));
+    } else {
+        eprintln!("error: {}", e.message);
+    }
+    e.kind.exit_code()
+}
+
+/// Runs a parsed command (not the app) and returns the exit code.
+pub fn run(command: Command, profile: &Profile, json: bool) -> Exit {
+    match execute(command, profile, json) {
+        Ok(()) => 0,
+        Err(e) => report(&e, json),
+    }
+}
+
+fn read_input(path: Option<&PathBuf>) -> Result<Vec<u8>, CmdError> {
+    let mut bytes = Vec::new();
+    match path {
+        Some(p) => {
+            bytes = std::fs::read(p).map_err(|e| {
+                CmdError::new(
+                    Kind::InvalidInput,
+                    format!("cannot read {}: {e}", p.display()),
+                )
+            })?
+        }
+        None => {
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|e| CmdError::new(Kind::Io, format!("cannot read stdin: {e}")))?;
+        }
+    }
+    Ok(bytes)
+}
+
+fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdError> {
+    let req = match command {
+        Command::Watch { space, typename } => {
+            owner::install_signal_handler();
+            let mut stdout = std::io::stdout();
+            return owner::watch(profile, &space, typename.as_deref(), |line| {
+                let text = if json {
+                    line.to_string()
+                } else {
+                    human_watch(line)
+                };
+                writeln!(stdout, "{text}")
+                    .and_then(|_| stdout.flush())
+                    .is_ok()
+            });
+        }
+        Command::Serve { .. } => return serve(profile, json),
+        Command::Space(SpaceCmd::Export { space, out }) => {
+            let v = owner::call(profile, &Request::SpaceExport { space })?;
+            let bytes = hex::decode(v.as_str().unwrap_or_default())
+                .map_err(|e| CmdError::new(Kind::Internal, e.to_string()))?;
+            let written = match &out {
+                Some(p) => std::fs::write(p, &bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", p.display())),
+                None => std::io::stdout()
+                    .write_all(&bytes)
+                    .and_then(|_| std::io::stdout().flush())
+                    .map_err(|e| e.to_string()),
+            };
+            return written.map_err(|e| CmdError::new(Kind::Io, e));
+        }
+        Command::Space(SpaceCmd::Import { space, input }) => {
+            let bytes = read_input(input.as_ref())?;
+            Request::SpaceImport {
+                space,
+                update_hex: hex::encode(bytes),
+            }
+        }
+        Command::Space(SpaceCmd::Create { name }) => Request::SpaceCreate { name },
+        Command::Space(SpaceCmd::List) => Request::SpaceList,
+        Command::Space(SpaceCmd::Rename { space, name }) => Request::SpaceRename { space, name },
+        Command::Task(TaskCmd::Add { space, title }) => Request::TaskAdd { space, title },
+        Command::Task(TaskCmd::List { space }) => Request::TaskList { space },
+        Command::Task(TaskCmd::Done { space, id }) => Request::TaskSetDone {
+            space,
+            id,
+            done: true,
+        },
+        Command::Task(TaskCmd::Undone { space, id }) => Request::TaskSetDone {
+            space,
+            id,
+            done: false,
+        },
+        Command::Task(TaskCmd::Rename { space, id, title }) => {
+            Request::TaskRename { space, id, title }
+        }
+        Command::Task(TaskCmd::Rm { space, id }) => Request::TaskRm { space, id },
+        Command::Object(ObjectCmd::Add {
+            space,
+            typename,
+            data,
+        }) => Request::ObjectAdd {
+            space,
+            typename,
+            data: parse_data(&data)?,
+        },
+        Command::Object(ObjectCmd::Get { space, id }) => Request::ObjectGet { space, id },
+        Command::Object(ObjectCmd::Set { space, id, data }) => Request::ObjectSet {
+            space,
+            id,
+            data: parse_data(&data)?,
+        },
+        Command::Object(ObjectCmd::Rm { space, id }) => Request::ObjectRm { space, id },
+        Command::Query {
+            space,
+            typename,
+            conditions,
+        } => {
+            let conditions = conditions
+                .iter()
+                .map(|c| parse_where(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            Request::Query {
+                space,
+                typename,
+                conditions,
+            }
+        }
+        Command::Status => Request::Status,
+    };
+    let value = owner::call(profile, &req)?;
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", human(&req, &value));
+    }
+    Ok(())
+}
+
+fn serve(profile: &Profile, json: bool) -> Result<(), CmdError> {
+    owner::install_signal_handler();
+    let (owner, _events) = owner::acquire(profile, Role::Serve)?;
+    // The network layer is not built yet: no peer id or addresses to announce.
+    let first = json!({"peer_id": null, "addrs": []});
+    if json {
+        println!("{first}");
+    } else {
+        println!(
+            "Serving profile {} (press Ctrl+C to stop)",
+            profile.dir().display()
+        );
+    }
+    let _ = std::io::stdout().flush();
+    while !owner::STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    owner.stop()
+}
+
+fn s(v: &Value, k: &str) -> String {
+    match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn task_line(t: &Value) -> String {
+    let mark = if t["completed"] == true { "x" } else { " " };
+    format!("[{mark}] {}  ({})", s(t, "title"), s(t, "id"))
+}
+
+fn object_lines(o: &Value) -> String {
+    format!("{}  {}  {}", s(o, "id"), s(o, "type"), o["data"])
+}
+
+fn human_watch(line: &Value) -> String {
+    let ids: Vec<String> = line["ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    format!("{} objects: {}", ids.len(), ids.join(", "))
+}
+
+/// The people-readable form of a result.
+fn human(req: &Request, v: &Value) -> String {
+    let list = |f: &dyn Fn(&Value) -> String| -> String {
+        let items: Vec<String> = v.as_array().into_iter().flatten().map(f).collect();
+        if items.is_empty() {
+            "(none)".to_owned()
+        } else {
+            items.join("\n")
+        }
+    };
+    match req {
+        Request::SpaceCreate { .. } => format!("Created space {} ({})", s(v, "name"), s(v, "id")),
+        Request::SpaceRename { .. } => format!("Renamed space {} to {}", s(v, "id"), s(v, "name")),
+        Request::SpaceList => list(&|x| {
+            format!(
+                "{}  {}  ({} objects)",
+                s(x, "id"),
+                s(x, "name"),
+                s(x, "objects")
+            )
+        }),
+        Request::SpaceImport { .. } => "Imported.".to_owned(),
+        Request::TaskList { .. } => list(&task_line),
+        Request::TaskAdd { .. } | Request::TaskSetDone { .. } | Request::TaskRename { .. } => {
+            task_line(v)
+        }
+        Request::TaskRm { .. } | Request::ObjectRm { .. } => format!("Deleted {}", s(v, "id")),
+        Request::ObjectAdd { .. } => s(v, "id"),
+        Request::ObjectGet { .. } | Request::ObjectSet { .. } => object_lines(v),
+        Request::Query { .. } => list(&object_lines),
+        Request::Status => format!(
+            "identity: {}\nspaces: {}\npeers: {}",
+            if v["identity"].is_null() {
+                "none".to_owned()
+            } else {
+                s(v, "identity")
+            },
+            s(v, "spaces"),
+            s(v, "peers")
+        ),
+        _ => v.to_string(),
+    }
+}

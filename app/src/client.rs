@@ -1,0 +1,334 @@
+//! The Client: the one way into a profile's data for the CLI, the owner's socket and the app.
+//!
+//! It opens the profile's single redb store, lends it to ECHO, and answers [`Request`]s with
+//! exactly the JSON that CLI.md documents. It never prints and never touches the socket.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dxos_echo::{Echo, Filter, Object, Query, Space, Task};
+use dxos_halo::KeyPair;
+use serde_json::{Map, Value, json};
+
+use crate::profile::Profile;
+use crate::request::{CmdError, Kind, Request};
+
+/// Why a profile could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another process holds the store (its owner, or another short command).
+    #[error("the profile is in use by another process")]
+    Locked,
+    /// Anything else, with the reason.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// An open profile.
+pub struct Client {
+    profile: Profile,
+    echo: Echo,
+}
+
+impl Client {
+    /// Opens the profile's store (creating the profile if needed).
+    pub fn open(profile: &Profile) -> Result<Client, OpenError> {
+        profile
+            .ensure()
+            .map_err(|e| OpenError::Other(format!("{e:#}")))?;
+        let db = match redb::Database::create(profile.store_path()) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::Locked),
+            Err(e) => {
+                return Err(OpenError::Other(format!(
+                    "cannot open {}: {e}",
+                    profile.store_path().display()
+                )));
+            }
+        };
+        let echo = Echo::open(Arc::new(db)).map_err(|e| OpenError::Other(e.to_string()))?;
+        Ok(Client {
+            profile: profile.clone(),
+            echo,
+        })
+    }
+
+    /// The ECHO database.
+    pub fn echo(&self) -> &Echo {
+        &self.echo
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), CmdError> {
+        Ok(self.echo.flush()?)
+    }
+
+    /// Finds a space by id or unique name.
+    pub fn space(&self, id_or_name: &str) -> Result<Space, CmdError> {
+        Ok(self.echo.find_space(id_or_name)?)
+    }
+
+    /// Creates a space with a fresh key pair (its secret kept in the profile's keyring).
+    pub fn create_space(&self, name: &str) -> Result<Space, CmdError> {
+        if name.trim().is_empty() {
+            return Err(CmdError::new(Kind::InvalidInput, "a space needs a name"));
+        }
+        let key = KeyPair::generate();
+        self.profile
+            .store_space_key(&key)
+            .map_err(|e| CmdError::new(Kind::Io, format!("{e:#}")))?;
+        Ok(self.echo.create_space(key.public(), name)?)
+    }
+
+    /// Answers one request (not `Watch`, `Hello` or `Handover`, which the caller handles).
+    pub fn execute(&self, req: &Request) -> Result<Value, CmdError> {
+        match req {
+            Request::SpaceCreate { name } => {
+                let s = self.create_space(name)?;
+                Ok(json!({"id": s.id().to_string(), "name": s.name()}))
+            }
+            Request::SpaceList => {
+                let list = self.echo.spaces(false)?;
+                Ok(Value::Array(
+                    list.into_iter()
+                        .map(|s| json!({"id": s.id.to_string(), "name": s.name, "members": 0, "objects": s.objects}))
+                        .collect(),
+                ))
+            }
+            Request::SpaceRename { space, name } => {
+                if name.trim().is_empty() {
+                    return Err(CmdError::new(Kind::InvalidInput, "a space needs a name"));
+                }
+                let s = self.space(space)?;
+                s.rename(name)?;
+                Ok(json!({"id": s.id().to_string(), "name": s.name()}))
+            }
+            Request::SpaceExport { space } => {
+                Ok(Value::String(hex::encode(self.space(space)?.export())))
+            }
+            Request::SpaceImport { space, update_hex } => {
+                let bytes = hex::decode(update_hex)
+                    .map_err(|e| CmdError::new(Kind::InvalidInput, e.to_string()))?;
+                self.space(space)?.import(&bytes)?;
+                Ok(json!({"applied": true}))
+            }
+            Request::TaskAdd { space, title } => {
+                let title = title.trim();
+                if title.is_empty() {
+                    return Err(CmdError::new(Kind::InvalidInput, "a task needs a title"));
+                }
+                let (id, t) = self.space(space)?.add_task(title)?;
+                Ok(task_json(&id, &t))
+            }
+            Request::TaskList { space } => {
+                let tasks = self.space(space)?.tasks();
+                Ok(Value::Array(
+                    tasks.iter().map(|(id, t)| task_json(id, t)).collect(),
+                ))
+            }
+            Request::TaskSetDone { space, id, done } => {
+                let s = self.space(space)?;
+                let t = s.set_task_completed(id, *done)?;
+                Ok(task_json(id, &t))
+            }
+            Request::TaskRename { space, id, title } => {
+                let s = self.space(space)?;
+                let t = s.rename_task(id, title)?;
+                Ok(task_json(id, &t))
+            }
+            Request::TaskRm { space, id } => {
+                let s = self.space(space)?;
+                s.get_typed::<Task>(id)?;
+                s.delete(id)?;
+                Ok(json!({"id": id, "deleted": true}))
+            }
+            Request::ObjectAdd {
+                space,
+                typename,
+                data,
+            } => {
+                if typename.trim().is_empty() {
+                    return Err(CmdError::new(
+                        Kind::InvalidInput,
+                        "--type must not be empty",
+                    ));
+                }
+                let id = self.space(space)?.add(Some(typename), data.clone())?;
+                Ok(json!({"id": id.to_string()}))
+            }
+            Request::ObjectGet { space, id } => {
+                let o = self.space(space)?.get(id)?;
+                if o.deleted {
+                    return Err(CmdError::new(
+                        Kind::NotFound,
+                        format!("object {id} was deleted"),
+                    ));
+                }
+                Ok(object_json(&o))
+            }
+            Request::ObjectSet { space, id, data } => {
+                let s = self.space(space)?;
+                s.update(id, data.clone())?;
+                Ok(object_json(&s.get(id)?))
+            }
+            Request::ObjectRm { space, id } => {
+                self.space(space)?.delete(id)?;
+                Ok(json!({"id": id, "deleted": true}))
+            }
+            Request::Query {
+                space,
+                typename,
+                conditions,
+            } => {
+                let q = build_query(typename.as_deref(), conditions);
+                Ok(Value::Array(
+                    self.space(space)?
+                        .query(&q)
+                        .iter()
+                        .map(object_json)
+                        .collect(),
+                ))
+            }
+            Request::Status => {
+                let spaces = self.echo.spaces(false)?.len();
+                Ok(json!({"identity": null, "spaces": spaces, "peers": 0, "addrs": []}))
+            }
+            Request::Watch { .. } | Request::Hello | Request::Handover => Err(CmdError::new(
+                Kind::Internal,
+                "this request is answered by the owner loop",
+            )),
+        }
+    }
+
+    /// Runs `watch`: calls `emit` with the current result, then after every change of the
+    /// result or one of its objects, until `emit` returns false or `stop` returns true.
+    pub fn watch(
+        &self,
+        space: &str,
+        typename: Option<&str>,
+        stop: &dyn Fn() -> bool,
+        mut emit: impl FnMut(Value) -> bool,
+    ) -> Result<(), CmdError> {
+        let s = self.space(space)?;
+        let q = match typename {
+            Some(t) => Query::typename(t),
+            None => Query::all(),
+        };
+        let (tx, rx) = mpsc::channel::<()>();
+        let sub = s.subscribe(q, move |_| {
+            let _ = tx.send(());
+        });
+        if !emit(watch_line(&sub.ids())) {
+            return Ok(());
+        }
+        loop {
+            if stop() {
+                return Ok(());
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(()) => {
+                    while rx.try_recv().is_ok() {}
+                    if !emit(watch_line(&sub.ids())) {
+                        return Ok(());
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A `watch` line: the whole current result, stamped with this process's clock.
+pub fn watch_line(ids: &[dxos_echo::ObjectId]) -> Value {
+    json!({"ts_ms": now_ms(), "ids": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>()})
+}
+
+fn task_json(id: &str, t: &Task) -> Value {
+    json!({"id": id, "title": t.title, "completed": t.completed})
+}
+
+fn object_json(o: &Object) -> Value {
+    json!({"id": o.id.to_string(), "type": o.typename, "data": Value::Object(o.data.clone())})
+}
+
+fn build_query(typename: Option<&str>, conditions: &[(String, Value)]) -> Query {
+    let mut q = match typename {
+        Some(t) => Query::typename(t),
+        None => Query::all(),
+    };
+    for (k, v) in conditions {
+        q = q.filter(Filter::Eq(k.clone(), v.clone()));
+    }
+    q
+}
+
+/// Parses a `--data` argument: a JSON object.
+pub fn parse_data(text: &str) -> Result<Map<String, Value>, CmdError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(CmdError::new(
+            Kind::InvalidInput,
+            format!("--data must be a JSON object, got {other}"),
+        )),
+        Err(e) => Err(CmdError::new(
+            Kind::InvalidInput,
+            format!("--data is not valid JSON: {e}"),
+        )),
+    }
+}
+
+/// Parses a `--where KEY=VALUE`: the value is JSON where it parses as JSON, else a string.
+pub fn parse_where(text: &str) -> Result<(String, Value), CmdError> {
+    let Some((k, v)) = text.split_once('=') else {
+        return Err(CmdError::new(
+            Kind::Usage,
+            format!("--where takes KEY=VALUE, got {text:?}"),
+        ));
+    };
+    if k.is_empty() {
+        return Err(CmdError::new(
+            Kind::Usage,
+            format!("--where needs a key: {text:?}"),
+        ));
+    }
+    let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+    Ok((k.to_owned(), value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_values_are_json_or_strings() {
+        assert_eq!(parse_where("done=true"), Ok(("done".into(), json!(true))));
+        assert_eq!(parse_where("n=3"), Ok(("n".into(), json!(3))));
+        assert_eq!(
+            parse_where("title=Milk"),
+            Ok(("title".into(), json!("Milk")))
+        );
+        assert_eq!(parse_where("t=a=b"), Ok(("t".into(), json!("a=b"))));
+        assert!(parse_where("nokey").is_err());
+        assert!(parse_where("=x").is_err());
+    }
+
+    #[test]
+    fn data_must_be_an_object() {
+        assert!(parse_data("{\"a\": 1}").is_ok());
+        assert_eq!(
+            parse_data("[1]").map_err(|e| e.kind),
+            Err(Kind::InvalidInput)
+        );
+        assert_eq!(parse_data("{").map_err(|e| e.kind), Err(Kind::InvalidInput));
+    }
+}

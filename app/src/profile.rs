@@ -1,0 +1,93 @@
+//! The profile folder: where the store, keys, socket and logs of one user's profile live.
+//!
+//! Only paths and file permissions: nothing here opens the store.
+
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use dxos_halo::KeyPair;
+
+/// Longest socket path we use in the profile folder (Linux allows 107 bytes).
+const MAX_SOCKET_PATH: usize = 100;
+
+/// A profile folder and the paths inside it.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    dir: PathBuf,
+}
+
+impl Profile {
+    /// The profile at `dir` (or, with `None`, the platform default, e.g.
+    /// `~/.local/share/dxos/default`).
+    pub fn new(dir: Option<PathBuf>) -> Result<Self> {
+        let dir = match dir {
+            Some(d) => d,
+            None => directories::ProjectDirs::from("org", "dxos", "dxos")
+                .context("cannot find the home folder for the default profile; pass --profile")?
+                .data_dir()
+                .join("default"),
+        };
+        Ok(Self { dir })
+    }
+
+    /// Creates the folder (private to the user) if needed.
+    pub fn ensure(&self) -> Result<()> {
+        fs::create_dir_all(&self.dir)
+            .with_context(|| format!("cannot create profile folder {}", self.dir.display()))?;
+        fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", self.dir.display()))?;
+        Ok(())
+    }
+
+    /// The profile folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The redb store.
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.join("dxos.redb")
+    }
+
+    /// The log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("dxos.log")
+    }
+
+    /// The owner's socket: in the profile, or (when that path is too long for a socket) in the
+    /// runtime folder under a name derived from the profile path.
+    pub fn socket_path(&self) -> PathBuf {
+        let inside = self.dir.join("dxos.sock");
+        if inside.as_os_str().len() <= MAX_SOCKET_PATH {
+            return inside;
+        }
+        let abs = fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        abs.hash(&mut h);
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        runtime.join(format!("dxos-{:016x}.sock", h.finish()))
+    }
+
+    /// Stores a space's secret key in the keyring folder (0600 file in a 0700 folder).
+    pub fn store_space_key(&self, key: &KeyPair) -> Result<()> {
+        let dir = self.dir.join("keys");
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        let path = dir.join(format!("space-{}.key", key.public()));
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot write key file {}", path.display()))?;
+        f.write_all(&key.secret_bytes())?;
+        f.sync_all()?;
+        Ok(())
+    }
+}

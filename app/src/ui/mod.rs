@@ -1,0 +1,83 @@
+//! The desktop app: an eframe window that owns the profile (CLI.md) and shows its spaces.
+//!
+//! The UI thread only draws: it reads results that subscriptions refreshed, and writes go to
+//! ECHO in memory (the store's writer thread does the disk I/O). It never blocks on I/O.
+
+mod tasks;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use eframe::egui;
+
+use crate::client::Client;
+use crate::owner::{self, Role};
+use crate::profile::Profile;
+use crate::request::{CmdError, Kind};
+
+/// Name of the space made on first run.
+const DEFAULT_SPACE: &str = "My Space";
+
+/// Opens the desktop app on `profile` and returns when its window closes.
+pub fn run(profile: &Profile) -> Result<(), CmdError> {
+    owner::install_signal_handler();
+    let (owner, _events) = owner::acquire(profile, Role::App)?;
+    let client = owner.client().clone();
+    let space = match client.echo().spaces(false)?.first() {
+        Some(info) => client.echo().space(&info.id)?,
+        None => client.create_space(DEFAULT_SPACE)?,
+    };
+    let options = eframe::NativeOptions {
+        renderer: eframe::Renderer::Glow,
+        viewport: egui::ViewportBuilder::default()
+            .with_title("DXOS")
+            .with_inner_size([760.0, 600.0]),
+        ..Default::default()
+    };
+    let result = eframe::run_native(
+        "DXOS",
+        options,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            // SIGINT/SIGTERM close the window, so the owner flushes on the way out.
+            std::thread::spawn(move || {
+                while !owner::STOP_SIGNAL.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                ctx.request_repaint();
+            });
+            Ok(Box::new(DxosApp::new(&cc.egui_ctx, client, space)))
+        }),
+    );
+    // The window is closed and the app dropped: flush and release the profile.
+    let stopped = owner.stop();
+    result.map_err(|e| {
+        CmdError::new(
+            Kind::Internal,
+            format!("the window could not be opened: {e}"),
+        )
+    })?;
+    stopped
+}
+
+struct DxosApp {
+    _client: Arc<Client>,
+    tasks: tasks::TasksView,
+}
+
+impl DxosApp {
+    fn new(ctx: &egui::Context, client: Arc<Client>, space: dxos_echo::Space) -> Self {
+        Self {
+            tasks: tasks::TasksView::new(ctx, space),
+            _client: client,
+        }
+    }
+}
+
+impl eframe::App for DxosApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        egui::CentralPanel::default().show(ui, |ui| self.tasks.ui(ui));
+    }
+}

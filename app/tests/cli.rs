@@ -1,0 +1,513 @@
+//! The `dxos` command line as a user runs it: CLI.md's data commands, exit codes and error
+//! kinds, and "one owner per profile" across processes.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dxos");
+
+fn dxos(profile: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--profile")
+        .arg(profile)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run dxos: {e}"))
+}
+
+/// Runs a command with `--json` and parses its stdout; panics unless it exits 0.
+fn ok(profile: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = dxos(profile, &all);
+    assert!(
+        out.status.success(),
+        "dxos {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("dxos {args:?} printed no JSON ({e}): {:?}", out.stdout))
+}
+
+/// Runs a command with `--json` expecting failure; returns (exit code, error kind).
+fn fails(profile: &Path, args: &[&str]) -> (i32, String) {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = dxos(profile, &all);
+    assert!(!out.status.success(), "dxos {args:?} should fail");
+    assert!(out.stdout.is_empty(), "nothing on stdout for a failure");
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap_or_else(|e| {
+        panic!(
+            "stderr not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(err["error"].as_str().is_some_and(|m| !m.is_empty()));
+    (
+        out.status.code().unwrap_or(-1),
+        err["kind"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn data_commands_round_trip() {
+    let dir = tmp();
+    let p = dir.path().join("profile");
+    let space = ok(&p, &["space", "create", "--name", "Groceries"]);
+    let id = space["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(id.len(), 64);
+    assert_eq!(space["name"], "Groceries");
+    let list = ok(&p, &["space", "list"]);
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["objects"], 0);
+
+    let milk = ok(&p, &["task", "add", "Groceries", "Milk"]);
+    assert_eq!(milk["title"], "Milk");
+    assert_eq!(milk["completed"], false);
+    let milk_id = milk["id"].as_str().unwrap_or_default().to_owned();
+    let eggs = ok(&p, &["task", "add", &id, "Eggs"]);
+    let eggs_id = eggs["id"].as_str().unwrap_or_default().to_owned();
+    let tasks = ok(&p, &["task", "list", "Groceries"]);
+    assert_eq!(tasks.as_array().map(Vec::len), Some(2));
+    assert_eq!(tasks[0]["title"], "Milk");
+    assert_eq!(tasks[1]["title"], "Eggs");
+    assert_eq!(
+        ok(&p, &["task", "done", "Groceries", &milk_id])["completed"],
+        true
+    );
+    assert_eq!(
+        ok(&p, &["task", "undone", "Groceries", &milk_id])["completed"],
+        false
+    );
+    assert_eq!(
+        ok(&p, &["task", "rename", "Groceries", &milk_id, "Oat milk"])["title"],
+        "Oat milk"
+    );
+    assert_eq!(
+        ok(&p, &["task", "rm", "Groceries", &eggs_id]),
+        serde_json::json!({"id": eggs_id, "deleted": true})
+    );
+    assert_eq!(
+        ok(&p, &["task", "list", "Groceries"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    let obj = ok(
+        &p,
+        &[
+            "object",
+            "add",
+            "Groceries",
+            "--type",
+            "example.com/Note",
+            "--data",
+            r#"{"text": "hi", "n": 3}"#,
+        ],
+    );
+    let oid = obj["id"].as_str().unwrap_or_default().to_owned();
+    let got = ok(&p, &["object", "get", "Groceries", &oid]);
+    assert_eq!(got["type"], "example.com/Note");
+    assert_eq!(got["data"]["text"], "hi");
+    let set = ok(
+        &p,
+        &["object", "set", "Groceries", &oid, "--data", r#"{"n": 4}"#],
+    );
+    assert_eq!(set["data"], serde_json::json!({"text": "hi", "n": 4}));
+    let q = ok(
+        &p,
+        &[
+            "query",
+            "Groceries",
+            "--type",
+            "example.com/Note",
+            "--where",
+            "n=4",
+        ],
+    );
+    assert_eq!(q[0]["id"], oid.as_str());
+    assert_eq!(
+        ok(&p, &["query", "Groceries", "--where", "text=hi"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        ok(&p, &["query", "Groceries", "--where", "n=5"]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        ok(&p, &["object", "rm", "Groceries", &oid])["deleted"],
+        true
+    );
+    assert_eq!(
+        fails(&p, &["object", "get", "Groceries", &oid]),
+        (1, "not_found".to_owned())
+    );
+
+    assert_eq!(
+        ok(&p, &["space", "rename", "Groceries", "Shopping"])["name"],
+        "Shopping"
+    );
+    assert_eq!(ok(&p, &["status"])["spaces"], 1);
+    assert_eq!(ok(&p, &["space", "list"])[0]["objects"], 1);
+}
+
+#[test]
+fn export_is_plain_yjs_and_import_merges() {
+    use yrs::updates::decoder::Decode;
+    use yrs::{Map, Transact};
+    let dir = tmp();
+    let p = dir.path().join("profile");
+    ok(&p, &["space", "create", "--name", "A"]);
+    let t = ok(&p, &["task", "add", "A", "Read me"]);
+    let file = dir.path().join("a.yjs");
+    let out = dxos(
+        &p,
+        &[
+            "space",
+            "export",
+            "A",
+            "--out",
+            file.to_str().unwrap_or_default(),
+        ],
+    );
+    assert!(out.status.success());
+    let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
+    // Stdout without --out gives the same bytes.
+    assert_eq!(dxos(&p, &["space", "export", "A"]).stdout, bytes);
+    let doc = yrs::Doc::new();
+    let objects = doc.get_or_insert_map("objects");
+    let update =
+        yrs::Update::decode_v1(&bytes).unwrap_or_else(|e| panic!("not a Yjs v1 update: {e}"));
+    doc.transact_mut()
+        .apply_update(update)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        objects
+            .get(&doc.transact(), t["id"].as_str().unwrap_or_default())
+            .is_some()
+    );
+
+    // Import into another profile's space, from a file and from stdin.
+    let q = dir.path().join("other");
+    ok(&q, &["space", "create", "--name", "B"]);
+    assert_eq!(
+        ok(
+            &q,
+            &[
+                "space",
+                "import",
+                "B",
+                "--in",
+                file.to_str().unwrap_or_default()
+            ]
+        ),
+        serde_json::json!({"applied": true})
+    );
+    let space = ok(&q, &["space", "list"])[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(ok(&q, &["task", "list", &space])[0]["title"], "Read me");
+    let mut child = Command::new(BIN)
+        .args([
+            "--profile",
+            q.to_str().unwrap_or_default(),
+            "--json",
+            "space",
+            "import",
+            &space,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+        stdin
+            .write_all(b"definitely not yjs")
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2), "a malformed import exits 2");
+    assert_eq!(
+        ok(&q, &["task", "list", &space]).as_array().map(Vec::len),
+        Some(1),
+        "and changes nothing"
+    );
+}
+
+#[test]
+fn misuse_exits_2_with_a_message() {
+    let dir = tmp();
+    let p = dir.path().join("profile");
+    ok(&p, &["space", "create", "--name", "S"]);
+    let cases: &[&[&str]] = &[
+        &["frobnicate"],
+        &["space", "create"],
+        &["space", "create", "--name", ""],
+        &["task", "add", "S"],
+        &["task", "add", "S", "   "],
+        &["object", "add", "S", "--type", "T", "--data", "{not json"],
+        &["object", "add", "S", "--type", "T", "--data", "[1,2]"],
+        &[
+            "object",
+            "add",
+            "S",
+            "--type",
+            "T",
+            "--data",
+            r#"{"@type": "x"}"#,
+        ],
+        &["query", "S", "--where", "novalue"],
+        &["space", "import", "S", "--in", "/no/such/file"],
+        &["task", "list"],
+        &["--bogus-flag", "status"],
+    ];
+    for args in cases {
+        let (code, kind) = fails(&p, args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(
+            kind == "usage" || kind == "invalid_input",
+            "{args:?}: {kind}"
+        );
+    }
+    // Without --json the message is for people, on stderr.
+    let out = dxos(&p, &["task", "add", "S", " "]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error:"));
+    // Not found is exit 1.
+    assert_eq!(
+        fails(&p, &["task", "list", "nope"]),
+        (1, "not_found".to_owned())
+    );
+    assert_eq!(
+        fails(&p, &["task", "done", "S", "nope"]),
+        (1, "not_found".to_owned())
+    );
+    assert_eq!(
+        ok(&p, &["task", "list", "S"]),
+        serde_json::json!([]),
+        "misuse changed nothing"
+    );
+}
+
+/// A running `dxos --json ...` whose stdout lines arrive on a channel.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Running {
+    fn start(profile: &Path, args: &[&str]) -> Running {
+        let mut child = Command::new(BIN)
+            .arg("--profile")
+            .arg(profile)
+            .arg("--json")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stdout: ChildStdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line)
+                    && tx.send(v).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Running { child, lines }
+    }
+
+    fn next(&self) -> Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("no line in 20 s: {e}"))
+    }
+
+    fn next_with(&self, id: &str) -> Value {
+        loop {
+            let v = self.next();
+            if v["ids"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == id))
+            {
+                return v;
+            }
+        }
+    }
+
+    fn signal(&mut self, sig: &str) -> i32 {
+        let _ = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
+        self.child
+            .wait()
+            .map(|s| s.code().unwrap_or(-1))
+            .unwrap_or(-1)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn socket_of(p: &Path) -> PathBuf {
+    p.join("dxos.sock")
+}
+
+#[test]
+fn watch_sees_task_add_from_another_process() {
+    let dir = tmp();
+    let p = dir.path().join("profile");
+    ok(&p, &["space", "create", "--name", "S"]);
+    let watch = Running::start(&p, &["watch", "S", "--type", "dxos.org/type/Task"]);
+    let first = watch.next();
+    assert_eq!(first["ids"], serde_json::json!([]));
+    assert!(
+        first["ts_ms"]
+            .as_u64()
+            .is_some_and(|t| t > 1_700_000_000_000)
+    );
+    // The watcher is a temporary owner: the add goes through its socket.
+    let t = ok(&p, &["task", "add", "S", "Milk"]);
+    let id = t["id"].as_str().unwrap_or_default();
+    let line = watch.next_with(id);
+    assert_eq!(line["ids"], serde_json::json!([id]));
+    // A rename of a result object is a change too.
+    ok(&p, &["task", "rename", "S", id, "Oat milk"]);
+    assert_eq!(watch.next()["ids"], serde_json::json!([id]));
+}
+
+#[test]
+fn serve_takes_over_from_a_temporary_owner() {
+    let dir = tmp();
+    let p = dir.path().join("profile");
+    ok(&p, &["space", "create", "--name", "S"]);
+    let watch = Running::start(&p, &["watch", "S"]);
+    watch.next();
+    let mut serve = Running::start(&p, &["serve"]);
+    let hello = serve.next();
+    assert!(
+        hello.get("peer_id").is_some() && hello["addrs"].is_array(),
+        "{hello}"
+    );
+    // A second owner is refused clearly, exit 1.
+    let (code, kind) = fails(&p, &["serve"]);
+    assert_eq!((code, kind.as_str()), (1, "denied"));
+    // The watcher carries on as a client of serve.
+    let t = ok(&p, &["task", "add", "S", "after handover"]);
+    watch.next_with(t["id"].as_str().unwrap_or_default());
+    // serve flushes on SIGTERM; the watcher becomes the owner again and still sees changes.
+    assert_eq!(serve.signal("-TERM"), 0);
+    let t2 = ok(&p, &["task", "add", "S", "after serve left"]);
+    watch.next_with(t2["id"].as_str().unwrap_or_default());
+    drop(watch);
+    let titles: Vec<String> = ok(&p, &["task", "list", "S"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| t["title"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(titles, ["after handover", "after serve left"]);
+}
+
+#[test]
+fn serve_flushes_on_sigint_and_stale_sockets_are_replaced() {
+    let dir = tmp();
+    let p = dir.path().join("profile");
+    ok(&p, &["space", "create", "--name", "S"]);
+    let mut serve = Running::start(&p, &["serve"]);
+    serve.next();
+    for i in 0..20 {
+        ok(&p, &["task", "add", "S", &format!("t{i}")]);
+    }
+    assert_eq!(serve.signal("-INT"), 0);
+    assert!(!socket_of(&p).exists(), "the owner removed its socket");
+    assert_eq!(
+        ok(&p, &["task", "list", "S"]).as_array().map(Vec::len),
+        Some(20)
+    );
+
+    // A crashed owner leaves its socket behind: the next command is not fooled by it.
+    let mut serve = Running::start(&p, &["serve"]);
+    serve.next();
+    assert_eq!(serve.signal("-KILL"), -1);
+    assert!(
+        socket_of(&p).exists(),
+        "a killed owner leaves a stale socket"
+    );
+    assert_eq!(
+        ok(&p, &["task", "list", "S"]).as_array().map(Vec::len),
+        Some(20)
+    );
+    let mut serve = Running::start(&p, &["serve"]);
+    serve.next();
+    ok(&p, &["task", "add", "S", "through the new owner"]);
+    assert_eq!(serve.signal("-TERM"), 0);
+    assert_eq!(
+        ok(&p, &["task", "list", "S"]).as_array().map(Vec::len),
+        Some(21)
+    );
+}
+
+#[test]
+fn concurrent_short_commands_never_see_a_lock_error() {
+    let dir = tmp();
+    let p = dir.path().join("profile");
+    ok(&p, &["space", "create", "--name", "S"]);
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                for j in 0..5 {
+                    ok(&p, &["task", "add", "S", &format!("{i}-{j}")]);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap_or_else(|_| panic!("a command failed"));
+    }
+    assert_eq!(
+        ok(&p, &["task", "list", "S"]).as_array().map(Vec::len),
+        Some(30)
+    );
+}
+
+#[test]
+fn long_profile_paths_put_the_socket_in_the_runtime_dir() {
+    let dir = tmp();
+    let p = dir
+        .path()
+        .join("a-rather-long-folder-name-".repeat(5))
+        .join("profile");
+    ok(&p, &["space", "create", "--name", "S"]);
+    let watch = Running::start(&p, &["watch", "S"]);
+    watch.next();
+    let t = ok(&p, &["task", "add", "S", "x"]);
+    watch.next_with(t["id"].as_str().unwrap_or_default());
+    assert!(!socket_of(&p).exists());
+}
