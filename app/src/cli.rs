@@ -227,12 +227,8 @@ fn read_input(path: Option<&PathBuf>) -> Result<Vec<u8>, CmdError> {
     let mut bytes = Vec::new();
     match path {
         Some(p) => {
-            bytes = std::fs::read(p).map_err(|e| {
-                CmdError::new(
-                    Kind::InvalidInput,
-                    format!("cannot read {}: {e}", p.display()),
-                )
-            })?
+            bytes = std::fs::read(p)
+                .map_err(|e| CmdError::new(Kind::InvalidInput, format!("cannot read {}: {e}", p.display())))?
         }
         None => {
             std::io::stdin()
@@ -249,14 +245,8 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
             owner::install_signal_handler();
             let mut stdout = std::io::stdout();
             return owner::watch(profile, &space, typename.as_deref(), |line| {
-                let text = if json {
-                    line.to_string()
-                } else {
-                    human_watch(line)
-                };
-                writeln!(stdout, "{text}")
-                    .and_then(|_| stdout.flush())
-                    .is_ok()
+                let text = if json { line.to_string() } else { human_watch(line) };
+                writeln!(stdout, "{text}").and_then(|_| stdout.flush()).is_ok()
             });
         }
         Command::Serve { .. } => return serve(profile, json),
@@ -265,8 +255,7 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
             let bytes = hex::decode(v.as_str().unwrap_or_default())
                 .map_err(|e| CmdError::new(Kind::Internal, e.to_string()))?;
             let written = match &out {
-                Some(p) => std::fs::write(p, &bytes)
-                    .map_err(|e| format!("cannot write {}: {e}", p.display())),
+                Some(p) => std::fs::write(p, &bytes).map_err(|e| format!("cannot write {}: {e}", p.display())),
                 None => std::io::stdout()
                     .write_all(&bytes)
                     .and_then(|_| std::io::stdout().flush())
@@ -286,25 +275,11 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
         Command::Space(SpaceCmd::Rename { space, name }) => Request::SpaceRename { space, name },
         Command::Task(TaskCmd::Add { space, title }) => Request::TaskAdd { space, title },
         Command::Task(TaskCmd::List { space }) => Request::TaskList { space },
-        Command::Task(TaskCmd::Done { space, id }) => Request::TaskSetDone {
-            space,
-            id,
-            done: true,
-        },
-        Command::Task(TaskCmd::Undone { space, id }) => Request::TaskSetDone {
-            space,
-            id,
-            done: false,
-        },
-        Command::Task(TaskCmd::Rename { space, id, title }) => {
-            Request::TaskRename { space, id, title }
-        }
+        Command::Task(TaskCmd::Done { space, id }) => Request::TaskSetDone { space, id, done: true },
+        Command::Task(TaskCmd::Undone { space, id }) => Request::TaskSetDone { space, id, done: false },
+        Command::Task(TaskCmd::Rename { space, id, title }) => Request::TaskRename { space, id, title },
         Command::Task(TaskCmd::Rm { space, id }) => Request::TaskRm { space, id },
-        Command::Object(ObjectCmd::Add {
-            space,
-            typename,
-            data,
-        }) => Request::ObjectAdd {
+        Command::Object(ObjectCmd::Add { space, typename, data }) => Request::ObjectAdd {
             space,
             typename,
             data: parse_data(&data)?,
@@ -350,10 +325,7 @@ fn serve(profile: &Profile, json: bool) -> Result<(), CmdError> {
     if json {
         println!("{first}");
     } else {
-        println!(
-            "Serving profile {} (press Ctrl+C to stop)",
-            profile.dir().display()
-        );
+        println!("Serving profile {} (press Ctrl+C to stop)", profile.dir().display());
     }
     let _ = std::io::stdout().flush();
     while !owner::STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
@@ -402,19 +374,10 @@ fn human(req: &Request, v: &Value) -> String {
     match req {
         Request::SpaceCreate { .. } => format!("Created space {} ({})", s(v, "name"), s(v, "id")),
         Request::SpaceRename { .. } => format!("Renamed space {} to {}", s(v, "id"), s(v, "name")),
-        Request::SpaceList => list(&|x| {
-            format!(
-                "{}  {}  ({} objects)",
-                s(x, "id"),
-                s(x, "name"),
-                s(x, "objects")
-            )
-        }),
+        Request::SpaceList => list(&|x| format!("{}  {}  ({} objects)", s(x, "id"), s(x, "name"), s(x, "objects"))),
         Request::SpaceImport { .. } => "Imported.".to_owned(),
         Request::TaskList { .. } => list(&task_line),
-        Request::TaskAdd { .. } | Request::TaskSetDone { .. } | Request::TaskRename { .. } => {
-            task_line(v)
-        }
+        Request::TaskAdd { .. } | Request::TaskSetDone { .. } | Request::TaskRename { .. } => task_line(v),
         Request::TaskRm { .. } | Request::ObjectRm { .. } => format!("Deleted {}", s(v, "id")),
         Request::ObjectAdd { .. } => s(v, "id"),
         Request::ObjectGet { .. } | Request::ObjectSet { .. } => object_lines(v),

@@ -34,9 +34,7 @@ pub struct Client {
 impl Client {
     /// Opens the profile's store (creating the profile if needed).
     pub fn open(profile: &Profile) -> Result<Client, OpenError> {
-        profile
-            .ensure()
-            .map_err(|e| OpenError::Other(format!("{e:#}")))?;
+        profile.ensure().map_err(|e| OpenError::Other(format!("{e:#}")))?;
         let db = match redb::Database::create(profile.store_path()) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::Locked),
@@ -104,12 +102,9 @@ impl Client {
                 s.rename(name)?;
                 Ok(json!({"id": s.id().to_string(), "name": s.name()}))
             }
-            Request::SpaceExport { space } => {
-                Ok(Value::String(hex::encode(self.space(space)?.export())))
-            }
+            Request::SpaceExport { space } => Ok(Value::String(hex::encode(self.space(space)?.export()))),
             Request::SpaceImport { space, update_hex } => {
-                let bytes = hex::decode(update_hex)
-                    .map_err(|e| CmdError::new(Kind::InvalidInput, e.to_string()))?;
+                let bytes = hex::decode(update_hex).map_err(|e| CmdError::new(Kind::InvalidInput, e.to_string()))?;
                 self.space(space)?.import(&bytes)?;
                 Ok(json!({"applied": true}))
             }
@@ -123,9 +118,7 @@ impl Client {
             }
             Request::TaskList { space } => {
                 let tasks = self.space(space)?.tasks();
-                Ok(Value::Array(
-                    tasks.iter().map(|(id, t)| task_json(id, t)).collect(),
-                ))
+                Ok(Value::Array(tasks.iter().map(|(id, t)| task_json(id, t)).collect()))
             }
             Request::TaskSetDone { space, id, done } => {
                 let s = self.space(space)?;
@@ -143,16 +136,9 @@ impl Client {
                 s.delete(id)?;
                 Ok(json!({"id": id, "deleted": true}))
             }
-            Request::ObjectAdd {
-                space,
-                typename,
-                data,
-            } => {
+            Request::ObjectAdd { space, typename, data } => {
                 if typename.trim().is_empty() {
-                    return Err(CmdError::new(
-                        Kind::InvalidInput,
-                        "--type must not be empty",
-                    ));
+                    return Err(CmdError::new(Kind::InvalidInput, "--type must not be empty"));
                 }
                 let id = self.space(space)?.add(Some(typename), data.clone())?;
                 Ok(json!({"id": id.to_string()}))
@@ -160,10 +146,7 @@ impl Client {
             Request::ObjectGet { space, id } => {
                 let o = self.space(space)?.get(id)?;
                 if o.deleted {
-                    return Err(CmdError::new(
-                        Kind::NotFound,
-                        format!("object {id} was deleted"),
-                    ));
+                    return Err(CmdError::new(Kind::NotFound, format!("object {id} was deleted")));
                 }
                 Ok(object_json(&o))
             }
@@ -183,11 +166,7 @@ impl Client {
             } => {
                 let q = build_query(typename.as_deref(), conditions);
                 Ok(Value::Array(
-                    self.space(space)?
-                        .query(&q)
-                        .iter()
-                        .map(object_json)
-                        .collect(),
+                    self.space(space)?.query(&q).iter().map(object_json).collect(),
                 ))
             }
             Request::Status => {
@@ -296,10 +275,7 @@ pub fn parse_where(text: &str) -> Result<(String, Value), CmdError> {
         ));
     };
     if k.is_empty() {
-        return Err(CmdError::new(
-            Kind::Usage,
-            format!("--where needs a key: {text:?}"),
-        ));
+        return Err(CmdError::new(Kind::Usage, format!("--where needs a key: {text:?}")));
     }
     let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
     Ok((k.to_owned(), value))
@@ -313,10 +289,7 @@ mod tests {
     fn where_values_are_json_or_strings() {
         assert_eq!(parse_where("done=true"), Ok(("done".into(), json!(true))));
         assert_eq!(parse_where("n=3"), Ok(("n".into(), json!(3))));
-        assert_eq!(
-            parse_where("title=Milk"),
-            Ok(("title".into(), json!("Milk")))
-        );
+        assert_eq!(parse_where("title=Milk"), Ok(("title".into(), json!("Milk"))));
         assert_eq!(parse_where("t=a=b"), Ok(("t".into(), json!("a=b"))));
         assert!(parse_where("nokey").is_err());
         assert!(parse_where("=x").is_err());
@@ -325,10 +298,7 @@ mod tests {
     #[test]
     fn data_must_be_an_object() {
         assert!(parse_data("{\"a\": 1}").is_ok());
-        assert_eq!(
-            parse_data("[1]").map_err(|e| e.kind),
-            Err(Kind::InvalidInput)
-        );
+        assert_eq!(parse_data("[1]").map_err(|e| e.kind), Err(Kind::InvalidInput));
         assert_eq!(parse_data("{").map_err(|e| e.kind), Err(Kind::InvalidInput));
     }
 }

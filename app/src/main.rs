@@ -26,9 +26,7 @@ fn init_logging(verbose: u8, profile: &Profile) {
         _ => "trace",
     };
     let stderr_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let stderr = fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(stderr_filter);
+    let stderr = fmt::layer().with_writer(std::io::stderr).with_filter(stderr_filter);
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -40,10 +38,7 @@ fn init_logging(verbose: u8, profile: &Profile) {
                 .with_writer(std::sync::Mutex::new(f))
                 .with_filter(EnvFilter::new("info"))
         });
-    let _ = tracing_subscriber::registry()
-        .with(stderr)
-        .with(file)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(stderr).with(file).try_init();
 }
 
 fn main() -> ExitCode {
@@ -77,15 +72,11 @@ fn main() -> ExitCode {
     let profile = match Profile::new(cli.profile.clone()) {
         Ok(p) => p,
         Err(e) => {
-            return ExitCode::from(
-                cli::report(&CmdError::new(Kind::Io, format!("{e:#}")), cli.json) as u8,
-            );
+            return ExitCode::from(cli::report(&CmdError::new(Kind::Io, format!("{e:#}")), cli.json) as u8);
         }
     };
     if let Err(e) = profile.ensure() {
-        return ExitCode::from(
-            cli::report(&CmdError::new(Kind::Io, format!("{e:#}")), cli.json) as u8,
-        );
+        return ExitCode::from(cli::report(&CmdError::new(Kind::Io, format!("{e:#}")), cli.json) as u8);
     }
     init_logging(cli.verbose, &profile);
     let code = match cli.command {

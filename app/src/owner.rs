@@ -101,20 +101,12 @@ struct Shared {
 
 impl Owner {
     /// Starts serving `client` on the profile's socket (replacing a stale one).
-    pub fn start(
-        client: Client,
-        role: Role,
-        profile: &Profile,
-    ) -> Result<(Owner, Receiver<OwnerEvent>), CmdError> {
+    pub fn start(client: Client, role: Role, profile: &Profile) -> Result<(Owner, Receiver<OwnerEvent>), CmdError> {
         let socket = profile.socket_path();
         // We hold the store, so no live owner can be behind an existing socket file.
         let _ = std::fs::remove_file(&socket);
-        let listener = UnixListener::bind(&socket).map_err(|e| {
-            CmdError::new(
-                Kind::Io,
-                format!("cannot listen on {}: {e}", socket.display()),
-            )
-        })?;
+        let listener = UnixListener::bind(&socket)
+            .map_err(|e| CmdError::new(Kind::Io, format!("cannot listen on {}: {e}", socket.display())))?;
         listener
             .set_nonblocking(true)
             .map_err(|e| CmdError::new(Kind::Io, e.to_string()))?;
@@ -153,8 +145,7 @@ impl Owner {
         if let Some(a) = self.accept.take() {
             let _ = a.join();
         }
-        let conns =
-            std::mem::take(&mut *self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()));
+        let conns = std::mem::take(&mut *self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()));
         for (stream, _) in &conns {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
@@ -182,9 +173,7 @@ fn accept_loop(listener: UnixListener, client: Arc<Client>, shared: Arc<Shared>)
                 conns.retain(|(_, h)| !h.is_finished());
                 conns.push((keep, handle));
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => {
                 tracing::warn!("owner socket: accept failed: {e}");
                 std::thread::sleep(Duration::from_millis(50));
@@ -197,10 +186,7 @@ fn send(stream: &mut UnixStream, reply: &Reply) -> bool {
     match serde_json::to_string(reply) {
         Ok(mut line) => {
             line.push('\n');
-            stream
-                .write_all(line.as_bytes())
-                .and_then(|_| stream.flush())
-                .is_ok()
+            stream.write_all(line.as_bytes()).and_then(|_| stream.flush()).is_ok()
         }
         Err(_) => false,
     }
@@ -228,10 +214,7 @@ fn serve_connection(mut stream: UnixStream, client: &Client, shared: &Shared) {
     };
     match req {
         Request::Hello => {
-            send(
-                &mut stream,
-                &Reply::Ok(json!({"role": shared.role.as_str()})),
-            );
+            send(&mut stream, &Reply::Ok(json!({"role": shared.role.as_str()})));
         }
         Request::Handover if shared.role == Role::Temporary => {
             let events = shared.events.lock().unwrap_or_else(|e| e.into_inner());
@@ -385,10 +368,7 @@ pub fn watch(
                             }
                             Ok(Reply::Err(e)) => return Err(e),
                             Err(e) => {
-                                return Err(CmdError::new(
-                                    Kind::Internal,
-                                    format!("bad reply from the owner: {e}"),
-                                ));
+                                return Err(CmdError::new(Kind::Internal, format!("bad reply from the owner: {e}")));
                             }
                         }
                         line.clear();

@@ -23,17 +23,9 @@ pub enum Request {
     /// `task list`.
     TaskList { space: String },
     /// `task done` / `task undone`.
-    TaskSetDone {
-        space: String,
-        id: String,
-        done: bool,
-    },
+    TaskSetDone { space: String, id: String, done: bool },
     /// `task rename`.
-    TaskRename {
-        space: String,
-        id: String,
-        title: String,
-    },
+    TaskRename { space: String, id: String, title: String },
     /// `task rm`.
     TaskRm { space: String, id: String },
     /// `object add`.
@@ -59,10 +51,7 @@ pub enum Request {
         conditions: Vec<(String, Value)>,
     },
     /// `watch`: answered by a stream of results.
-    Watch {
-        space: String,
-        typename: Option<String>,
-    },
+    Watch { space: String, typename: Option<String> },
     /// `status`.
     Status,
     /// Who owns the profile (`app`, `serve` or `temporary`).
@@ -145,10 +134,7 @@ impl From<dxos_echo::EchoError> for CmdError {
         use dxos_echo::EchoError as E;
         let kind = match &e {
             E::SpaceNotFound(_) | E::ObjectNotFound(_) => Kind::NotFound,
-            E::SpaceExists(_)
-            | E::WrongType { .. }
-            | E::InvalidValue(_)
-            | E::MalformedUpdate(_) => Kind::InvalidInput,
+            E::SpaceExists(_) | E::WrongType { .. } | E::InvalidValue(_) | E::MalformedUpdate(_) => Kind::InvalidInput,
             E::Storage(_) | E::Corrupt(_) | E::FormatTooNew { .. } | E::Closed => Kind::Io,
             _ => Kind::Internal,
         };

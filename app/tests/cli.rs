@@ -42,12 +42,8 @@ fn fails(profile: &Path, args: &[&str]) -> (i32, String) {
     let out = dxos(profile, &all);
     assert!(!out.status.success(), "dxos {args:?} should fail");
     assert!(out.stdout.is_empty(), "nothing on stdout for a failure");
-    let err: Value = serde_json::from_slice(&out.stderr).unwrap_or_else(|e| {
-        panic!(
-            "stderr not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let err: Value = serde_json::from_slice(&out.stderr)
+        .unwrap_or_else(|e| panic!("stderr not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
     assert!(err["error"].as_str().is_some_and(|m| !m.is_empty()));
     (
         out.status.code().unwrap_or(-1),
@@ -81,14 +77,8 @@ fn data_commands_round_trip() {
     assert_eq!(tasks.as_array().map(Vec::len), Some(2));
     assert_eq!(tasks[0]["title"], "Milk");
     assert_eq!(tasks[1]["title"], "Eggs");
-    assert_eq!(
-        ok(&p, &["task", "done", "Groceries", &milk_id])["completed"],
-        true
-    );
-    assert_eq!(
-        ok(&p, &["task", "undone", "Groceries", &milk_id])["completed"],
-        false
-    );
+    assert_eq!(ok(&p, &["task", "done", "Groceries", &milk_id])["completed"], true);
+    assert_eq!(ok(&p, &["task", "undone", "Groceries", &milk_id])["completed"], false);
     assert_eq!(
         ok(&p, &["task", "rename", "Groceries", &milk_id, "Oat milk"])["title"],
         "Oat milk"
@@ -97,12 +87,7 @@ fn data_commands_round_trip() {
         ok(&p, &["task", "rm", "Groceries", &eggs_id]),
         serde_json::json!({"id": eggs_id, "deleted": true})
     );
-    assert_eq!(
-        ok(&p, &["task", "list", "Groceries"])
-            .as_array()
-            .map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(ok(&p, &["task", "list", "Groceries"]).as_array().map(Vec::len), Some(1));
 
     let obj = ok(
         &p,
@@ -120,21 +105,11 @@ fn data_commands_round_trip() {
     let got = ok(&p, &["object", "get", "Groceries", &oid]);
     assert_eq!(got["type"], "example.com/Note");
     assert_eq!(got["data"]["text"], "hi");
-    let set = ok(
-        &p,
-        &["object", "set", "Groceries", &oid, "--data", r#"{"n": 4}"#],
-    );
+    let set = ok(&p, &["object", "set", "Groceries", &oid, "--data", r#"{"n": 4}"#]);
     assert_eq!(set["data"], serde_json::json!({"text": "hi", "n": 4}));
     let q = ok(
         &p,
-        &[
-            "query",
-            "Groceries",
-            "--type",
-            "example.com/Note",
-            "--where",
-            "n=4",
-        ],
+        &["query", "Groceries", "--type", "example.com/Note", "--where", "n=4"],
     );
     assert_eq!(q[0]["id"], oid.as_str());
     assert_eq!(
@@ -143,14 +118,8 @@ fn data_commands_round_trip() {
             .map(Vec::len),
         Some(1)
     );
-    assert_eq!(
-        ok(&p, &["query", "Groceries", "--where", "n=5"]),
-        serde_json::json!([])
-    );
-    assert_eq!(
-        ok(&p, &["object", "rm", "Groceries", &oid])["deleted"],
-        true
-    );
+    assert_eq!(ok(&p, &["query", "Groceries", "--where", "n=5"]), serde_json::json!([]));
+    assert_eq!(ok(&p, &["object", "rm", "Groceries", &oid])["deleted"], true);
     assert_eq!(
         fails(&p, &["object", "get", "Groceries", &oid]),
         (1, "not_found".to_owned())
@@ -175,13 +144,7 @@ fn export_is_plain_yjs_and_import_merges() {
     let file = dir.path().join("a.yjs");
     let out = dxos(
         &p,
-        &[
-            "space",
-            "export",
-            "A",
-            "--out",
-            file.to_str().unwrap_or_default(),
-        ],
+        &["space", "export", "A", "--out", file.to_str().unwrap_or_default()],
     );
     assert!(out.status.success());
     let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
@@ -189,8 +152,7 @@ fn export_is_plain_yjs_and_import_merges() {
     assert_eq!(dxos(&p, &["space", "export", "A"]).stdout, bytes);
     let doc = yrs::Doc::new();
     let objects = doc.get_or_insert_map("objects");
-    let update =
-        yrs::Update::decode_v1(&bytes).unwrap_or_else(|e| panic!("not a Yjs v1 update: {e}"));
+    let update = yrs::Update::decode_v1(&bytes).unwrap_or_else(|e| panic!("not a Yjs v1 update: {e}"));
     doc.transact_mut()
         .apply_update(update)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -204,16 +166,7 @@ fn export_is_plain_yjs_and_import_merges() {
     let q = dir.path().join("other");
     ok(&q, &["space", "create", "--name", "B"]);
     assert_eq!(
-        ok(
-            &q,
-            &[
-                "space",
-                "import",
-                "B",
-                "--in",
-                file.to_str().unwrap_or_default()
-            ]
-        ),
+        ok(&q, &["space", "import", "B", "--in", file.to_str().unwrap_or_default()]),
         serde_json::json!({"applied": true})
     );
     let space = ok(&q, &["space", "list"])[0]["id"]
@@ -238,9 +191,7 @@ fn export_is_plain_yjs_and_import_merges() {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
-        stdin
-            .write_all(b"definitely not yjs")
-            .unwrap_or_else(|e| panic!("{e}"));
+        stdin.write_all(b"definitely not yjs").unwrap_or_else(|e| panic!("{e}"));
     }
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(2), "a malformed import exits 2");
@@ -264,15 +215,7 @@ fn misuse_exits_2_with_a_message() {
         &["task", "add", "S", "   "],
         &["object", "add", "S", "--type", "T", "--data", "{not json"],
         &["object", "add", "S", "--type", "T", "--data", "[1,2]"],
-        &[
-            "object",
-            "add",
-            "S",
-            "--type",
-            "T",
-            "--data",
-            r#"{"@type": "x"}"#,
-        ],
+        &["object", "add", "S", "--type", "T", "--data", r#"{"@type": "x"}"#],
         &["query", "S", "--where", "novalue"],
         &["space", "import", "S", "--in", "/no/such/file"],
         &["task", "list"],
@@ -281,24 +224,15 @@ fn misuse_exits_2_with_a_message() {
     for args in cases {
         let (code, kind) = fails(&p, args);
         assert_eq!(code, 2, "{args:?}");
-        assert!(
-            kind == "usage" || kind == "invalid_input",
-            "{args:?}: {kind}"
-        );
+        assert!(kind == "usage" || kind == "invalid_input", "{args:?}: {kind}");
     }
     // Without --json the message is for people, on stderr.
     let out = dxos(&p, &["task", "add", "S", " "]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("error:"));
     // Not found is exit 1.
-    assert_eq!(
-        fails(&p, &["task", "list", "nope"]),
-        (1, "not_found".to_owned())
-    );
-    assert_eq!(
-        fails(&p, &["task", "done", "S", "nope"]),
-        (1, "not_found".to_owned())
-    );
+    assert_eq!(fails(&p, &["task", "list", "nope"]), (1, "not_found".to_owned()));
+    assert_eq!(fails(&p, &["task", "done", "S", "nope"]), (1, "not_found".to_owned()));
     assert_eq!(
         ok(&p, &["task", "list", "S"]),
         serde_json::json!([]),
@@ -347,23 +281,15 @@ impl Running {
     fn next_with(&self, id: &str) -> Value {
         loop {
             let v = self.next();
-            if v["ids"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|x| x == id))
-            {
+            if v["ids"].as_array().is_some_and(|a| a.iter().any(|x| x == id)) {
                 return v;
             }
         }
     }
 
     fn signal(&mut self, sig: &str) -> i32 {
-        let _ = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status();
-        self.child
-            .wait()
-            .map(|s| s.code().unwrap_or(-1))
-            .unwrap_or(-1)
+        let _ = Command::new("kill").args([sig, &self.child.id().to_string()]).status();
+        self.child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1)
     }
 }
 
@@ -386,11 +312,7 @@ fn watch_sees_task_add_from_another_process() {
     let watch = Running::start(&p, &["watch", "S", "--type", "dxos.org/type/Task"]);
     let first = watch.next();
     assert_eq!(first["ids"], serde_json::json!([]));
-    assert!(
-        first["ts_ms"]
-            .as_u64()
-            .is_some_and(|t| t > 1_700_000_000_000)
-    );
+    assert!(first["ts_ms"].as_u64().is_some_and(|t| t > 1_700_000_000_000));
     // The watcher is a temporary owner: the add goes through its socket.
     let t = ok(&p, &["task", "add", "S", "Milk"]);
     let id = t["id"].as_str().unwrap_or_default();
@@ -410,10 +332,7 @@ fn serve_takes_over_from_a_temporary_owner() {
     watch.next();
     let mut serve = Running::start(&p, &["serve"]);
     let hello = serve.next();
-    assert!(
-        hello.get("peer_id").is_some() && hello["addrs"].is_array(),
-        "{hello}"
-    );
+    assert!(hello.get("peer_id").is_some() && hello["addrs"].is_array(), "{hello}");
     // A second owner is refused clearly, exit 1.
     let (code, kind) = fails(&p, &["serve"]);
     assert_eq!((code, kind.as_str()), (1, "denied"));
@@ -446,31 +365,19 @@ fn serve_flushes_on_sigint_and_stale_sockets_are_replaced() {
     }
     assert_eq!(serve.signal("-INT"), 0);
     assert!(!socket_of(&p).exists(), "the owner removed its socket");
-    assert_eq!(
-        ok(&p, &["task", "list", "S"]).as_array().map(Vec::len),
-        Some(20)
-    );
+    assert_eq!(ok(&p, &["task", "list", "S"]).as_array().map(Vec::len), Some(20));
 
     // A crashed owner leaves its socket behind: the next command is not fooled by it.
     let mut serve = Running::start(&p, &["serve"]);
     serve.next();
     assert_eq!(serve.signal("-KILL"), -1);
-    assert!(
-        socket_of(&p).exists(),
-        "a killed owner leaves a stale socket"
-    );
-    assert_eq!(
-        ok(&p, &["task", "list", "S"]).as_array().map(Vec::len),
-        Some(20)
-    );
+    assert!(socket_of(&p).exists(), "a killed owner leaves a stale socket");
+    assert_eq!(ok(&p, &["task", "list", "S"]).as_array().map(Vec::len), Some(20));
     let mut serve = Running::start(&p, &["serve"]);
     serve.next();
     ok(&p, &["task", "add", "S", "through the new owner"]);
     assert_eq!(serve.signal("-TERM"), 0);
-    assert_eq!(
-        ok(&p, &["task", "list", "S"]).as_array().map(Vec::len),
-        Some(21)
-    );
+    assert_eq!(ok(&p, &["task", "list", "S"]).as_array().map(Vec::len), Some(21));
 }
 
 #[test]
@@ -491,19 +398,13 @@ fn concurrent_short_commands_never_see_a_lock_error() {
     for h in handles {
         h.join().unwrap_or_else(|_| panic!("a command failed"));
     }
-    assert_eq!(
-        ok(&p, &["task", "list", "S"]).as_array().map(Vec::len),
-        Some(30)
-    );
+    assert_eq!(ok(&p, &["task", "list", "S"]).as_array().map(Vec::len), Some(30));
 }
 
 #[test]
 fn long_profile_paths_put_the_socket_in_the_runtime_dir() {
     let dir = tmp();
-    let p = dir
-        .path()
-        .join("a-rather-long-folder-name-".repeat(5))
-        .join("profile");
+    let p = dir.path().join("a-rather-long-folder-name-".repeat(5)).join("profile");
     ok(&p, &["space", "create", "--name", "S"]);
     let watch = Running::start(&p, &["watch", "S"]);
     watch.next();

@@ -42,12 +42,7 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        for s in self
-            .spaces
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-        {
+        for s in self.spaces.get_mut().unwrap_or_else(|e| e.into_inner()).values() {
             s.sync_record();
         }
         if let Err(e) = self.writer.stop() {
@@ -83,8 +78,7 @@ impl Echo {
     fn records(&self) -> Result<HashMap<PublicKey, SpaceRecord>> {
         let mut out = HashMap::new();
         for (key, record) in store::read_records(&self.inner.db)? {
-            let id = PublicKey::from_bytes(&key)
-                .map_err(|e| EchoError::Corrupt(format!("space id: {e}")))?;
+            let id = PublicKey::from_bytes(&key).map_err(|e| EchoError::Corrupt(format!("space id: {e}")))?;
             out.insert(id, record);
         }
         for (id, s) in self.spaces_lock().iter() {
@@ -102,13 +96,7 @@ impl Echo {
             name: name.to_owned(),
             ..SpaceRecord::default()
         };
-        let space = Space::load(
-            id,
-            None,
-            record,
-            Some(self.persist()),
-            self.inner.options.clone(),
-        )?;
+        let space = Space::load(id, None, record, Some(self.persist()), self.inner.options.clone())?;
         space.rename(name)?;
         self.spaces_lock().insert(id, space.clone());
         Ok(space)
@@ -171,10 +159,7 @@ impl Echo {
             many => Err(EchoError::InvalidValue(format!(
                 "{} spaces are named {id_or_name:?}; use the id ({})",
                 many.len(),
-                many.iter()
-                    .map(|s| s.id.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                many.iter().map(|s| s.id.to_string()).collect::<Vec<_>>().join(", ")
             ))),
         }
     }

@@ -30,9 +30,7 @@ pub enum EchoError {
     #[error("malformed update: {0}")]
     MalformedUpdate(String),
     /// The store was written by a newer program.
-    #[error(
-        "the store has format version {found}, newer than this program understands ({supported}); upgrade dxos"
-    )]
+    #[error("the store has format version {found}, newer than this program understands ({supported}); upgrade dxos")]
     FormatTooNew {
         /// The version found on disk.
         found: u64,

@@ -3,7 +3,7 @@
 //! Kept up to date incrementally from yrs events (see `space.rs`), so a query by type and a
 //! subscription update cost what changed, not the size of the space. Never reads the document.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use crate::object::ObjectId;
@@ -20,7 +20,6 @@ pub(crate) struct Meta {
 const UNTYPED: u32 = u32::MAX;
 
 /// Object ids by typename, with each object's deleted flag.
-#[derive(Default)]
 pub(crate) struct Index {
     objects: HashMap<ObjectId, Meta>,
     types: Vec<Arc<str>>,
@@ -28,6 +27,19 @@ pub(crate) struct Index {
     by_type: Vec<HashSet<ObjectId>>,
     untyped: HashSet<ObjectId>,
     live: usize,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Self {
+            objects: HashMap::new(),
+            types: Vec::new(),
+            type_ids: HashMap::new(),
+            by_type: Vec::new(),
+            untyped: HashSet::new(),
+            live: 0,
+        }
+    }
 }
 
 impl Index {

@@ -48,9 +48,8 @@ impl Object {
                 actual: self.typename.clone().unwrap_or_else(|| "untyped".into()),
             });
         }
-        serde_json::from_value(Value::Object(self.data.clone())).map_err(|e| {
-            EchoError::InvalidValue(format!("object {} as {}: {e}", self.id, T::TYPENAME))
-        })
+        serde_json::from_value(Value::Object(self.data.clone()))
+            .map_err(|e| EchoError::InvalidValue(format!("object {} as {}: {e}", self.id, T::TYPENAME)))
     }
 }
 
@@ -58,6 +57,24 @@ impl Object {
 pub trait TypedObject: Serialize + DeserializeOwned {
     /// The typename written to `@type`, e.g. `dxos.org/type/Task`.
     const TYPENAME: &'static str;
+
+    /// The struct's fields as yrs inputs, serialized straight to yrs values (no JSON detour).
+    fn to_fields(&self) -> Result<Vec<(String, yrs::In)>> {
+        match yrs::encoding::serde::to_any(self) {
+            Ok(yrs::Any::Map(m)) => {
+                let m = std::sync::Arc::unwrap_or_clone(m);
+                Ok(m.into_iter()
+                    .filter(|(_, v)| !matches!(v, yrs::Any::Null))
+                    .map(|(k, v)| (k, crate::value::any_to_in(v)))
+                    .collect())
+            }
+            Ok(_) => Err(EchoError::InvalidValue(format!(
+                "{} did not serialize to a map",
+                Self::TYPENAME
+            ))),
+            Err(e) => Err(EchoError::InvalidValue(e.to_string())),
+        }
+    }
 
     /// The struct as a property map (for writing).
     fn to_data(&self) -> Result<Map<String, Value>> {

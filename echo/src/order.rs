@@ -152,8 +152,7 @@ pub fn key_between(a: Option<&str>, b: Option<&str>) -> String {
             } else if ib < kb {
                 ib.to_owned()
             } else {
-                decrement_integer(ib)
-                    .unwrap_or_else(|| format!("{ib}{}", frac_between("", Some(fb))))
+                decrement_integer(ib).unwrap_or_else(|| format!("{ib}{}", frac_between("", Some(fb))))
             }
         }
         (Some((_, (ia, fa))), None) => match increment_integer(ia) {
@@ -190,10 +189,7 @@ mod tests {
         }
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         assert!(keys.iter().all(|k| is_valid(k)));
-        assert!(
-            keys.iter().all(|k| k.len() <= 3),
-            "keys stay short: {keys:?}"
-        );
+        assert!(keys.iter().all(|k| k.len() <= 3), "keys stay short: {keys:?}");
         let mut k = key_between(None, None);
         for _ in 0..100_000 {
             k = key_between(Some(&k), None);
@@ -213,8 +209,7 @@ mod tests {
     }
 
     fn key() -> impl Strategy<Value = String> {
-        "[a-c][0-9A-Za-z]{1,3}[0-9A-Za-z]{0,3}[1-9A-Za-z]"
-            .prop_filter_map("valid", |k| is_valid(&k).then_some(k))
+        "[a-c][0-9A-Za-z]{1,3}[0-9A-Za-z]{0,3}[1-9A-Za-z]".prop_filter_map("valid", |k| is_valid(&k).then_some(k))
     }
 
     proptest! {

@@ -212,10 +212,7 @@ mod tests {
             Filter::Not(Box::new(Filter::Eq("n".into(), json!(4)))),
         ]);
         assert!(eval(&f, &o));
-        assert!(eval(
-            &Filter::Or(vec![Filter::Eq("n".into(), json!(9)), f]),
-            &o
-        ));
+        assert!(eval(&Filter::Or(vec![Filter::Eq("n".into(), json!(9)), f]), &o));
     }
 
     #[test]

@@ -20,9 +20,8 @@ use yrs::undo::Options as UndoOptions;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{
-    Any, DeepObservable, Doc, GetString, In, Map as _, MapPrelim, MapRef, Observable, OffsetKind,
-    Options, Out, ReadTxn, StateVector, Text, TextPrelim, Transact, TransactionMut, UndoManager,
-    Update,
+    Any, DeepObservable, Doc, GetString, In, Map as _, MapPrelim, MapRef, Observable, OffsetKind, Options, Out,
+    ReadTxn, StateVector, Text, TextPrelim, Transact, TransactionMut, UndoManager, Update,
 };
 
 use crate::error::{EchoError, Result};
@@ -52,7 +51,7 @@ pub struct SpaceOptions {
     /// Compact the log into a snapshot once it holds more than this many bytes (and more than
     /// the last snapshot).
     pub snapshot_min_bytes: usize,
-    /// Keep an undo history of local changes.
+    /// Keep an undo history of local changes from the start (see also [`Space::enable_undo`]).
     pub undo: bool,
 }
 
@@ -60,7 +59,7 @@ impl Default for SpaceOptions {
     fn default() -> Self {
         Self {
             snapshot_min_bytes: 4 << 20,
-            undo: true,
+            undo: false,
         }
     }
 }
@@ -128,9 +127,7 @@ pub(crate) fn decode_update(bytes: &[u8]) -> Result<Update> {
     match catch_unwind(|| Update::decode_v1(bytes)) {
         Ok(Ok(u)) => Ok(u),
         Ok(Err(e)) => Err(EchoError::MalformedUpdate(e.to_string())),
-        Err(_) => Err(EchoError::MalformedUpdate(
-            "the update could not be decoded".into(),
-        )),
+        Err(_) => Err(EchoError::MalformedUpdate("the update could not be decoded".into())),
     }
 }
 
@@ -174,13 +171,7 @@ fn read_object<T: ReadTxn>(txn: &T, objects: &MapRef, id: &ObjectId) -> Option<O
 }
 
 /// Does object `id` match query `q` now?
-pub(crate) fn query_matches<T: ReadTxn>(
-    q: &Query,
-    index: &Index,
-    txn: &T,
-    objects: &MapRef,
-    id: &str,
-) -> bool {
+pub(crate) fn query_matches<T: ReadTxn>(q: &Query, index: &Index, txn: &T, objects: &MapRef, id: &str) -> bool {
     let Some(meta) = index.get(id) else {
         return false;
     };
@@ -203,12 +194,7 @@ fn sort_and_limit<T: ReadTxn>(txn: &T, objects: &MapRef, q: &Query, ids: &mut Ve
         Some((key, dir)) => {
             let mut keyed: Vec<(Option<Value>, ObjectId)> = ids
                 .drain(..)
-                .map(|id| {
-                    (
-                        object_map(txn, objects, &id).and_then(|m| read_prop(txn, &m, key)),
-                        id,
-                    )
-                })
+                .map(|id| (object_map(txn, objects, &id).and_then(|m| read_prop(txn, &m, key)), id))
                 .collect();
             keyed.sort_by(|a, b| {
                 let by_value = match (dir, a.0.is_some(), b.0.is_some()) {
@@ -228,11 +214,21 @@ fn sort_and_limit<T: ReadTxn>(txn: &T, objects: &MapRef, q: &Query, ids: &mut Ve
 /// Rejects writes to reserved `@` keys.
 fn check_keys(data: &Map<String, Value>) -> Result<()> {
     match data.keys().find(|k| k.starts_with('@') || k.is_empty()) {
-        Some(k) => Err(EchoError::InvalidValue(format!(
-            "property name {k:?} is reserved"
-        ))),
+        Some(k) => Err(EchoError::InvalidValue(format!("property name {k:?} is reserved"))),
         None => Ok(()),
     }
+}
+
+/// An undo manager for local changes to a space's objects and properties, grouping changes
+/// closer than [`UNDO_CAPTURE_MS`] (keystrokes).
+fn undo_manager(doc: &Doc, objects: &MapRef, props: &MapRef) -> UndoManager {
+    let mut um = UndoManager::with_options(UndoOptions {
+        capture_timeout_millis: UNDO_CAPTURE_MS,
+        ..UndoOptions::default()
+    });
+    um.expand_scope(doc, objects);
+    um.expand_scope(doc, props);
+    um
 }
 
 /// A document loaded from storage, observed into a sink, with its index built.
@@ -248,11 +244,7 @@ struct Loaded {
 
 /// Builds a space's document from its stored snapshot and log, then observes it into `sink`
 /// (after loading, so loading does not write the log again) and indexes its objects.
-fn load_doc(
-    id: PublicKey,
-    stored: Option<store::Stored>,
-    sink: &Arc<Mutex<Sink>>,
-) -> Result<Loaded> {
+fn load_doc(id: PublicKey, stored: Option<store::Stored>, sink: &Arc<Mutex<Sink>>) -> Result<Loaded> {
     let doc = new_doc();
     let objects = doc.get_or_insert_map(OBJECTS_ROOT);
     let props = doc.get_or_insert_map(SPACE_ROOT);
@@ -265,27 +257,26 @@ fn load_doc(
         }
         for (s, bytes) in stored.snapshot.iter().chain(stored.log.iter()) {
             seq = seq.max(*s);
-            let applied = decode_update(bytes).and_then(|u| {
-                match catch_unwind(AssertUnwindSafe(|| txn.apply_update(u))) {
+            let applied =
+                decode_update(bytes).and_then(|u| match catch_unwind(AssertUnwindSafe(|| txn.apply_update(u))) {
                     Ok(r) => r.map_err(|e| EchoError::MalformedUpdate(e.to_string())),
                     Err(_) => Err(EchoError::MalformedUpdate("panic while applying".into())),
-                }
-            });
+                });
             if let Err(e) = applied {
-                return Err(EchoError::Corrupt(format!(
-                    "space {id}: stored update {s}: {e}"
-                )));
+                return Err(EchoError::Corrupt(format!("space {id}: stored update {s}: {e}")));
             }
         }
         log_bytes = stored.log.iter().map(|(_, b)| b.len()).sum();
     }
     let s = sink.clone();
-    doc.observe_update_v1(OBSERVER_KEY, move |_, e| {
-        lock(&s).updates.push(e.update.clone())
-    })
-    .map_err(|e| EchoError::Storage(e.to_string()))?;
+    doc.observe_update_v1(OBSERVER_KEY, move |_, e| lock(&s).updates.push(e.update.clone()))
+        .map_err(|e| EchoError::Storage(e.to_string()))?;
     let s = sink.clone();
     objects.observe_deep(OBSERVER_KEY, move |txn, events| {
+        // Local writes (no origin) report the object they touch themselves.
+        if txn.origin().is_none() {
+            return;
+        }
         let mut s = lock(&s);
         for e in events.iter() {
             match e.path().front() {
@@ -309,10 +300,7 @@ fn load_doc(
         for (k, v) in objects.iter(&txn) {
             if let Out::YMap(_) = v {
                 let meta = read_meta(&txn, &objects, k);
-                index.set(
-                    &Arc::from(k),
-                    meta.as_ref().map(|(t, d)| (t.as_deref(), *d)),
-                );
+                index.set(&Arc::from(k), meta.as_ref().map(|(t, d)| (t.as_deref(), *d)));
             }
         }
     }
@@ -418,7 +406,7 @@ impl Space {
 
     /// Sets a property of the space.
     pub fn set_property(&self, key: &str, value: Value) -> Result<()> {
-        self.inner.write(|txn, _, props| {
+        self.inner.write(None, |txn, _, props| {
             props.insert(txn, key, json_to_in(&value));
             Ok(())
         })
@@ -437,22 +425,28 @@ impl Space {
     /// Adds an object with an optional typename; returns its new id.
     pub fn add(&self, typename: Option<&str>, data: Map<String, Value>) -> Result<ObjectId> {
         check_keys(&data)?;
-        let id = new_object_id();
-        self.inner.write(|txn, objects, _| {
-            let mut fields: Vec<(&str, In)> = Vec::with_capacity(data.len() + 1);
-            if let Some(t) = typename {
-                fields.push((TYPE_KEY, In::Any(Any::String(Arc::from(t)))));
-            }
-            fields.extend(data.iter().map(|(k, v)| (k.as_str(), json_to_in(v))));
-            objects.insert(txn, id.clone(), MapPrelim::from_iter(fields));
-            Ok(())
-        })?;
-        Ok(id)
+        self.add_fields(typename, data.iter().map(|(k, v)| (k.clone(), json_to_in(v))).collect())
     }
 
     /// Adds a typed object; returns its new id.
     pub fn add_typed<T: TypedObject>(&self, value: &T) -> Result<ObjectId> {
-        self.add(Some(T::TYPENAME), value.to_data()?)
+        let fields = value.to_fields()?;
+        if let Some((k, _)) = fields.iter().find(|(k, _)| k.starts_with('@') || k.is_empty()) {
+            return Err(EchoError::InvalidValue(format!("property name {k:?} is reserved")));
+        }
+        self.add_fields(Some(T::TYPENAME), fields)
+    }
+
+    fn add_fields(&self, typename: Option<&str>, mut fields: Vec<(String, In)>) -> Result<ObjectId> {
+        let id = new_object_id();
+        if let Some(t) = typename {
+            fields.push((TYPE_KEY.to_owned(), In::Any(Any::String(Arc::from(t)))));
+        }
+        self.inner.write(Some(&id), |txn, objects, _| {
+            objects.insert(txn, id.clone(), MapPrelim::from_iter(fields));
+            Ok(())
+        })?;
+        Ok(id)
     }
 
     /// Reads an object (soft-deleted ones too: see [`Object::deleted`]).
@@ -532,14 +526,7 @@ impl Space {
 
     /// Edits a collaborative text property: deletes `delete` units at `index`, then inserts
     /// `insert` there. Offsets count UTF-16 code units, as Yjs does.
-    pub fn edit_text(
-        &self,
-        id: &str,
-        key: &str,
-        index: u32,
-        delete: u32,
-        insert: &str,
-    ) -> Result<()> {
+    pub fn edit_text(&self, id: &str, key: &str, index: u32, delete: u32, insert: &str) -> Result<()> {
         self.inner.write_object(id, |txn, m| {
             let Some(Out::YText(t)) = m.get(txn, key) else {
                 return Err(EchoError::InvalidValue(format!(
@@ -566,8 +553,7 @@ impl Space {
     pub fn text(&self, id: &str, key: &str) -> Result<String> {
         let st = lock(&self.inner.state);
         let txn = st.doc.transact();
-        let m = object_map(&txn, &st.objects, id)
-            .ok_or_else(|| EchoError::ObjectNotFound(id.to_owned()))?;
+        let m = object_map(&txn, &st.objects, id).ok_or_else(|| EchoError::ObjectNotFound(id.to_owned()))?;
         match m.get(&txn, key) {
             Some(Out::YText(t)) => Ok(t.get_string(&txn)),
             _ => Err(EchoError::InvalidValue(format!(
@@ -629,11 +615,7 @@ impl Space {
 
     /// Subscribes to a query: `cb` is told each time its result set or one of its objects
     /// changes, from a local or a remote change.
-    pub fn subscribe(
-        &self,
-        q: Query,
-        cb: impl Fn(&Change) + Send + Sync + 'static,
-    ) -> Subscription {
+    pub fn subscribe(&self, q: Query, cb: impl Fn(&Change) + Send + Sync + 'static) -> Subscription {
         let results: HashSet<ObjectId> = {
             let st = lock(&self.inner.state);
             let txn = st.doc.transact();
@@ -647,31 +629,32 @@ impl Space {
     }
 
     /// Subscribes to one object: `cb` is told when it changes, is deleted or comes back.
-    pub fn subscribe_object(
-        &self,
-        id: &str,
-        cb: impl Fn(&Change) + Send + Sync + 'static,
-    ) -> Subscription {
+    pub fn subscribe_object(&self, id: &str, cb: impl Fn(&Change) + Send + Sync + 'static) -> Subscription {
         let id: ObjectId = Arc::from(id);
         let mut results = HashSet::new();
         if lock(&self.inner.state).index.get(&id).is_some() {
             results.insert(id.clone());
         }
-        self.inner
-            .add_sub(Target::Object(id), results, Arc::new(cb))
+        self.inner.add_sub(Target::Object(id), results, Arc::new(cb))
     }
 
     /// Listens to every update as it happens (encoded Yjs v1), with its origin: the hook
     /// replication sends local changes through.
-    pub fn on_update(
-        &self,
-        cb: impl Fn(&[u8], UpdateOrigin) + Send + Sync + 'static,
-    ) -> UpdateListener {
+    pub fn on_update(&self, cb: impl Fn(&[u8], UpdateOrigin) + Send + Sync + 'static) -> UpdateListener {
         let id = self.inner.next_id.fetch_add(1, AtomicOrdering::Relaxed);
         lock(&self.inner.state).listeners.push((id, Arc::new(cb)));
         UpdateListener {
             space: Arc::downgrade(&self.inner),
             id,
+        }
+    }
+
+    /// Starts keeping an undo history of local changes (from now on), if not kept yet. Undo
+    /// costs some time on every transaction, so spaces keep none until a UI asks for it.
+    pub fn enable_undo(&self) {
+        let mut st = lock(&self.inner.state);
+        if st.undo.is_none() {
+            st.undo = Some(undo_manager(&st.doc, &st.objects, &st.props));
         }
     }
 
@@ -694,11 +677,7 @@ impl Space {
 
     /// The space's Yjs state vector (v1 encoding).
     pub fn state_vector(&self) -> Vec<u8> {
-        lock(&self.inner.state)
-            .doc
-            .transact()
-            .state_vector()
-            .encode_v1()
+        lock(&self.inner.state).doc.transact().state_vector().encode_v1()
     }
 
     /// The Yjs v1 update holding everything this space has that a peer at state vector `sv` lacks.
@@ -707,9 +686,7 @@ impl Space {
             Ok(Ok(sv)) => sv,
             Ok(Err(e)) => return Err(EchoError::MalformedUpdate(format!("state vector: {e}"))),
             Err(_) => {
-                return Err(EchoError::MalformedUpdate(
-                    "state vector could not be decoded".into(),
-                ));
+                return Err(EchoError::MalformedUpdate("state vector could not be decoded".into()));
             }
         };
         Ok(lock(&self.inner.state).doc.transact().encode_diff_v1(&sv))
@@ -753,11 +730,17 @@ impl Space {
 }
 
 impl SpaceInner {
+    /// Runs `f` in one local transaction. `touched` names the one object `f` may change: local
+    /// writes say which object they touch, so the deep observer only works for remote changes.
     fn write<R>(
         &self,
+        touched: Option<&ObjectId>,
         f: impl FnOnce(&mut TransactionMut, &MapRef, &MapRef) -> Result<R>,
     ) -> Result<R> {
         let mut st = lock(&self.state);
+        if let Some(id) = touched {
+            lock(&self.sink).changed.push(id.clone());
+        }
         let (objects, props) = (st.objects.clone(), st.props.clone());
         let r = {
             let mut txn = st.doc.transact_mut();
@@ -769,12 +752,9 @@ impl SpaceInner {
         r
     }
 
-    fn write_object(
-        &self,
-        id: &str,
-        f: impl FnOnce(&mut TransactionMut, &MapRef) -> Result<()>,
-    ) -> Result<()> {
-        self.write(|txn, objects, _| match object_map(txn, objects, id) {
+    fn write_object(&self, id: &str, f: impl FnOnce(&mut TransactionMut, &MapRef) -> Result<()>) -> Result<()> {
+        let touched: ObjectId = Arc::from(id);
+        self.write(Some(&touched), |txn, objects, _| match object_map(txn, objects, id) {
             Some(m) => f(txn, &m),
             None => Err(EchoError::ObjectNotFound(id.to_owned())),
         })
@@ -813,8 +793,7 @@ impl SpaceInner {
     fn rebuild(&self, st: &mut State) -> Result<()> {
         let Some((db, tx)) = &self.persist else {
             return Err(EchoError::MalformedUpdate(
-                "the update could not be applied, and this in-memory space cannot be rebuilt"
-                    .into(),
+                "the update could not be applied, and this in-memory space cannot be rebuilt".into(),
             ));
         };
         store::flush(tx)?;
@@ -894,10 +873,7 @@ impl SpaceInner {
         if let Some((_, tx)) = &self.persist
             && st.log_bytes > self.options.snapshot_min_bytes.max(st.snapshot_bytes)
         {
-            let data = st
-                .doc
-                .transact()
-                .encode_state_as_update_v1(&StateVector::default());
+            let data = st.doc.transact().encode_state_as_update_v1(&StateVector::default());
             st.snapshot_bytes = data.len();
             st.log_bytes = 0;
             self.send_record(st);
@@ -933,11 +909,7 @@ impl SpaceInner {
         let Some(um) = st.undo.as_mut() else {
             return false;
         };
-        let done = if undo {
-            um.undo_blocking()
-        } else {
-            um.redo_blocking()
-        };
+        let done = if undo { um.undo_blocking() } else { um.redo_blocking() };
         let notes = self.after_txn(&mut st, UpdateOrigin::Local);
         drop(st);
         notify(notes);
@@ -947,17 +919,10 @@ impl SpaceInner {
     fn read_objects(&self, ids: &[ObjectId]) -> Vec<Object> {
         let st = lock(&self.state);
         let txn = st.doc.transact();
-        ids.iter()
-            .filter_map(|id| read_object(&txn, &st.objects, id))
-            .collect()
+        ids.iter().filter_map(|id| read_object(&txn, &st.objects, id)).collect()
     }
 
-    fn add_sub(
-        self: &Arc<Self>,
-        target: Target,
-        results: HashSet<ObjectId>,
-        cb: Callback,
-    ) -> Subscription {
+    fn add_sub(self: &Arc<Self>, target: Target, results: HashSet<ObjectId>, cb: Callback) -> Subscription {
         let id = self.next_id.fetch_add(1, AtomicOrdering::Relaxed);
         lock(&self.state).subs.push(SubEntry {
             id,
@@ -1015,13 +980,7 @@ pub(crate) mod tests {
     /// An in-memory space, for unit tests.
     pub(crate) fn memory_space() -> Space {
         let id = dxos_halo::KeyPair::generate().public();
-        match Space::load(
-            id,
-            None,
-            SpaceRecord::default(),
-            None,
-            SpaceOptions::default(),
-        ) {
+        match Space::load(id, None, SpaceRecord::default(), None, SpaceOptions::default()) {
             Ok(s) => s,
             Err(e) => panic!("{e}"),
         }

@@ -41,22 +41,11 @@ pub struct SpaceRecord {
 /// A message to the writer thread.
 pub(crate) enum Msg {
     /// Append one update to a space's log.
-    Append {
-        space: SpaceKey,
-        seq: u64,
-        update: Vec<u8>,
-    },
+    Append { space: SpaceKey, seq: u64, update: Vec<u8> },
     /// Replace a space's record.
-    Record {
-        space: SpaceKey,
-        record: SpaceRecord,
-    },
+    Record { space: SpaceKey, record: SpaceRecord },
     /// Store a snapshot covering the log up to `seq`, and drop that part of the log.
-    Snapshot {
-        space: SpaceKey,
-        seq: u64,
-        data: Vec<u8>,
-    },
+    Snapshot { space: SpaceKey, seq: u64, data: Vec<u8> },
     /// Answer once everything sent before is durable.
     Flush(SyncSender<Result<(), String>>),
     /// Write what is queued, then stop.
@@ -100,8 +89,7 @@ pub(crate) fn read_records(db: &Database) -> Result<Vec<(SpaceKey, SpaceRecord)>
             .value()
             .try_into()
             .map_err(|_| EchoError::Corrupt("space key is not 32 bytes".into()))?;
-        let record = serde_json::from_slice(v.value())
-            .map_err(|e| EchoError::Corrupt(format!("space record: {e}")))?;
+        let record = serde_json::from_slice(v.value()).map_err(|e| EchoError::Corrupt(format!("space record: {e}")))?;
         out.push((key, record));
     }
     Ok(out)
@@ -121,9 +109,7 @@ pub(crate) fn read_space(db: &Database, space: &SpaceKey) -> Result<Stored> {
         Some(v) => {
             let v = v.value();
             if v.len() < 8 {
-                return Err(EchoError::Corrupt(
-                    "snapshot shorter than its header".into(),
-                ));
+                return Err(EchoError::Corrupt("snapshot shorter than its header".into()));
             }
             let mut seq = [0u8; 8];
             seq.copy_from_slice(&v[..8]);
@@ -226,10 +212,7 @@ fn run(db: &Database, rx: Receiver<Msg>) {
         match &result {
             Ok(()) => {}
             Err(e) => {
-                tracing::error!(
-                    "echo: writing {} queued changes failed: {e}; will retry",
-                    batch.len()
-                );
+                tracing::error!("echo: writing {} queued changes failed: {e}; will retry", batch.len());
                 retry = batch;
             }
         }
@@ -251,8 +234,7 @@ fn write_batch(db: &Database, batch: &[Msg]) -> Result<()> {
                     log.insert((&space[..], *seq), update.as_slice())?;
                 }
                 Msg::Record { space, record } => {
-                    let bytes = serde_json::to_vec(record)
-                        .map_err(|e| EchoError::Storage(e.to_string()))?;
+                    let bytes = serde_json::to_vec(record).map_err(|e| EchoError::Storage(e.to_string()))?;
                     spaces.insert(&space[..], bytes.as_slice())?;
                 }
                 Msg::Snapshot { space, seq, data } => {

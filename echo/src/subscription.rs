@@ -118,10 +118,7 @@ impl Subscription {
 
     /// How many objects match now (before any limit).
     pub fn len(&self) -> usize {
-        self.space
-            .upgrade()
-            .map(|s| s.subscription_len(self.id))
-            .unwrap_or(0)
+        self.space.upgrade().map(|s| s.subscription_len(self.id)).unwrap_or(0)
     }
 
     /// True when nothing matches.

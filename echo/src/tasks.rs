@@ -43,11 +43,7 @@ impl Space {
             return Err(EchoError::ObjectNotFound(id.to_owned()));
         }
         self.order_all(&tasks)?;
-        let rest: Vec<(ObjectId, Task)> = self
-            .tasks()
-            .into_iter()
-            .filter(|(i, _)| &**i != id)
-            .collect();
+        let rest: Vec<(ObjectId, Task)> = self.tasks().into_iter().filter(|(i, _)| &**i != id).collect();
         let to = to.min(rest.len());
         let before = to.checked_sub(1).and_then(|i| rest[i].1.order.clone());
         let after = rest.get(to).and_then(|(_, t)| t.order.clone());
@@ -60,10 +56,7 @@ impl Space {
             return self.renumber(&ids);
         }
         let key = key_between(before.as_deref(), after.as_deref());
-        self.update(
-            id,
-            Map::from_iter([("order".to_owned(), Value::String(key))]),
-        )
+        self.update(id, Map::from_iter([("order".to_owned(), Value::String(key))]))
     }
 
     /// Gives keys to tasks that have none (they sort last); returns the last key.
@@ -74,10 +67,7 @@ impl Space {
                 Some(o) => last = Some(o.clone()),
                 None => {
                     let key = key_between(last.as_deref(), None);
-                    self.update(
-                        id,
-                        Map::from_iter([("order".to_owned(), Value::String(key.clone()))]),
-                    )?;
+                    self.update(id, Map::from_iter([("order".to_owned(), Value::String(key.clone()))]))?;
                     last = Some(key);
                 }
             }
@@ -89,10 +79,7 @@ impl Space {
         let mut last: Option<String> = None;
         for id in ids {
             let key = key_between(last.as_deref(), None);
-            self.update(
-                id,
-                Map::from_iter([("order".to_owned(), Value::String(key.clone()))]),
-            )?;
+            self.update(id, Map::from_iter([("order".to_owned(), Value::String(key.clone()))]))?;
             last = Some(key);
         }
         Ok(())
@@ -101,10 +88,7 @@ impl Space {
     /// Sets a task's completed flag.
     pub fn set_task_completed(&self, id: &str, completed: bool) -> Result<Task> {
         self.get_typed::<Task>(id)?;
-        self.update(
-            id,
-            Map::from_iter([("completed".to_owned(), Value::Bool(completed))]),
-        )?;
+        self.update(id, Map::from_iter([("completed".to_owned(), Value::Bool(completed))]))?;
         self.get_typed(id)
     }
 
@@ -141,10 +125,7 @@ mod tests {
         assert_eq!(titles(&s), ["c", "b", "a"]);
         s.move_task(&a, 1)?;
         assert_eq!(titles(&s), ["c", "a", "b"]);
-        assert!(matches!(
-            s.move_task("nope", 0),
-            Err(EchoError::ObjectNotFound(_))
-        ));
+        assert!(matches!(s.move_task("nope", 0), Err(EchoError::ObjectNotFound(_))));
         Ok(())
     }
 

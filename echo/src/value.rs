@@ -35,8 +35,7 @@ pub fn json_to_any(v: &Value) -> Any {
         Value::String(s) => Any::String(Arc::from(s.as_str())),
         Value::Array(a) => Any::Array(a.iter().map(json_to_any).collect::<Vec<_>>().into()),
         Value::Object(m) => {
-            let map: HashMap<String, Any> =
-                m.iter().map(|(k, v)| (k.clone(), json_to_any(v))).collect();
+            let map: HashMap<String, Any> = m.iter().map(|(k, v)| (k.clone(), json_to_any(v))).collect();
             Any::Map(Arc::new(map))
         }
     }
@@ -46,10 +45,22 @@ pub fn json_to_any(v: &Value) -> Any {
 pub fn json_to_in(v: &Value) -> In {
     match v {
         Value::Array(a) => In::Array(ArrayPrelim::from_iter(a.iter().map(json_to_in))),
-        Value::Object(m) if as_reference(v).is_none() => In::Map(MapPrelim::from_iter(
-            m.iter().map(|(k, v)| (k.as_str(), json_to_in(v))),
-        )),
+        Value::Object(m) if as_reference(v).is_none() => {
+            In::Map(MapPrelim::from_iter(m.iter().map(|(k, v)| (k.as_str(), json_to_in(v)))))
+        }
         other => In::Any(json_to_any(other)),
+    }
+}
+
+/// An atomic yrs value as a yrs input with the same layout [`json_to_in`] gives: maps and
+/// arrays become shared types, references stay whole.
+pub fn any_to_in(a: Any) -> In {
+    match a {
+        Any::Array(items) => In::Array(ArrayPrelim::from_iter(items.iter().cloned().map(any_to_in))),
+        Any::Map(m) if !(m.len() == 1 && matches!(m.get("/"), Some(Any::String(_)))) => In::Map(MapPrelim::from_iter(
+            m.iter().map(|(k, v)| (k.as_str(), any_to_in(v.clone()))),
+        )),
+        other => In::Any(other),
     }
 }
 
@@ -63,9 +74,7 @@ pub fn any_to_json(a: &Any) -> Value {
             if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INT as f64 {
                 Value::Number(Number::from(*f as i64))
             } else {
-                Number::from_f64(*f)
-                    .map(Value::Number)
-                    .unwrap_or(Value::Null)
+                Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null)
             }
         }
         Any::String(s) => Value::String(s.to_string()),
@@ -91,9 +100,7 @@ pub fn out_to_json<T: ReadTxn>(txn: &T, out: &Out) -> Value {
 
 /// A `Y.Map` as a JSON object.
 pub fn map_to_json<T: ReadTxn>(txn: &T, m: &MapRef) -> Map<String, Value> {
-    m.iter(txn)
-        .map(|(k, v)| (k.to_owned(), out_to_json(txn, &v)))
-        .collect()
+    m.iter(txn).map(|(k, v)| (k.to_owned(), out_to_json(txn, &v))).collect()
 }
 
 fn array_to_json<T: ReadTxn>(txn: &T, a: &ArrayRef) -> Value {

@@ -36,10 +36,7 @@ fn spaces_create_list_rename_delete_restore() -> R {
     assert_eq!(a.name(), "Gamma");
     assert_eq!(echo.find_space("Gamma")?.id(), a.id());
     assert_eq!(echo.find_space(&b.id().to_string())?.id(), b.id());
-    assert!(matches!(
-        echo.find_space("nope"),
-        Err(EchoError::SpaceNotFound(_))
-    ));
+    assert!(matches!(echo.find_space("nope"), Err(EchoError::SpaceNotFound(_))));
     assert!(matches!(
         echo.space(&KeyPair::generate().public()),
         Err(EchoError::SpaceNotFound(_))
@@ -59,10 +56,7 @@ fn spaces_create_list_rename_delete_restore() -> R {
     assert_eq!(echo.spaces(false)?.len(), 2);
     // Two spaces of one name: the name is ambiguous, the id still works.
     common::new_space(&echo, "Beta");
-    assert!(matches!(
-        echo.find_space("Beta"),
-        Err(EchoError::InvalidValue(_))
-    ));
+    assert!(matches!(echo.find_space("Beta"), Err(EchoError::InvalidValue(_))));
     Ok(())
 }
 
@@ -78,25 +72,15 @@ fn objects_typed_and_dynamic() -> R {
     })?;
     let t: Task = s.get_typed(&id)?;
     assert_eq!(t.title, "Milk");
-    s.update_typed(
-        &id,
-        &Task {
-            completed: true,
-            ..t
-        },
-    )?;
+    s.update_typed(&id, &Task { completed: true, ..t })?;
     assert!(s.get_typed::<Task>(&id)?.completed);
 
-    let data =
-        obj(json!({"name": "Ada", "age": 36, "tags": ["x", "y"], "address": {"city": "London"}}));
+    let data = obj(json!({"name": "Ada", "age": 36, "tags": ["x", "y"], "address": {"city": "London"}}));
     let p = s.add(Some("example.com/Person"), data.clone())?;
     let got = s.get(&p)?;
     assert_eq!(got.typename.as_deref(), Some("example.com/Person"));
     assert_eq!(got.data, data);
-    assert!(matches!(
-        s.get_typed::<Task>(&p),
-        Err(EchoError::WrongType { .. })
-    ));
+    assert!(matches!(s.get_typed::<Task>(&p), Err(EchoError::WrongType { .. })));
     s.update(&p, obj(json!({"age": 37})))?;
     assert_eq!(s.get(&p)?.data["age"], json!(37));
     assert_eq!(s.get(&p)?.data["name"], json!("Ada"));
@@ -126,8 +110,7 @@ fn objects_typed_and_dynamic() -> R {
     assert!(s.get(&p)?.deleted);
     assert!(s.query(&Query::typename("example.com/Person")).is_empty());
     assert_eq!(
-        s.query(&Query::typename("example.com/Person").include_deleted())
-            .len(),
+        s.query(&Query::typename("example.com/Person").include_deleted()).len(),
         1
     );
     s.restore(&p)?;
@@ -138,10 +121,7 @@ fn objects_typed_and_dynamic() -> R {
         s.update("nope", obj(json!({"a": 1}))),
         Err(EchoError::ObjectNotFound(_))
     ));
-    assert!(matches!(
-        s.delete("nope"),
-        Err(EchoError::ObjectNotFound(_))
-    ));
+    assert!(matches!(s.delete("nope"), Err(EchoError::ObjectNotFound(_))));
     assert!(matches!(
         s.update(&p, obj(json!({"@deleted": true}))),
         Err(EchoError::InvalidValue(_))
@@ -204,26 +184,12 @@ fn queries() -> R {
     let t = || Query::typename("T");
     assert_eq!(s.query(&t()).len(), 5);
     assert_eq!(s.query(&Query::all()).len(), 6);
+    assert_eq!(names(&t().filter(Filter::Eq("name".into(), json!("a")))), [json!("a")]);
+    assert_eq!(s.query(&t().filter(Filter::Neq("name".into(), json!("a")))).len(), 4);
+    assert_eq!(s.query(&t().filter(Filter::Lt("n".into(), json!(2)))).len(), 2);
+    assert_eq!(s.query(&t().filter(Filter::Gt("n".into(), json!(2)))).len(), 2);
     assert_eq!(
-        names(&t().filter(Filter::Eq("name".into(), json!("a")))),
-        [json!("a")]
-    );
-    assert_eq!(
-        s.query(&t().filter(Filter::Neq("name".into(), json!("a"))))
-            .len(),
-        4
-    );
-    assert_eq!(
-        s.query(&t().filter(Filter::Lt("n".into(), json!(2)))).len(),
-        2
-    );
-    assert_eq!(
-        s.query(&t().filter(Filter::Gt("n".into(), json!(2)))).len(),
-        2
-    );
-    assert_eq!(
-        s.query(&t().filter(Filter::Contains("tags".into(), json!("t1"))))
-            .len(),
+        s.query(&t().filter(Filter::Contains("tags".into(), json!("t1")))).len(),
         2
     );
     assert_eq!(
@@ -280,10 +246,7 @@ fn subscriptions_fire_for_local_and_remote_changes() -> R {
         }]
     );
     s.add(Some("Other"), Map::new())?;
-    assert!(
-        take().is_empty(),
-        "a change outside the query is not reported"
-    );
+    assert!(take().is_empty(), "a change outside the query is not reported");
     s.set_task_completed(&a, true)?;
     assert_eq!(
         take(),
@@ -310,9 +273,7 @@ fn subscriptions_fire_for_local_and_remote_changes() -> R {
     // One object.
     let seen = Arc::new(Mutex::new(0));
     let sn = seen.clone();
-    let osub = s.subscribe_object(&a, move |_| {
-        *sn.lock().unwrap_or_else(|e| e.into_inner()) += 1
-    });
+    let osub = s.subscribe_object(&a, move |_| *sn.lock().unwrap_or_else(|e| e.into_inner()) += 1);
     s.delete(&a)?;
     s.restore(&a)?;
     s.rename_task(&b, "b2")?;
@@ -344,11 +305,7 @@ fn update_stream_and_origins() -> R {
     let peer = common::new_space(&echo, "peer");
     let got: Arc<Mutex<Vec<(Vec<u8>, UpdateOrigin)>>> = Arc::default();
     let g = got.clone();
-    let listener = s.on_update(move |u, o| {
-        g.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((u.to_vec(), o))
-    });
+    let listener = s.on_update(move |u, o| g.lock().unwrap_or_else(|e| e.into_inner()).push((u.to_vec(), o)));
     s.add_task("x")?;
     peer.add_task("y")?;
     s.apply_update(&peer.export(), 3)?;
@@ -371,6 +328,8 @@ fn undo_redo_groups_local_changes_only() -> R {
     let dir = tmp();
     let echo = common::open(&dir.path().join("s.redb"));
     let s = common::new_space(&echo, "S");
+    assert!(!s.undo(), "no history is kept until asked for");
+    s.enable_undo();
     let (id, _) = s.add_task("a")?;
     s.undo_boundary();
     s.rename_task(&id, "ab")?;
@@ -391,10 +350,7 @@ fn undo_redo_groups_local_changes_only() -> R {
     // Undoing the add removes the task; the peer's task stays.
     assert!(matches!(s.get(&id), Err(EchoError::ObjectNotFound(_))));
     assert_eq!(
-        s.tasks()
-            .iter()
-            .map(|(_, t)| t.title.as_str())
-            .collect::<Vec<_>>(),
+        s.tasks().iter().map(|(_, t)| t.title.as_str()).collect::<Vec<_>>(),
         ["remote"]
     );
     Ok(())
@@ -411,8 +367,7 @@ fn export_is_a_plain_yjs_update() -> R {
     let doc = Doc::new();
     {
         let mut txn = doc.transact_mut();
-        let u =
-            Update::decode_v1(&update).map_err(|e| EchoError::MalformedUpdate(e.to_string()))?;
+        let u = Update::decode_v1(&update).map_err(|e| EchoError::MalformedUpdate(e.to_string()))?;
         txn.apply_update(u)
             .map_err(|e| EchoError::MalformedUpdate(e.to_string()))?;
     }
@@ -449,11 +404,7 @@ fn export_is_a_plain_yjs_update() -> R {
         );
         yrs::Text::insert(&text, &mut txn, 0, "x");
     }
-    s.import(
-        &other
-            .transact()
-            .encode_state_as_update_v1(&yrs::StateVector::default()),
-    )?;
+    s.import(&other.transact().encode_state_as_update_v1(&yrs::StateVector::default()))?;
     let t: Task = s.get_typed("foreign-id-1")?;
     assert_eq!(t, Task::default());
     assert_eq!(
@@ -502,11 +453,7 @@ fn hostile_bytes_change_nothing() -> R {
         match probe.apply_update(&bytes, 9) {
             Err(EchoError::MalformedUpdate(_)) => {
                 refused += 1;
-                assert_eq!(
-                    probe.state_vector(),
-                    sv,
-                    "a refused update changed the space"
-                );
+                assert_eq!(probe.state_vector(), sv, "a refused update changed the space");
             }
             Err(e) => panic!("unexpected error kind: {e}"),
             Ok(()) => {}
@@ -514,10 +461,7 @@ fn hostile_bytes_change_nothing() -> R {
         echo.delete_space(&probe.id())?;
     }
     assert!(refused > 150, "only {refused} refused");
-    assert!(matches!(
-        s.import(b"\xff\xff\xff"),
-        Err(EchoError::MalformedUpdate(_))
-    ));
+    assert!(matches!(s.import(b"\xff\xff\xff"), Err(EchoError::MalformedUpdate(_))));
     assert!(matches!(
         s.diff(b"\xff\xff\xff\xff\xff"),
         Err(EchoError::MalformedUpdate(_))

@@ -122,10 +122,9 @@ fn a_newer_format_is_refused_and_left_alone() -> R {
     }
     let db = Arc::new(redb::Database::create(&path)?);
     match Echo::open(db) {
-        Err(EchoError::FormatTooNew {
-            found: 99,
-            supported,
-        }) => assert_eq!(supported, dxos_echo::store::FORMAT_VERSION),
+        Err(EchoError::FormatTooNew { found: 99, supported }) => {
+            assert_eq!(supported, dxos_echo::store::FORMAT_VERSION)
+        }
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a newer format was opened"),
     }
@@ -140,10 +139,7 @@ fn deleted_space_stays_deleted_after_reopen() -> R {
     {
         let echo = common::open(&path);
         let s = common::new_space(&echo, "Gone");
-        s.add(
-            None,
-            json!({"k": 1}).as_object().cloned().unwrap_or_default(),
-        )?;
+        s.add(None, json!({"k": 1}).as_object().cloned().unwrap_or_default())?;
         id = s.id();
         echo.delete_space(&id)?;
     }

@@ -29,9 +29,7 @@ pub struct PublicKey([u8; 32]);
 impl PublicKey {
     /// Wraps 32 bytes, checking they form a valid ed25519 point.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| KeyError::BadLength(bytes.len()))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| KeyError::BadLength(bytes.len()))?;
         VerifyingKey::from_bytes(&arr).map_err(|_| KeyError::NotOnCurve)?;
         Ok(Self(arr))
     }
@@ -83,9 +81,7 @@ impl KeyPair {
 
     /// Rebuilds a key pair from its 32 secret bytes.
     pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| KeyError::BadLength(bytes.len()))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| KeyError::BadLength(bytes.len()))?;
         Ok(Self(SigningKey::from_bytes(&arr)))
     }
 
@@ -128,14 +124,8 @@ mod tests {
 
     #[test]
     fn bad_keys_are_typed_errors() {
-        assert!(matches!(
-            "zz".parse::<PublicKey>(),
-            Err(KeyError::BadHex(_))
-        ));
-        assert!(matches!(
-            "g".repeat(64).parse::<PublicKey>(),
-            Err(KeyError::BadHex(_))
-        ));
+        assert!(matches!("zz".parse::<PublicKey>(), Err(KeyError::BadHex(_))));
+        assert!(matches!("g".repeat(64).parse::<PublicKey>(), Err(KeyError::BadHex(_))));
         assert_eq!(PublicKey::from_bytes(&[1, 2]), Err(KeyError::BadLength(2)));
         assert_eq!(
             KeyPair::from_secret_bytes(&[0; 5]).map(|k| k.public()),

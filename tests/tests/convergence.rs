@@ -30,8 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..3).prop_map(Op::AddObject),
         (any::<usize>(), "[a-c]", -5i64..5).prop_map(|(i, k, v)| Op::SetProp(i, k, v)),
         any::<usize>().prop_map(Op::AddText),
-        (any::<usize>(), any::<usize>(), 0usize..3, "[a-z ]{0,4}")
-            .prop_map(|(i, p, d, s)| Op::EditText(i, p, d, s)),
+        (any::<usize>(), any::<usize>(), 0usize..3, "[a-z ]{0,4}").prop_map(|(i, p, d, s)| Op::EditText(i, p, d, s)),
         any::<usize>().prop_map(Op::Delete),
         any::<usize>().prop_map(Op::Restore),
         (any::<usize>(), 0usize..10).prop_map(|(i, to)| Op::Move(i, to)),
@@ -55,10 +54,7 @@ fn apply(space: &Space, op: &Op, outbox: &Outbox) {
     let _ = match op {
         Op::AddTask(t) => space.add_task(t).map(|_| ()),
         Op::AddObject(k) => space
-            .add(
-                Some(&format!("T{k}")),
-                Map::from_iter([("k".to_owned(), json!(k))]),
-            )
+            .add(Some(&format!("T{k}")), Map::from_iter([("k".to_owned(), json!(k))]))
             .map(|_| ()),
         Op::SetProp(i, k, v) => match pick(space, *i) {
             Some(id) => space.update(&id, Map::from_iter([(k.clone(), json!(v))])),
@@ -76,12 +72,8 @@ fn apply(space: &Space, op: &Op, outbox: &Outbox) {
             }
             None => Ok(()),
         },
-        Op::Delete(i) => pick(space, *i)
-            .map(|id| space.delete(&id))
-            .unwrap_or(Ok(())),
-        Op::Restore(i) => pick(space, *i)
-            .map(|id| space.restore(&id))
-            .unwrap_or(Ok(())),
+        Op::Delete(i) => pick(space, *i).map(|id| space.delete(&id)).unwrap_or(Ok(())),
+        Op::Restore(i) => pick(space, *i).map(|id| space.restore(&id)).unwrap_or(Ok(())),
         Op::Move(i, to) => {
             let tasks = space.tasks();
             if tasks.is_empty() {
@@ -95,9 +87,7 @@ fn apply(space: &Space, op: &Op, outbox: &Outbox) {
             if tasks.is_empty() {
                 Ok(())
             } else {
-                space
-                    .set_task_completed(&tasks[i % tasks.len()].0, *b)
-                    .map(|_| ())
+                space.set_task_completed(&tasks[i % tasks.len()].0, *b).map(|_| ())
             }
         }
         Op::Deliver(m) => {
@@ -118,20 +108,9 @@ fn view(space: &Space) -> (Vec<(String, Option<String>, bool, Value)>, Vec<Strin
     let objects = space
         .query(&Query::all().include_deleted())
         .into_iter()
-        .map(|o| {
-            (
-                o.id.to_string(),
-                o.typename,
-                o.deleted,
-                Value::Object(o.data),
-            )
-        })
+        .map(|o| (o.id.to_string(), o.typename, o.deleted, Value::Object(o.data)))
         .collect();
-    let tasks = space
-        .tasks()
-        .into_iter()
-        .map(|(id, _)| id.to_string())
-        .collect();
+    let tasks = space.tasks().into_iter().map(|(id, _)| id.to_string()).collect();
     (objects, tasks)
 }
 

@@ -53,12 +53,7 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
     );
     // The window is closed and the app dropped: flush and release the profile.
     let stopped = owner.stop();
-    result.map_err(|e| {
-        CmdError::new(
-            Kind::Internal,
-            format!("the window could not be opened: {e}"),
-        )
-    })?;
+    result.map_err(|e| CmdError::new(Kind::Internal, format!("the window could not be opened: {e}")))?;
     stopped
 }
 

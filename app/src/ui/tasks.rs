@@ -23,6 +23,7 @@ pub struct TasksView {
 impl TasksView {
     /// A view of `space`'s tasks; changes (local or remote) ask `ctx` for a repaint.
     pub fn new(ctx: &egui::Context, space: Space) -> Self {
+        space.enable_undo();
         let stale = Arc::new(AtomicBool::new(true));
         let (s, c) = (stale.clone(), ctx.clone());
         let sub = space.subscribe(task_query(), move |_| {
@@ -78,23 +79,23 @@ impl TasksView {
         }
         ui.add_space(8.0);
         let left = self.rows.iter().filter(|(_, t)| !t.completed).count();
-        ui.label(format!(
-            "{left} {} left",
-            if left == 1 { "item" } else { "items" }
-        ));
+        ui.label(format!("{left} {} left", if left == 1 { "item" } else { "items" }));
         ui.separator();
         let row_height = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
         let mut toggled: Option<(ObjectId, bool)> = None;
-        egui::ScrollArea::vertical()
-            .auto_shrink([false, false])
-            .show_rows(ui, row_height, self.rows.len(), |ui, range| {
+        egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(
+            ui,
+            row_height,
+            self.rows.len(),
+            |ui, range| {
                 for (id, task) in &self.rows[range] {
                     let mut done = task.completed;
                     if ui.checkbox(&mut done, &task.title).changed() {
                         toggled = Some((id.clone(), done));
                     }
                 }
-            });
+            },
+        );
         if let Some((id, done)) = toggled
             && let Err(e) = self.space.set_task_completed(&id, done)
         {
