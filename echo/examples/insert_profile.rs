@@ -9,7 +9,10 @@ use yrs::{Any, Doc, Map as _, MapPrelim, Transact};
 fn main() {
     let n = 100_000;
     for round in 0..2 {
-        let doc = Doc::new();
+        let doc = Doc::with_options(yrs::Options {
+            offset_kind: yrs::OffsetKind::Utf16,
+            ..yrs::Options::default()
+        });
         let objects = doc.get_or_insert_map("objects");
         let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let s2 = sink.clone();

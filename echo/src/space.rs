@@ -231,6 +231,32 @@ fn undo_manager(doc: &Doc, objects: &MapRef, props: &MapRef) -> UndoManager {
     um
 }
 
+/// Runs `f` with a deep observer on `objects` that reports every touched object id to `sink`.
+/// Only transactions whose changes ECHO does not know in advance (a remote update, an undo)
+/// need it; local writes name their object themselves and skip yrs' deep-event work.
+fn observing_ids<R>(objects: &MapRef, sink: &Arc<Mutex<Sink>>, f: impl FnOnce() -> R) -> R {
+    let s = sink.clone();
+    objects.observe_deep(OBSERVER_KEY, move |txn, events| {
+        let mut s = lock(&s);
+        for e in events.iter() {
+            match e.path().front() {
+                // A change inside an object: the first path segment is its id.
+                Some(PathSegment::Key(k)) => s.changed.push(k.clone()),
+                Some(PathSegment::Index(_)) => {}
+                // A change of the objects map itself: objects added, replaced or removed.
+                None => {
+                    if let Event::Map(me) = e {
+                        s.changed.extend(me.keys(txn).keys().cloned());
+                    }
+                }
+            }
+        }
+    });
+    let r = f();
+    objects.unobserve_deep(OBSERVER_KEY);
+    r
+}
+
 /// A document loaded from storage, observed into a sink, with its index built.
 struct Loaded {
     doc: Doc,
@@ -271,27 +297,6 @@ fn load_doc(id: PublicKey, stored: Option<store::Stored>, sink: &Arc<Mutex<Sink>
     let s = sink.clone();
     doc.observe_update_v1(OBSERVER_KEY, move |_, e| lock(&s).updates.push(e.update.clone()))
         .map_err(|e| EchoError::Storage(e.to_string()))?;
-    let s = sink.clone();
-    objects.observe_deep(OBSERVER_KEY, move |txn, events| {
-        // Local writes (no origin) report the object they touch themselves.
-        if txn.origin().is_none() {
-            return;
-        }
-        let mut s = lock(&s);
-        for e in events.iter() {
-            match e.path().front() {
-                // A change inside an object: the first path segment is its id.
-                Some(PathSegment::Key(k)) => s.changed.push(k.clone()),
-                Some(PathSegment::Index(_)) => {}
-                // A change of the objects map itself: objects added, replaced or removed.
-                None => {
-                    if let Event::Map(me) = e {
-                        s.changed.extend(me.keys(txn).keys().cloned());
-                    }
-                }
-            }
-        }
-    });
     let s = sink.clone();
     props.observe(OBSERVER_KEY, move |_, _| lock(&s).props = true);
     let mut index = Index::default();
@@ -763,11 +768,13 @@ impl SpaceInner {
     fn apply(&self, bytes: &[u8], origin: UpdateOrigin) -> Result<()> {
         let update = decode_update(bytes)?;
         let mut st = lock(&self.state);
-        let doc = st.doc.clone();
-        let applied = catch_unwind(AssertUnwindSafe(|| {
-            let mut txn = doc.transact_mut_with(REMOTE_ORIGIN);
-            txn.apply_update(update)
-        }));
+        let (doc, objects) = (st.doc.clone(), st.objects.clone());
+        let applied = observing_ids(&objects, &self.sink, || {
+            catch_unwind(AssertUnwindSafe(|| {
+                let mut txn = doc.transact_mut_with(REMOTE_ORIGIN);
+                txn.apply_update(update)
+            }))
+        });
         match applied {
             Ok(Ok(())) => {
                 let notes = self.after_txn(&mut st, origin);
@@ -906,10 +913,13 @@ impl SpaceInner {
 
     fn undo_redo(&self, undo: bool) -> bool {
         let mut st = lock(&self.state);
+        let objects = st.objects.clone();
         let Some(um) = st.undo.as_mut() else {
             return false;
         };
-        let done = if undo { um.undo_blocking() } else { um.redo_blocking() };
+        let done = observing_ids(&objects, &self.sink, || {
+            if undo { um.undo_blocking() } else { um.redo_blocking() }
+        });
         let notes = self.after_txn(&mut st, UpdateOrigin::Local);
         drop(st);
         notify(notes);
