@@ -265,10 +265,7 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
         }
         Command::Space(SpaceCmd::Import { space, input }) => {
             let bytes = read_input(input.as_ref())?;
-            Request::SpaceImport {
-                space,
-                update_hex: hex::encode(bytes),
-            }
+            Request::SpaceImport { space, update_hex: hex::encode(bytes) }
         }
         Command::Space(SpaceCmd::Create { name }) => Request::SpaceCreate { name },
         Command::Space(SpaceCmd::List) => Request::SpaceList,
@@ -279,32 +276,17 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
         Command::Task(TaskCmd::Undone { space, id }) => Request::TaskSetDone { space, id, done: false },
         Command::Task(TaskCmd::Rename { space, id, title }) => Request::TaskRename { space, id, title },
         Command::Task(TaskCmd::Rm { space, id }) => Request::TaskRm { space, id },
-        Command::Object(ObjectCmd::Add { space, typename, data }) => Request::ObjectAdd {
-            space,
-            typename,
-            data: parse_data(&data)?,
-        },
+        Command::Object(ObjectCmd::Add { space, typename, data }) => {
+            Request::ObjectAdd { space, typename, data: parse_data(&data)? }
+        }
         Command::Object(ObjectCmd::Get { space, id }) => Request::ObjectGet { space, id },
-        Command::Object(ObjectCmd::Set { space, id, data }) => Request::ObjectSet {
-            space,
-            id,
-            data: parse_data(&data)?,
-        },
+        Command::Object(ObjectCmd::Set { space, id, data }) => {
+            Request::ObjectSet { space, id, data: parse_data(&data)? }
+        }
         Command::Object(ObjectCmd::Rm { space, id }) => Request::ObjectRm { space, id },
-        Command::Query {
-            space,
-            typename,
-            conditions,
-        } => {
-            let conditions = conditions
-                .iter()
-                .map(|c| parse_where(c))
-                .collect::<Result<Vec<_>, _>>()?;
-            Request::Query {
-                space,
-                typename,
-                conditions,
-            }
+        Command::Query { space, typename, conditions } => {
+            let conditions = conditions.iter().map(|c| parse_where(c)).collect::<Result<Vec<_>, _>>()?;
+            Request::Query { space, typename, conditions }
         }
         Command::Status => Request::Status,
     };
@@ -352,12 +334,8 @@ fn object_lines(o: &Value) -> String {
 }
 
 fn human_watch(line: &Value) -> String {
-    let ids: Vec<String> = line["ids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
+    let ids: Vec<String> =
+        line["ids"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
     format!("{} objects: {}", ids.len(), ids.join(", "))
 }
 
@@ -365,11 +343,7 @@ fn human_watch(line: &Value) -> String {
 fn human(req: &Request, v: &Value) -> String {
     let list = |f: &dyn Fn(&Value) -> String| -> String {
         let items: Vec<String> = v.as_array().into_iter().flatten().map(f).collect();
-        if items.is_empty() {
-            "(none)".to_owned()
-        } else {
-            items.join("\n")
-        }
+        if items.is_empty() { "(none)".to_owned() } else { items.join("\n") }
     };
     match req {
         Request::SpaceCreate { .. } => format!("Created space {} ({})", s(v, "name"), s(v, "id")),
@@ -384,11 +358,7 @@ fn human(req: &Request, v: &Value) -> String {
         Request::Query { .. } => list(&object_lines),
         Request::Status => format!(
             "identity: {}\nspaces: {}\npeers: {}",
-            if v["identity"].is_null() {
-                "none".to_owned()
-            } else {
-                s(v, "identity")
-            },
+            if v["identity"].is_null() { "none".to_owned() } else { s(v, "identity") },
             s(v, "spaces"),
             s(v, "peers")
         ),

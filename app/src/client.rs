@@ -39,17 +39,11 @@ impl Client {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::Locked),
             Err(e) => {
-                return Err(OpenError::Other(format!(
-                    "cannot open {}: {e}",
-                    profile.store_path().display()
-                )));
+                return Err(OpenError::Other(format!("cannot open {}: {e}", profile.store_path().display())));
             }
         };
         let echo = Echo::open(Arc::new(db)).map_err(|e| OpenError::Other(e.to_string()))?;
-        Ok(Client {
-            profile: profile.clone(),
-            echo,
-        })
+        Ok(Client { profile: profile.clone(), echo })
     }
 
     /// The ECHO database.
@@ -73,9 +67,7 @@ impl Client {
             return Err(CmdError::new(Kind::InvalidInput, "a space needs a name"));
         }
         let key = KeyPair::generate();
-        self.profile
-            .store_space_key(&key)
-            .map_err(|e| CmdError::new(Kind::Io, format!("{e:#}")))?;
+        self.profile.store_space_key(&key).map_err(|e| CmdError::new(Kind::Io, format!("{e:#}")))?;
         Ok(self.echo.create_space(key.public(), name)?)
     }
 
@@ -102,7 +94,7 @@ impl Client {
                 s.rename(name)?;
                 Ok(json!({"id": s.id().to_string(), "name": s.name()}))
             }
-            Request::SpaceExport { space } => Ok(Value::String(hex::encode(self.space(space)?.export()))),
+            Request::SpaceExport { space } => Ok(Value::String(hex::encode(self.space(space)?.export()?))),
             Request::SpaceImport { space, update_hex } => {
                 let bytes = hex::decode(update_hex).map_err(|e| CmdError::new(Kind::InvalidInput, e.to_string()))?;
                 self.space(space)?.import(&bytes)?;
@@ -159,24 +151,17 @@ impl Client {
                 self.space(space)?.delete(id)?;
                 Ok(json!({"id": id, "deleted": true}))
             }
-            Request::Query {
-                space,
-                typename,
-                conditions,
-            } => {
+            Request::Query { space, typename, conditions } => {
                 let q = build_query(typename.as_deref(), conditions);
-                Ok(Value::Array(
-                    self.space(space)?.query(&q).iter().map(object_json).collect(),
-                ))
+                Ok(Value::Array(self.space(space)?.query(&q).iter().map(object_json).collect()))
             }
             Request::Status => {
                 let spaces = self.echo.spaces(false)?.len();
                 Ok(json!({"identity": null, "spaces": spaces, "peers": 0, "addrs": []}))
             }
-            Request::Watch { .. } | Request::Hello | Request::Handover => Err(CmdError::new(
-                Kind::Internal,
-                "this request is answered by the owner loop",
-            )),
+            Request::Watch { .. } | Request::Hello | Request::Handover => {
+                Err(CmdError::new(Kind::Internal, "this request is answered by the owner loop"))
+            }
         }
     }
 
@@ -221,10 +206,7 @@ impl Client {
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// A `watch` line: the whole current result, stamped with this process's clock.
@@ -255,24 +237,15 @@ fn build_query(typename: Option<&str>, conditions: &[(String, Value)]) -> Query 
 pub fn parse_data(text: &str) -> Result<Map<String, Value>, CmdError> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(other) => Err(CmdError::new(
-            Kind::InvalidInput,
-            format!("--data must be a JSON object, got {other}"),
-        )),
-        Err(e) => Err(CmdError::new(
-            Kind::InvalidInput,
-            format!("--data is not valid JSON: {e}"),
-        )),
+        Ok(other) => Err(CmdError::new(Kind::InvalidInput, format!("--data must be a JSON object, got {other}"))),
+        Err(e) => Err(CmdError::new(Kind::InvalidInput, format!("--data is not valid JSON: {e}"))),
     }
 }
 
 /// Parses a `--where KEY=VALUE`: the value is JSON where it parses as JSON, else a string.
 pub fn parse_where(text: &str) -> Result<(String, Value), CmdError> {
     let Some((k, v)) = text.split_once('=') else {
-        return Err(CmdError::new(
-            Kind::Usage,
-            format!("--where takes KEY=VALUE, got {text:?}"),
-        ));
+        return Err(CmdError::new(Kind::Usage, format!("--where takes KEY=VALUE, got {text:?}")));
     };
     if k.is_empty() {
         return Err(CmdError::new(Kind::Usage, format!("--where needs a key: {text:?}")));

@@ -27,17 +27,9 @@ fn init_logging(verbose: u8, profile: &Profile) {
     };
     let stderr_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let stderr = fmt::layer().with_writer(std::io::stderr).with_filter(stderr_filter);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(profile.log_path())
-        .ok()
-        .map(|f| {
-            fmt::layer()
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(f))
-                .with_filter(EnvFilter::new("info"))
-        });
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(profile.log_path()).ok().map(|f| {
+        fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(f)).with_filter(EnvFilter::new("info"))
+    });
     let _ = tracing_subscriber::registry().with(stderr).with(file).try_init();
 }
 
@@ -54,12 +46,8 @@ fn main() -> ExitCode {
                     let json = std::env::args().any(|a| a == "--json");
                     let msg = e.render().to_string();
                     if json {
-                        let first = msg
-                            .lines()
-                            .next()
-                            .unwrap_or("usage error")
-                            .trim_start_matches("error: ")
-                            .to_owned();
+                        let first =
+                            msg.lines().next().unwrap_or("usage error").trim_start_matches("error: ").to_owned();
                         cli::report(&CmdError::new(Kind::Usage, first), true);
                     } else {
                         let _ = e.print();

@@ -107,9 +107,7 @@ impl Owner {
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)
             .map_err(|e| CmdError::new(Kind::Io, format!("cannot listen on {}: {e}", socket.display())))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| CmdError::new(Kind::Io, e.to_string()))?;
+        listener.set_nonblocking(true).map_err(|e| CmdError::new(Kind::Io, e.to_string()))?;
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             role,
@@ -123,15 +121,7 @@ impl Owner {
             .name("dxos-owner".into())
             .spawn(move || accept_loop(listener, c, s))
             .map_err(|e| CmdError::new(Kind::Io, e.to_string()))?;
-        Ok((
-            Owner {
-                client,
-                socket,
-                shared,
-                accept: Some(accept),
-            },
-            rx,
-        ))
+        Ok((Owner { client, socket, shared, accept: Some(accept) }, rx))
     }
 
     /// The open Client.
@@ -195,20 +185,14 @@ fn send(stream: &mut UnixStream, reply: &Reply) -> bool {
 fn serve_connection(mut stream: UnixStream, client: &Client, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
     let mut line = String::new();
-    let read = stream
-        .try_clone()
-        .map(BufReader::new)
-        .and_then(|mut r| r.read_line(&mut line));
+    let read = stream.try_clone().map(BufReader::new).and_then(|mut r| r.read_line(&mut line));
     if !matches!(read, Ok(n) if n > 0) {
         return;
     }
     let req: Request = match serde_json::from_str(&line) {
         Ok(r) => r,
         Err(e) => {
-            send(
-                &mut stream,
-                &Reply::Err(CmdError::new(Kind::Usage, format!("bad request: {e}"))),
-            );
+            send(&mut stream, &Reply::Err(CmdError::new(Kind::Usage, format!("bad request: {e}"))));
             return;
         }
     };
@@ -221,10 +205,7 @@ fn serve_connection(mut stream: UnixStream, client: &Client, shared: &Shared) {
             let _ = events.send(OwnerEvent::Handover(stream));
         }
         Request::Handover => {
-            let msg = format!(
-                "the profile is owned by dxos {}, which does not hand over",
-                shared.role.as_str()
-            );
+            let msg = format!("the profile is owned by dxos {}, which does not hand over", shared.role.as_str());
             send(&mut stream, &Reply::Err(CmdError::new(Kind::Denied, msg)));
         }
         Request::Watch { space, typename } => {
@@ -278,10 +259,7 @@ fn call_over(mut stream: UnixStream, req: &Request) -> Talk<Result<Value, CmdErr
         Ok(n) if n > 0 => match serde_json::from_str::<Reply>(&line) {
             Ok(Reply::Ok(v)) => Talk::Done(Ok(v)),
             Ok(Reply::Err(e)) => Talk::Done(Err(e)),
-            Err(e) => Talk::Done(Err(CmdError::new(
-                Kind::Internal,
-                format!("bad reply from the owner: {e}"),
-            ))),
+            Err(e) => Talk::Done(Err(CmdError::new(Kind::Internal, format!("bad reply from the owner: {e}")))),
         },
         _ => Talk::Retry,
     }
@@ -307,10 +285,7 @@ pub fn call(profile: &Profile, req: &Request) -> Result<Value, CmdError> {
             Err(OpenError::Other(e)) => return Err(CmdError::new(Kind::Io, e)),
         }
         if Instant::now() > deadline {
-            return Err(CmdError::new(
-                Kind::Timeout,
-                "the profile stayed busy for 30 s; is another dxos stuck?",
-            ));
+            return Err(CmdError::new(Kind::Timeout, "the profile stayed busy for 30 s; is another dxos stuck?"));
         }
         std::thread::sleep(RETRY);
     }
@@ -340,10 +315,7 @@ pub fn watch(
     let mut deadline = deadline_busy();
     // After handing over, leave the store to the new owner until its socket is up.
     let mut handed_over: Option<Instant> = None;
-    let req = Request::Watch {
-        space: space.to_owned(),
-        typename: typename.map(str::to_owned),
-    };
+    let req = Request::Watch { space: space.to_owned(), typename: typename.map(str::to_owned) };
     while !stopping() {
         if let Some(mut stream) = connect(profile)
             && write_request(&mut stream, &req)
@@ -448,10 +420,7 @@ pub fn acquire(profile: &Profile, role: Role) -> Result<(Owner, Receiver<OwnerEv
                     let who = v["role"].as_str().unwrap_or("another process").to_owned();
                     return Err(CmdError::new(
                         Kind::Denied,
-                        format!(
-                            "this profile is already open in dxos {who} ({})",
-                            profile.dir().display()
-                        ),
+                        format!("this profile is already open in dxos {who} ({})", profile.dir().display()),
                     ));
                 }
                 _ => {}
@@ -463,10 +432,7 @@ pub fn acquire(profile: &Profile, role: Role) -> Result<(Owner, Receiver<OwnerEv
             Err(OpenError::Other(e)) => return Err(CmdError::new(Kind::Io, e)),
         }
         if Instant::now() > deadline {
-            return Err(CmdError::new(
-                Kind::Timeout,
-                "the profile stayed busy for 30 s; is another dxos stuck?",
-            ));
+            return Err(CmdError::new(Kind::Timeout, "the profile stayed busy for 30 s; is another dxos stuck?"));
         }
         std::thread::sleep(RETRY);
     }

@@ -68,9 +68,7 @@ impl Profile {
         let abs = fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
         let mut h = std::collections::hash_map::DefaultHasher::new();
         abs.hash(&mut h);
-        let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
         runtime.join(format!("dxos-{:016x}.sock", h.finish()))
     }
 

@@ -29,27 +29,15 @@ pub enum Request {
     /// `task rm`.
     TaskRm { space: String, id: String },
     /// `object add`.
-    ObjectAdd {
-        space: String,
-        typename: String,
-        data: Map<String, Value>,
-    },
+    ObjectAdd { space: String, typename: String, data: Map<String, Value> },
     /// `object get`.
     ObjectGet { space: String, id: String },
     /// `object set`.
-    ObjectSet {
-        space: String,
-        id: String,
-        data: Map<String, Value>,
-    },
+    ObjectSet { space: String, id: String, data: Map<String, Value> },
     /// `object rm`.
     ObjectRm { space: String, id: String },
     /// `query`.
-    Query {
-        space: String,
-        typename: Option<String>,
-        conditions: Vec<(String, Value)>,
-    },
+    Query { space: String, typename: Option<String>, conditions: Vec<(String, Value)> },
     /// `watch`: answered by a stream of results.
     Watch { space: String, typename: Option<String> },
     /// `status`.
@@ -122,10 +110,7 @@ pub struct CmdError {
 impl CmdError {
     /// A new error.
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
+        Self { kind, message: message.into() }
     }
 }
 

@@ -26,11 +26,7 @@ fn ok(profile: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let out = dxos(profile, &all);
-    assert!(
-        out.status.success(),
-        "dxos {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "dxos {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("dxos {args:?} printed no JSON ({e}): {:?}", out.stdout))
 }
@@ -45,10 +41,7 @@ fn fails(profile: &Path, args: &[&str]) -> (i32, String) {
     let err: Value = serde_json::from_slice(&out.stderr)
         .unwrap_or_else(|e| panic!("stderr not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
     assert!(err["error"].as_str().is_some_and(|m| !m.is_empty()));
-    (
-        out.status.code().unwrap_or(-1),
-        err["kind"].as_str().unwrap_or_default().to_owned(),
-    )
+    (out.status.code().unwrap_or(-1), err["kind"].as_str().unwrap_or_default().to_owned())
 }
 
 fn tmp() -> tempfile::TempDir {
@@ -79,56 +72,26 @@ fn data_commands_round_trip() {
     assert_eq!(tasks[1]["title"], "Eggs");
     assert_eq!(ok(&p, &["task", "done", "Groceries", &milk_id])["completed"], true);
     assert_eq!(ok(&p, &["task", "undone", "Groceries", &milk_id])["completed"], false);
-    assert_eq!(
-        ok(&p, &["task", "rename", "Groceries", &milk_id, "Oat milk"])["title"],
-        "Oat milk"
-    );
-    assert_eq!(
-        ok(&p, &["task", "rm", "Groceries", &eggs_id]),
-        serde_json::json!({"id": eggs_id, "deleted": true})
-    );
+    assert_eq!(ok(&p, &["task", "rename", "Groceries", &milk_id, "Oat milk"])["title"], "Oat milk");
+    assert_eq!(ok(&p, &["task", "rm", "Groceries", &eggs_id]), serde_json::json!({"id": eggs_id, "deleted": true}));
     assert_eq!(ok(&p, &["task", "list", "Groceries"]).as_array().map(Vec::len), Some(1));
 
-    let obj = ok(
-        &p,
-        &[
-            "object",
-            "add",
-            "Groceries",
-            "--type",
-            "example.com/Note",
-            "--data",
-            r#"{"text": "hi", "n": 3}"#,
-        ],
-    );
+    let obj =
+        ok(&p, &["object", "add", "Groceries", "--type", "example.com/Note", "--data", r#"{"text": "hi", "n": 3}"#]);
     let oid = obj["id"].as_str().unwrap_or_default().to_owned();
     let got = ok(&p, &["object", "get", "Groceries", &oid]);
     assert_eq!(got["type"], "example.com/Note");
     assert_eq!(got["data"]["text"], "hi");
     let set = ok(&p, &["object", "set", "Groceries", &oid, "--data", r#"{"n": 4}"#]);
     assert_eq!(set["data"], serde_json::json!({"text": "hi", "n": 4}));
-    let q = ok(
-        &p,
-        &["query", "Groceries", "--type", "example.com/Note", "--where", "n=4"],
-    );
+    let q = ok(&p, &["query", "Groceries", "--type", "example.com/Note", "--where", "n=4"]);
     assert_eq!(q[0]["id"], oid.as_str());
-    assert_eq!(
-        ok(&p, &["query", "Groceries", "--where", "text=hi"])
-            .as_array()
-            .map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(ok(&p, &["query", "Groceries", "--where", "text=hi"]).as_array().map(Vec::len), Some(1));
     assert_eq!(ok(&p, &["query", "Groceries", "--where", "n=5"]), serde_json::json!([]));
     assert_eq!(ok(&p, &["object", "rm", "Groceries", &oid])["deleted"], true);
-    assert_eq!(
-        fails(&p, &["object", "get", "Groceries", &oid]),
-        (1, "not_found".to_owned())
-    );
+    assert_eq!(fails(&p, &["object", "get", "Groceries", &oid]), (1, "not_found".to_owned()));
 
-    assert_eq!(
-        ok(&p, &["space", "rename", "Groceries", "Shopping"])["name"],
-        "Shopping"
-    );
+    assert_eq!(ok(&p, &["space", "rename", "Groceries", "Shopping"])["name"], "Shopping");
     assert_eq!(ok(&p, &["status"])["spaces"], 1);
     assert_eq!(ok(&p, &["space", "list"])[0]["objects"], 1);
 }
@@ -142,10 +105,7 @@ fn export_is_plain_yjs_and_import_merges() {
     ok(&p, &["space", "create", "--name", "A"]);
     let t = ok(&p, &["task", "add", "A", "Read me"]);
     let file = dir.path().join("a.yjs");
-    let out = dxos(
-        &p,
-        &["space", "export", "A", "--out", file.to_str().unwrap_or_default()],
-    );
+    let out = dxos(&p, &["space", "export", "A", "--out", file.to_str().unwrap_or_default()]);
     assert!(out.status.success());
     let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
     // Stdout without --out gives the same bytes.
@@ -153,14 +113,8 @@ fn export_is_plain_yjs_and_import_merges() {
     let doc = yrs::Doc::new();
     let objects = doc.get_or_insert_map("objects");
     let update = yrs::Update::decode_v1(&bytes).unwrap_or_else(|e| panic!("not a Yjs v1 update: {e}"));
-    doc.transact_mut()
-        .apply_update(update)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        objects
-            .get(&doc.transact(), t["id"].as_str().unwrap_or_default())
-            .is_some()
-    );
+    doc.transact_mut().apply_update(update).unwrap_or_else(|e| panic!("{e}"));
+    assert!(objects.get(&doc.transact(), t["id"].as_str().unwrap_or_default()).is_some());
 
     // Import into another profile's space, from a file and from stdin.
     let q = dir.path().join("other");
@@ -169,20 +123,10 @@ fn export_is_plain_yjs_and_import_merges() {
         ok(&q, &["space", "import", "B", "--in", file.to_str().unwrap_or_default()]),
         serde_json::json!({"applied": true})
     );
-    let space = ok(&q, &["space", "list"])[0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let space = ok(&q, &["space", "list"])[0]["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(ok(&q, &["task", "list", &space])[0]["title"], "Read me");
     let mut child = Command::new(BIN)
-        .args([
-            "--profile",
-            q.to_str().unwrap_or_default(),
-            "--json",
-            "space",
-            "import",
-            &space,
-        ])
+        .args(["--profile", q.to_str().unwrap_or_default(), "--json", "space", "import", &space])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -195,11 +139,7 @@ fn export_is_plain_yjs_and_import_merges() {
     }
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(2), "a malformed import exits 2");
-    assert_eq!(
-        ok(&q, &["task", "list", &space]).as_array().map(Vec::len),
-        Some(1),
-        "and changes nothing"
-    );
+    assert_eq!(ok(&q, &["task", "list", &space]).as_array().map(Vec::len), Some(1), "and changes nothing");
 }
 
 #[test]
@@ -233,11 +173,7 @@ fn misuse_exits_2_with_a_message() {
     // Not found is exit 1.
     assert_eq!(fails(&p, &["task", "list", "nope"]), (1, "not_found".to_owned()));
     assert_eq!(fails(&p, &["task", "done", "S", "nope"]), (1, "not_found".to_owned()));
-    assert_eq!(
-        ok(&p, &["task", "list", "S"]),
-        serde_json::json!([]),
-        "misuse changed nothing"
-    );
+    assert_eq!(ok(&p, &["task", "list", "S"]), serde_json::json!([]), "misuse changed nothing");
 }
 
 /// A running `dxos --json ...` whose stdout lines arrive on a channel.
@@ -273,9 +209,7 @@ impl Running {
     }
 
     fn next(&self) -> Value {
-        self.lines
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|e| panic!("no line in 20 s: {e}"))
+        self.lines.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|e| panic!("no line in 20 s: {e}"))
     }
 
     fn next_with(&self, id: &str) -> Value {

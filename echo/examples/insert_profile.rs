@@ -9,16 +9,12 @@ use yrs::{Any, Doc, Map as _, MapPrelim, Transact};
 fn main() {
     let n = 100_000;
     for round in 0..2 {
-        let doc = Doc::with_options(yrs::Options {
-            offset_kind: yrs::OffsetKind::Utf16,
-            ..yrs::Options::default()
-        });
+        let doc = Doc::with_options(yrs::Options { offset_kind: yrs::OffsetKind::Utf16, ..yrs::Options::default() });
         let objects = doc.get_or_insert_map("objects");
         let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let s2 = sink.clone();
-        let _ = doc.observe_update_v1("b", move |_, e| {
-            s2.lock().unwrap_or_else(|e| e.into_inner()).push(e.update.clone())
-        });
+        let _ =
+            doc.observe_update_v1("b", move |_, e| s2.lock().unwrap_or_else(|e| e.into_inner()).push(e.update.clone()));
         let t = Instant::now();
         for i in 0..n {
             let mut txn = doc.transact_mut();
@@ -36,10 +32,7 @@ fn main() {
         let base = t.elapsed();
         let s = Space::in_memory(
             dxos_halo::KeyPair::generate().public(),
-            SpaceOptions {
-                undo: false,
-                ..SpaceOptions::default()
-            },
+            SpaceOptions { undo: false, ..SpaceOptions::default() },
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let t = Instant::now();
@@ -56,11 +49,7 @@ fn main() {
             .unwrap_or_else(|e| panic!("{e}"));
         let t = Instant::now();
         for i in 0..n {
-            let task = Task {
-                title: format!("Task {i}"),
-                completed: false,
-                order: Some(format!("a{i}")),
-            };
+            let task = Task { title: format!("Task {i}"), completed: false, order: Some(format!("a{i}")) };
             s.add_typed(&task).unwrap_or_else(|e| panic!("{e}"));
         }
         let typed = t.elapsed();

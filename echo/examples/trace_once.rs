@@ -14,18 +14,13 @@ struct Txn {
 }
 
 fn main() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/editing-traces/sequential/automerge-paper.json.gz"
-    );
+    let path =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/editing-traces/sequential/automerge-paper.json.gz");
     let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{e}"));
     let t: Trace = serde_json::from_reader(flate2::read::GzDecoder::new(f)).unwrap_or_else(|e| panic!("{e}"));
     let patches: Vec<&(u32, u32, String)> = t.txns.iter().flat_map(|x| &x.patches).collect();
     for kind in [OffsetKind::Bytes, OffsetKind::Utf16] {
-        let doc = Doc::with_options(Options {
-            offset_kind: kind,
-            ..Options::default()
-        });
+        let doc = Doc::with_options(Options { offset_kind: kind, ..Options::default() });
         let text = doc.get_or_insert_text("text");
         let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let s2 = sink.clone();
@@ -54,8 +49,7 @@ fn main() {
     s.set_text(&id, "content", "").unwrap_or_else(|e| panic!("{e}"));
     let t0 = Instant::now();
     for (pos, del, ins) in &patches {
-        s.edit_text(&id, "content", *pos, *del, ins)
-            .unwrap_or_else(|e| panic!("{e}"));
+        s.edit_text(&id, "content", *pos, *del, ins).unwrap_or_else(|e| panic!("{e}"));
     }
     println!("echo: {:?}", t0.elapsed());
 }

@@ -44,6 +44,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         for s in self.spaces.get_mut().unwrap_or_else(|e| e.into_inner()).values() {
             s.sync_record();
+            s.inner.materialize();
         }
         if let Err(e) = self.writer.stop() {
             tracing::error!("echo: final flush failed: {e}");
@@ -61,14 +62,7 @@ impl Echo {
     pub fn open_with(db: Arc<Database>, options: SpaceOptions) -> Result<Echo> {
         store::init(&db)?;
         let writer = Writer::start(db.clone())?;
-        Ok(Echo {
-            inner: Arc::new(Inner {
-                db,
-                writer,
-                spaces: Mutex::new(HashMap::new()),
-                options,
-            }),
-        })
+        Ok(Echo { inner: Arc::new(Inner { db, writer, spaces: Mutex::new(HashMap::new()), options }) })
     }
 
     fn spaces_lock(&self) -> MutexGuard<'_, HashMap<PublicKey, Space>> {
@@ -92,10 +86,7 @@ impl Echo {
         if self.records()?.contains_key(&id) {
             return Err(EchoError::SpaceExists(id.to_string()));
         }
-        let record = SpaceRecord {
-            name: name.to_owned(),
-            ..SpaceRecord::default()
-        };
+        let record = SpaceRecord { name: name.to_owned(), ..SpaceRecord::default() };
         let space = Space::load(id, None, record, Some(self.persist()), self.inner.options.clone())?;
         space.rename(name)?;
         self.spaces_lock().insert(id, space.clone());
@@ -112,12 +103,7 @@ impl Echo {
             .records()?
             .into_iter()
             .filter(|(_, r)| include_deleted || !r.deleted)
-            .map(|(id, r)| SpaceInfo {
-                id,
-                name: r.name,
-                objects: r.objects,
-                deleted: r.deleted,
-            })
+            .map(|(id, r)| SpaceInfo { id, name: r.name, objects: r.objects, deleted: r.deleted })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         Ok(out)
@@ -128,18 +114,17 @@ impl Echo {
         if let Some(s) = self.spaces_lock().get(id) {
             return Ok(s.clone());
         }
-        let record = self
-            .records()?
-            .remove(id)
-            .ok_or_else(|| EchoError::SpaceNotFound(id.to_string()))?;
-        let stored = store::read_space(&self.inner.db, id.as_bytes())?;
-        let space = Space::load(
-            *id,
-            Some(stored),
-            record,
-            Some(self.persist()),
-            self.inner.options.clone(),
-        )?;
+        let record = self.records()?.remove(id).ok_or_else(|| EchoError::SpaceNotFound(id.to_string()))?;
+        let space = match store::read_materialized(&self.inner.db, id.as_bytes())? {
+            // Up to date: answer queries from the materialized rows while the document loads.
+            Some(rows) if !rows.is_empty() => {
+                Space::load_materialized(*id, rows, record, self.persist(), self.inner.options.clone())?
+            }
+            _ => {
+                let stored = store::read_space(&self.inner.db, id.as_bytes())?;
+                Space::load(*id, Some(stored), record, Some(self.persist()), self.inner.options.clone())?
+            }
+        };
         // Another thread may have loaded it meanwhile: keep the first.
         Ok(self.spaces_lock().entry(*id).or_insert(space).clone())
     }

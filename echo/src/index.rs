@@ -65,10 +65,7 @@ impl Index {
 
     /// Records an object's current state (`None`: it no longer exists). Returns the previous.
     pub fn set(&mut self, id: &ObjectId, now: Option<(Option<&str>, bool)>) -> Option<Meta> {
-        let new = now.map(|(t, deleted)| Meta {
-            ty: self.type_id(t),
-            deleted,
-        });
+        let new = now.map(|(t, deleted)| Meta { ty: self.type_id(t), deleted });
         let old = match new {
             Some(m) => self.objects.insert(id.clone(), m),
             None => self.objects.remove(id),
@@ -103,6 +100,11 @@ impl Index {
     /// The shared id for `id`, if the object exists.
     pub fn key(&self, id: &str) -> Option<&ObjectId> {
         self.objects.get_key_value(id).map(|(k, _)| k)
+    }
+
+    /// The typename of an indexed object.
+    pub fn typename(&self, m: Meta) -> Option<&str> {
+        self.types.get(m.ty as usize).map(|t| &**t)
     }
 
     /// Does `m` have typename `t`?

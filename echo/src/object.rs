@@ -68,10 +68,7 @@ pub trait TypedObject: Serialize + DeserializeOwned {
                     .map(|(k, v)| (k, crate::value::any_to_in(v)))
                     .collect())
             }
-            Ok(_) => Err(EchoError::InvalidValue(format!(
-                "{} did not serialize to a map",
-                Self::TYPENAME
-            ))),
+            Ok(_) => Err(EchoError::InvalidValue(format!("{} did not serialize to a map", Self::TYPENAME))),
             Err(e) => Err(EchoError::InvalidValue(e.to_string())),
         }
     }
@@ -80,10 +77,7 @@ pub trait TypedObject: Serialize + DeserializeOwned {
     fn to_data(&self) -> Result<Map<String, Value>> {
         match serde_json::to_value(self) {
             Ok(Value::Object(m)) => Ok(m),
-            Ok(other) => Err(EchoError::InvalidValue(format!(
-                "{} serialized to {other}, not a map",
-                Self::TYPENAME
-            ))),
+            Ok(other) => Err(EchoError::InvalidValue(format!("{} serialized to {other}, not a map", Self::TYPENAME))),
             Err(e) => Err(EchoError::InvalidValue(e.to_string())),
         }
     }

@@ -127,10 +127,7 @@ fn midpoint(a: &[u8], b: Option<&[u8]>) -> Vec<u8> {
 fn frac_between(a: &str, b: Option<&str>) -> String {
     let ad: Vec<u8> = a.bytes().filter_map(digit).collect();
     let bd: Option<Vec<u8>> = b.map(|k| k.bytes().filter_map(digit).collect());
-    midpoint(&ad, bd.as_deref())
-        .into_iter()
-        .map(|d| DIGITS[d as usize] as char)
-        .collect()
+    midpoint(&ad, bd.as_deref()).into_iter().map(|d| DIGITS[d as usize] as char).collect()
 }
 
 /// A key strictly between `a` and `b` (`None` = the start / the end).

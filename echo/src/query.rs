@@ -64,10 +64,7 @@ impl Query {
 
     /// Objects of one typename.
     pub fn typename(t: impl Into<String>) -> Self {
-        Self {
-            typename: Some(t.into()),
-            ..Self::default()
-        }
+        Self { typename: Some(t.into()), ..Self::default() }
     }
 
     /// Adds a predicate (and-ed with any already there).

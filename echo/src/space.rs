@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use dxos_halo::PublicKey;
@@ -57,10 +57,7 @@ pub struct SpaceOptions {
 
 impl Default for SpaceOptions {
     fn default() -> Self {
-        Self {
-            snapshot_min_bytes: 4 << 20,
-            undo: false,
-        }
+        Self { snapshot_min_bytes: 4 << 20, undo: false }
     }
 }
 
@@ -100,6 +97,14 @@ struct State {
     snapshot_bytes: usize,
     record: SpaceRecord,
     record_dirty: bool,
+    /// While the document loads in the background: the materialized objects reads come from.
+    preview: Option<Preview>,
+    /// The background load, until it is installed.
+    loading: Option<Receiver<Result<Loaded>>>,
+    /// Objects changed since their materialized rows were last written.
+    dirty: foldhash::HashSet<ObjectId>,
+    /// The materialized rows may be stale (loaded from the log): rewrite them all.
+    rewrite_all: bool,
 }
 
 type Notes = Vec<(Callback, Change)>;
@@ -116,10 +121,7 @@ fn notify(notes: Notes) {
 
 fn new_doc() -> Doc {
     // UTF-16 offsets, as Yjs in JavaScript counts them, so text positions agree with other clients.
-    Doc::with_options(Options {
-        offset_kind: OffsetKind::Utf16,
-        ..Options::default()
-    })
+    Doc::with_options(Options { offset_kind: OffsetKind::Utf16, ..Options::default() })
 }
 
 /// Decodes a Yjs v1 update from outside, turning a decoder panic into an error.
@@ -162,16 +164,53 @@ fn read_object<T: ReadTxn>(txn: &T, objects: &MapRef, id: &ObjectId) -> Option<O
     };
     let deleted = matches!(data.remove(DELETED_KEY), Some(Value::Bool(true)));
     data.retain(|k, _| !k.starts_with('@'));
-    Some(Object {
-        id: id.clone(),
-        typename,
-        deleted,
-        data,
-    })
+    Some(Object { id: id.clone(), typename, deleted, data })
+}
+
+/// Objects as stored materialized (typename and deleted flag live in the index), answering
+/// reads while the document loads.
+pub(crate) type Preview = foldhash::HashMap<ObjectId, Map<String, Value>>;
+
+/// Where reads come from: the document, or, while it loads, the materialized objects.
+pub(crate) enum Reader<'a> {
+    /// The loaded document.
+    Doc(yrs::Transaction<'a>, &'a MapRef),
+    /// The stored materialized objects.
+    Preview(&'a Preview),
+}
+
+impl Reader<'_> {
+    fn prop(&self, id: &str, key: &str) -> Option<Value> {
+        match self {
+            Reader::Doc(txn, objects) => object_map(txn, objects, id).and_then(|m| read_prop(txn, &m, key)),
+            Reader::Preview(p) => p.get(id).and_then(|m| m.get(key).cloned()),
+        }
+    }
+
+    fn object(&self, index: &Index, id: &ObjectId) -> Option<Object> {
+        match self {
+            Reader::Doc(txn, objects) => read_object(txn, objects, id),
+            Reader::Preview(p) => {
+                let meta = index.get(id)?;
+                let data = p.get(id)?.clone();
+                let typename = index.typename(meta).map(str::to_owned);
+                Some(Object { id: id.clone(), typename, deleted: meta.deleted, data })
+            }
+        }
+    }
+}
+
+impl State {
+    fn reader(&self) -> Reader<'_> {
+        match &self.preview {
+            Some(p) => Reader::Preview(p),
+            None => Reader::Doc(self.doc.transact(), &self.objects),
+        }
+    }
 }
 
 /// Does object `id` match query `q` now?
-pub(crate) fn query_matches<T: ReadTxn>(q: &Query, index: &Index, txn: &T, objects: &MapRef, id: &str) -> bool {
+pub(crate) fn query_matches(q: &Query, index: &Index, reader: &Reader, id: &str) -> bool {
     let Some(meta) = index.get(id) else {
         return false;
     };
@@ -180,29 +219,36 @@ pub(crate) fn query_matches<T: ReadTxn>(q: &Query, index: &Index, txn: &T, objec
     }
     match &q.filter {
         None => true,
-        Some(f) => {
-            let map = object_map(txn, objects, id);
-            f.matches(&mut |k| map.as_ref().and_then(|m| read_prop(txn, m, k)))
-        }
+        Some(f) => f.matches(&mut |k| reader.prop(id, k)),
     }
 }
 
-/// Puts ids in the query's order, then applies its limit.
-fn sort_and_limit<T: ReadTxn>(txn: &T, objects: &MapRef, q: &Query, ids: &mut Vec<ObjectId>) {
+/// Puts ids in the query's order, then applies its limit (selecting the first `limit` before
+/// sorting them, so a page of a large result costs linear time).
+fn sort_and_limit(reader: &Reader, q: &Query, ids: &mut Vec<ObjectId>) {
     match &q.order_by {
-        None => ids.sort_unstable(),
+        None => {
+            if let Some(n) = q.limit.filter(|&n| n < ids.len()) {
+                ids.select_nth_unstable(n);
+                ids.truncate(n);
+            }
+            ids.sort_unstable();
+        }
         Some((key, dir)) => {
-            let mut keyed: Vec<(Option<Value>, ObjectId)> = ids
-                .drain(..)
-                .map(|id| (object_map(txn, objects, &id).and_then(|m| read_prop(txn, &m, key)), id))
-                .collect();
-            keyed.sort_by(|a, b| {
+            let mut keyed: Vec<(Option<Value>, ObjectId)> =
+                ids.drain(..).map(|id| (reader.prop(&id, key), id)).collect();
+            let cmp = |a: &(Option<Value>, ObjectId), b: &(Option<Value>, ObjectId)| {
                 let by_value = match (dir, a.0.is_some(), b.0.is_some()) {
                     (Direction::Descending, true, true) => sort_cmp(b.0.as_ref(), a.0.as_ref()),
                     _ => sort_cmp(a.0.as_ref(), b.0.as_ref()),
                 };
                 by_value.then_with(|| a.1.cmp(&b.1))
-            });
+            };
+            if let Some(n) = q.limit.filter(|&n| n < keyed.len()) {
+                keyed.select_nth_unstable_by(n, cmp);
+                keyed.truncate(n);
+            }
+            keyed.sort_by(cmp);
             ids.extend(keyed.into_iter().map(|(_, id)| id));
         }
     }
@@ -222,10 +268,8 @@ fn check_keys(data: &Map<String, Value>) -> Result<()> {
 /// An undo manager for local changes to a space's objects and properties, grouping changes
 /// closer than [`UNDO_CAPTURE_MS`] (keystrokes).
 fn undo_manager(doc: &Doc, objects: &MapRef, props: &MapRef) -> UndoManager {
-    let mut um = UndoManager::with_options(UndoOptions {
-        capture_timeout_millis: UNDO_CAPTURE_MS,
-        ..UndoOptions::default()
-    });
+    let mut um =
+        UndoManager::with_options(UndoOptions { capture_timeout_millis: UNDO_CAPTURE_MS, ..UndoOptions::default() });
     um.expand_scope(doc, objects);
     um.expand_scope(doc, props);
     um
@@ -309,15 +353,7 @@ fn load_doc(id: PublicKey, stored: Option<store::Stored>, sink: &Arc<Mutex<Sink>
             }
         }
     }
-    Ok(Loaded {
-        doc,
-        objects,
-        props,
-        index,
-        seq,
-        log_bytes,
-        snapshot_bytes,
-    })
+    Ok(Loaded { doc, objects, props, index, seq, log_bytes, snapshot_bytes })
 }
 
 impl Space {
@@ -332,15 +368,7 @@ impl Space {
         let sink = Arc::new(Mutex::new(Sink::default()));
         let is_new = stored.is_none();
         let loaded = load_doc(id, stored, &sink)?;
-        let undo = options.undo.then(|| {
-            let mut um = UndoManager::with_options(UndoOptions {
-                capture_timeout_millis: UNDO_CAPTURE_MS,
-                ..UndoOptions::default()
-            });
-            um.expand_scope(&loaded.doc, &loaded.objects);
-            um.expand_scope(&loaded.doc, &loaded.props);
-            um
-        });
+        let undo = options.undo.then(|| undo_manager(&loaded.doc, &loaded.objects, &loaded.props));
         let name = {
             let txn = loaded.doc.transact();
             match read_prop(&txn, &loaded.props, "name") {
@@ -348,11 +376,7 @@ impl Space {
                 None => record.name.clone(),
             }
         };
-        let fresh = SpaceRecord {
-            name,
-            objects: loaded.index.live(),
-            deleted: record.deleted,
-        };
+        let fresh = SpaceRecord { name, objects: loaded.index.live(), deleted: record.deleted };
         let record_dirty = is_new || fresh != record;
         let state = State {
             doc: loaded.doc,
@@ -367,8 +391,85 @@ impl Space {
             snapshot_bytes: loaded.snapshot_bytes,
             record: fresh,
             record_dirty,
+            preview: None,
+            loading: None,
+            dirty: foldhash::HashSet::default(),
+            // Loaded from the log: the materialized rows (if any) may lag behind.
+            rewrite_all: !is_new && persist.is_some(),
         };
-        let space = Space {
+        let space = Space::wrap(id, state, sink, persist, options);
+        space.inner.sync_record();
+        Ok(space)
+    }
+
+    /// Opens a persisted space from its materialized rows: it answers queries at once, while
+    /// its document loads from the log on a background thread. Writes wait for the document.
+    pub(crate) fn load_materialized(
+        id: PublicKey,
+        rows: Vec<(String, Vec<u8>)>,
+        record: SpaceRecord,
+        persist: (Arc<Database>, Sender<Msg>),
+        options: SpaceOptions,
+    ) -> Result<Space> {
+        let mut index = Index::default();
+        let mut preview = Preview::default();
+        preview.reserve(rows.len());
+        for (id_text, bytes) in rows {
+            let row: store::Row = serde_json::from_slice(&bytes)
+                .map_err(|e| EchoError::Corrupt(format!("materialized object {id_text}: {e}")))?;
+            let oid: ObjectId = Arc::from(id_text);
+            index.set(&oid, Some((row.typename.as_deref(), row.deleted)));
+            preview.insert(oid, row.data);
+        }
+        let sink = Arc::new(Mutex::new(Sink::default()));
+        let doc = new_doc();
+        let (objects, props) = (doc.get_or_insert_map(OBJECTS_ROOT), doc.get_or_insert_map(SPACE_ROOT));
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let state = State {
+            doc,
+            objects,
+            props,
+            index,
+            subs: Vec::new(),
+            listeners: Vec::new(),
+            undo: None,
+            seq: 0,
+            log_bytes: 0,
+            snapshot_bytes: 0,
+            record: record.clone(),
+            record_dirty: false,
+            preview: Some(preview),
+            loading: Some(rx),
+            dirty: foldhash::HashSet::default(),
+            rewrite_all: false,
+        };
+        let db = persist.0.clone();
+        let space = Space::wrap(id, state, sink.clone(), Some(persist), options);
+        let weak = Arc::downgrade(&space.inner);
+        let spawned = std::thread::Builder::new().name("echo-load".into()).spawn(move || {
+            // Hold the database only while reading, so closing the store does not wait for decoding.
+            let stored = store::read_space(&db, id.as_bytes());
+            drop(db);
+            let loaded = stored.and_then(|stored| load_doc(id, Some(stored), &sink));
+            let _ = tx.send(loaded);
+            if let Some(inner) = weak.upgrade() {
+                inner.finish_loading();
+            }
+        });
+        if let Err(e) = spawned {
+            return Err(EchoError::Storage(format!("cannot start loading space {id}: {e}")));
+        }
+        Ok(space)
+    }
+
+    fn wrap(
+        id: PublicKey,
+        state: State,
+        sink: Arc<Mutex<Sink>>,
+        persist: Option<(Arc<Database>, Sender<Msg>)>,
+        options: SpaceOptions,
+    ) -> Space {
+        Space {
             inner: Arc::new(SpaceInner {
                 id,
                 state: Mutex::new(state),
@@ -377,14 +478,18 @@ impl Space {
                 next_id: AtomicU64::new(1),
                 options,
             }),
-        };
-        space.inner.sync_record();
-        Ok(space)
+        }
     }
 
     /// A space that lives in memory only (not persisted): for tests, tools and benchmarks.
     pub fn in_memory(id: PublicKey, options: SpaceOptions) -> Result<Space> {
         Space::load(id, None, SpaceRecord::default(), None, options)
+    }
+
+    /// True while the document is still loading in the background (reads come from the
+    /// stored materialized objects meanwhile; writes wait for the load).
+    pub fn is_loading(&self) -> bool {
+        lock(&self.inner.state).preview.is_some()
     }
 
     /// The space's id: its public key.
@@ -403,10 +508,8 @@ impl Space {
     }
 
     /// A property of the space (root map `space`).
-    pub fn property(&self, key: &str) -> Option<Value> {
-        let st = lock(&self.inner.state);
-        let txn = st.doc.transact();
-        read_prop(&txn, &st.props, key)
+    pub fn property(&self, key: &str) -> Result<Option<Value>> {
+        self.inner.with_doc(|st| read_prop(&st.doc.transact(), &st.props, key))
     }
 
     /// Sets a property of the space.
@@ -457,13 +560,8 @@ impl Space {
     /// Reads an object (soft-deleted ones too: see [`Object::deleted`]).
     pub fn get(&self, id: &str) -> Result<Object> {
         let st = lock(&self.inner.state);
-        let key = st
-            .index
-            .key(id)
-            .cloned()
-            .ok_or_else(|| EchoError::ObjectNotFound(id.to_owned()))?;
-        let txn = st.doc.transact();
-        read_object(&txn, &st.objects, &key).ok_or_else(|| EchoError::ObjectNotFound(id.to_owned()))
+        let key = st.index.key(id).cloned().ok_or_else(|| EchoError::ObjectNotFound(id.to_owned()))?;
+        st.reader().object(&st.index, &key).ok_or_else(|| EchoError::ObjectNotFound(id.to_owned()))
     }
 
     /// Reads an object as a typed struct.
@@ -534,9 +632,7 @@ impl Space {
     pub fn edit_text(&self, id: &str, key: &str, index: u32, delete: u32, insert: &str) -> Result<()> {
         self.inner.write_object(id, |txn, m| {
             let Some(Out::YText(t)) = m.get(txn, key) else {
-                return Err(EchoError::InvalidValue(format!(
-                    "property {key:?} of {id} is not collaborative text"
-                )));
+                return Err(EchoError::InvalidValue(format!("property {key:?} of {id} is not collaborative text")));
             };
             let len = t.len(txn);
             if index > len || delete > len - index {
@@ -556,28 +652,27 @@ impl Space {
 
     /// The current content of a collaborative text property.
     pub fn text(&self, id: &str, key: &str) -> Result<String> {
-        let st = lock(&self.inner.state);
-        let txn = st.doc.transact();
-        let m = object_map(&txn, &st.objects, id).ok_or_else(|| EchoError::ObjectNotFound(id.to_owned()))?;
-        match m.get(&txn, key) {
-            Some(Out::YText(t)) => Ok(t.get_string(&txn)),
-            _ => Err(EchoError::InvalidValue(format!(
-                "property {key:?} of {id} is not collaborative text"
-            ))),
-        }
+        self.inner.with_doc(|st| {
+            let txn = st.doc.transact();
+            let m = object_map(&txn, &st.objects, id).ok_or_else(|| EchoError::ObjectNotFound(id.to_owned()))?;
+            match m.get(&txn, key) {
+                Some(Out::YText(t)) => Ok(t.get_string(&txn)),
+                _ => Err(EchoError::InvalidValue(format!("property {key:?} of {id} is not collaborative text"))),
+            }
+        })?
     }
 
     /// Runs a query once; returns matching ids in the query's order.
     pub fn query_ids(&self, q: &Query) -> Vec<ObjectId> {
         let st = lock(&self.inner.state);
-        let txn = st.doc.transact();
+        let reader = st.reader();
         let mut ids: Vec<ObjectId> = st
             .index
             .candidates(q.typename.as_deref())
-            .filter(|id| query_matches(q, &st.index, &txn, &st.objects, id))
+            .filter(|id| query_matches(q, &st.index, &reader, id))
             .cloned()
             .collect();
-        sort_and_limit(&txn, &st.objects, q, &mut ids);
+        sort_and_limit(&reader, q, &mut ids);
         ids
     }
 
@@ -585,16 +680,16 @@ impl Space {
     /// whether some object lacks it. Reads that one property only.
     pub(crate) fn max_string_prop(&self, typename: &str, key: &str) -> (Option<String>, bool) {
         let st = lock(&self.inner.state);
-        let txn = st.doc.transact();
+        let reader = st.reader();
         let (mut max, mut missing): (Option<String>, bool) = (None, false);
         for id in st.index.candidates(Some(typename)) {
             if st.index.get(id).is_none_or(|m| m.deleted) {
                 continue;
             }
-            match object_map(&txn, &st.objects, id).and_then(|m| m.get(&txn, key)) {
-                Some(Out::Any(Any::String(v))) => {
-                    if max.as_deref().is_none_or(|m| m < &*v) {
-                        max = Some(v.to_string());
+            match reader.prop(id, key) {
+                Some(Value::String(v)) => {
+                    if max.as_deref().is_none_or(|m| m < v.as_str()) {
+                        max = Some(v);
                     }
                 }
                 _ => missing = true,
@@ -612,10 +707,7 @@ impl Space {
     /// Runs a query for a typed object kind; objects that do not read as `T` are skipped.
     pub fn query_typed<T: TypedObject>(&self, mut q: Query) -> Vec<(ObjectId, T)> {
         q.typename = Some(T::TYPENAME.to_owned());
-        self.query(&q)
-            .into_iter()
-            .filter_map(|o| o.to_typed().ok().map(|t| (o.id, t)))
-            .collect()
+        self.query(&q).into_iter().filter_map(|o| o.to_typed().ok().map(|t| (o.id, t))).collect()
     }
 
     /// Subscribes to a query: `cb` is told each time its result set or one of its objects
@@ -623,10 +715,10 @@ impl Space {
     pub fn subscribe(&self, q: Query, cb: impl Fn(&Change) + Send + Sync + 'static) -> Subscription {
         let results: HashSet<ObjectId> = {
             let st = lock(&self.inner.state);
-            let txn = st.doc.transact();
+            let reader = st.reader();
             st.index
                 .candidates(q.typename.as_deref())
-                .filter(|id| query_matches(&q, &st.index, &txn, &st.objects, id))
+                .filter(|id| query_matches(&q, &st.index, &reader, id))
                 .cloned()
                 .collect()
         };
@@ -648,19 +740,17 @@ impl Space {
     pub fn on_update(&self, cb: impl Fn(&[u8], UpdateOrigin) + Send + Sync + 'static) -> UpdateListener {
         let id = self.inner.next_id.fetch_add(1, AtomicOrdering::Relaxed);
         lock(&self.inner.state).listeners.push((id, Arc::new(cb)));
-        UpdateListener {
-            space: Arc::downgrade(&self.inner),
-            id,
-        }
+        UpdateListener { space: Arc::downgrade(&self.inner), id }
     }
 
     /// Starts keeping an undo history of local changes (from now on), if not kept yet. Undo
     /// costs some time on every transaction, so spaces keep none until a UI asks for it.
-    pub fn enable_undo(&self) {
-        let mut st = lock(&self.inner.state);
-        if st.undo.is_none() {
-            st.undo = Some(undo_manager(&st.doc, &st.objects, &st.props));
-        }
+    pub fn enable_undo(&self) -> Result<()> {
+        self.inner.with_doc(|st| {
+            if st.undo.is_none() {
+                st.undo = Some(undo_manager(&st.doc, &st.objects, &st.props));
+            }
+        })
     }
 
     /// Undoes the last group of local changes; false when there is nothing to undo.
@@ -681,8 +771,8 @@ impl Space {
     }
 
     /// The space's Yjs state vector (v1 encoding).
-    pub fn state_vector(&self) -> Vec<u8> {
-        lock(&self.inner.state).doc.transact().state_vector().encode_v1()
+    pub fn state_vector(&self) -> Result<Vec<u8>> {
+        self.inner.with_doc(|st| st.doc.transact().state_vector().encode_v1())
     }
 
     /// The Yjs v1 update holding everything this space has that a peer at state vector `sv` lacks.
@@ -694,15 +784,12 @@ impl Space {
                 return Err(EchoError::MalformedUpdate("state vector could not be decoded".into()));
             }
         };
-        Ok(lock(&self.inner.state).doc.transact().encode_diff_v1(&sv))
+        self.inner.with_doc(|st| st.doc.transact().encode_diff_v1(&sv))
     }
 
     /// The whole space as one Yjs v1 update: what any Yjs client can load.
-    pub fn export(&self) -> Vec<u8> {
-        lock(&self.inner.state)
-            .doc
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default())
+    pub fn export(&self) -> Result<Vec<u8>> {
+        self.inner.with_doc(|st| st.doc.transact().encode_state_as_update_v1(&StateVector::default()))
     }
 
     /// Merges a Yjs v1 update made elsewhere (an import): a malformed one changes nothing.
@@ -743,6 +830,7 @@ impl SpaceInner {
         f: impl FnOnce(&mut TransactionMut, &MapRef, &MapRef) -> Result<R>,
     ) -> Result<R> {
         let mut st = lock(&self.state);
+        let mut notes = self.ensure_loaded(&mut st)?;
         if let Some(id) = touched {
             lock(&self.sink).changed.push(id.clone());
         }
@@ -751,10 +839,97 @@ impl SpaceInner {
             let mut txn = st.doc.transact_mut();
             f(&mut txn, &objects, &props)
         };
-        let notes = self.after_txn(&mut st, UpdateOrigin::Local);
+        notes.extend(self.after_txn(&mut st, UpdateOrigin::Local));
         drop(st);
         notify(notes);
         r
+    }
+
+    /// Runs `f` on the state once the document is loaded (waiting for a background load).
+    fn with_doc<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R> {
+        let mut st = lock(&self.state);
+        let notes = self.ensure_loaded(&mut st)?;
+        let r = f(&mut st);
+        drop(st);
+        notify(notes);
+        Ok(r)
+    }
+
+    /// Waits for a background load, if one is under way, and installs its document.
+    fn ensure_loaded(&self, st: &mut State) -> Result<Notes> {
+        if st.preview.is_none() {
+            return Ok(Vec::new());
+        }
+        let Some(rx) = st.loading.take() else {
+            return Err(EchoError::Corrupt(format!("space {} could not be loaded", self.id)));
+        };
+        match rx.recv() {
+            Ok(Ok(loaded)) => Ok(self.install(st, loaded)),
+            Ok(Err(e)) => {
+                tracing::error!("echo: space {} could not be loaded: {e}", self.id);
+                Err(e)
+            }
+            Err(_) => Err(EchoError::Corrupt(format!("space {} could not be loaded", self.id))),
+        }
+    }
+
+    /// Called by the background loader when it is done: installs the document if no one has.
+    fn finish_loading(&self) {
+        let mut st = lock(&self.state);
+        if st.preview.is_none() {
+            return;
+        }
+        let notes = match st.loading.as_ref().map(|rx| rx.try_recv()) {
+            Some(Ok(Ok(loaded))) => {
+                st.loading = None;
+                self.install(&mut st, loaded)
+            }
+            Some(Ok(Err(e))) => {
+                st.loading = None;
+                tracing::error!("echo: space {} could not be loaded: {e}; it stays read-only", self.id);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        };
+        drop(st);
+        notify(notes);
+    }
+
+    /// Swaps the loaded document in for the materialized preview, and brings subscriptions
+    /// in line with it (they match unless the rows were stale).
+    fn install(&self, st: &mut State, loaded: Loaded) -> Notes {
+        st.doc = loaded.doc;
+        st.objects = loaded.objects;
+        st.props = loaded.props;
+        st.index = loaded.index;
+        st.seq = loaded.seq;
+        st.log_bytes = loaded.log_bytes;
+        st.snapshot_bytes = loaded.snapshot_bytes;
+        st.preview = None;
+        st.loading = None;
+        let State { subs, index, doc, objects, .. } = st;
+        let reader = Reader::Doc(doc.transact(), objects);
+        let mut notes = Vec::new();
+        for sub in subs.iter_mut() {
+            let now: HashSet<ObjectId> = match &sub.target {
+                Target::Query(q) => index
+                    .candidates(q.typename.as_deref())
+                    .filter(|id| query_matches(q, index, &reader, id))
+                    .cloned()
+                    .collect(),
+                Target::Object(id) => index.key(id).cloned().into_iter().collect(),
+            };
+            let change = Change {
+                added: now.difference(&sub.results).cloned().collect(),
+                removed: sub.results.difference(&now).cloned().collect(),
+                updated: Vec::new(),
+            };
+            sub.results = now;
+            if !change.is_empty() {
+                notes.push((sub.cb.clone(), change));
+            }
+        }
+        notes
     }
 
     fn write_object(&self, id: &str, f: impl FnOnce(&mut TransactionMut, &MapRef) -> Result<()>) -> Result<()> {
@@ -768,6 +943,7 @@ impl SpaceInner {
     fn apply(&self, bytes: &[u8], origin: UpdateOrigin) -> Result<()> {
         let update = decode_update(bytes)?;
         let mut st = lock(&self.state);
+        let mut notes = self.ensure_loaded(&mut st)?;
         let (doc, objects) = (st.doc.clone(), st.objects.clone());
         let applied = observing_ids(&objects, &self.sink, || {
             catch_unwind(AssertUnwindSafe(|| {
@@ -777,7 +953,7 @@ impl SpaceInner {
         });
         match applied {
             Ok(Ok(())) => {
-                let notes = self.after_txn(&mut st, origin);
+                notes.extend(self.after_txn(&mut st, origin));
                 drop(st);
                 notify(notes);
                 Ok(())
@@ -826,30 +1002,23 @@ impl SpaceInner {
         changed.dedup();
         let mut notes = Vec::new();
         {
-            let State {
-                doc,
-                objects,
-                index,
-                subs,
-                props,
-                record,
-                record_dirty,
-                ..
-            } = st;
+            let State { doc, objects, index, subs, props, record, record_dirty, .. } = st;
             let txn = doc.transact();
             for id in &changed {
                 let meta = read_meta(&txn, objects, id);
                 index.set(id, meta.as_ref().map(|(t, d)| (t.as_deref(), *d)));
             }
-            for sub in subs.iter_mut() {
-                if let Some(c) = sub.apply(index, &txn, objects, &changed) {
-                    notes.push((sub.cb.clone(), c));
+            if !subs.is_empty() {
+                let reader = Reader::Doc(doc.transact(), objects);
+                for sub in subs.iter_mut() {
+                    if let Some(c) = sub.apply(index, &reader, &changed) {
+                        notes.push((sub.cb.clone(), c));
+                    }
                 }
             }
             if sink.props {
-                let name = read_prop(&txn, props, "name")
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let name =
+                    read_prop(&txn, props, "name").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
                 if name != record.name {
                     record.name = name;
                     *record_dirty = true;
@@ -860,6 +1029,9 @@ impl SpaceInner {
                 *record_dirty = true;
             }
         }
+        if self.persist.is_some() {
+            st.dirty.extend(changed);
+        }
         for u in sink.updates {
             st.seq += 1;
             st.log_bytes += u.len();
@@ -867,11 +1039,7 @@ impl SpaceInner {
                 l(&u, origin);
             }
             if let Some((_, tx)) = &self.persist {
-                let _ = tx.send(Msg::Append {
-                    space: *self.id.as_bytes(),
-                    seq: st.seq,
-                    update: u,
-                });
+                let _ = tx.send(Msg::Append { space: *self.id.as_bytes(), seq: st.seq, update: u });
             }
         }
         if sink.props {
@@ -884,13 +1052,42 @@ impl SpaceInner {
             st.snapshot_bytes = data.len();
             st.log_bytes = 0;
             self.send_record(st);
-            let _ = tx.send(Msg::Snapshot {
-                space: *self.id.as_bytes(),
-                seq: st.seq,
-                data,
-            });
+            let _ = tx.send(Msg::Snapshot { space: *self.id.as_bytes(), seq: st.seq, data });
+            self.materialize_locked(st);
         }
         notes
+    }
+
+    /// Writes the materialized rows of objects changed since the last time (all of them after
+    /// a load from the log), so the next open answers queries before loading the document.
+    pub(crate) fn materialize(&self) {
+        let mut st = lock(&self.state);
+        self.materialize_locked(&mut st);
+    }
+
+    fn materialize_locked(&self, st: &mut State) {
+        let Some((_, tx)) = &self.persist else { return };
+        if st.preview.is_some() || (st.dirty.is_empty() && !st.rewrite_all) {
+            return;
+        }
+        let full = std::mem::take(&mut st.rewrite_all);
+        let ids: Vec<ObjectId> = if full {
+            st.dirty.clear();
+            st.index.candidates(None).cloned().collect()
+        } else {
+            st.dirty.drain().collect()
+        };
+        let txn = st.doc.transact();
+        let rows = ids
+            .into_iter()
+            .map(|id| {
+                let row = read_object(&txn, &st.objects, &id).and_then(|o| {
+                    serde_json::to_vec(&store::Row { typename: o.typename, deleted: o.deleted, data: o.data }).ok()
+                });
+                (id.to_string(), row)
+            })
+            .collect();
+        let _ = tx.send(Msg::Materialize { space: *self.id.as_bytes(), seq: st.seq, full, rows });
     }
 
     fn send_record(&self, st: &mut State) {
@@ -898,10 +1095,7 @@ impl SpaceInner {
             return;
         }
         if let Some((_, tx)) = &self.persist {
-            let _ = tx.send(Msg::Record {
-                space: *self.id.as_bytes(),
-                record: st.record.clone(),
-            });
+            let _ = tx.send(Msg::Record { space: *self.id.as_bytes(), record: st.record.clone() });
         }
         st.record_dirty = false;
     }
@@ -913,13 +1107,14 @@ impl SpaceInner {
 
     fn undo_redo(&self, undo: bool) -> bool {
         let mut st = lock(&self.state);
+        if st.preview.is_some() {
+            return false; // no history before the document is loaded
+        }
         let objects = st.objects.clone();
         let Some(um) = st.undo.as_mut() else {
             return false;
         };
-        let done = observing_ids(&objects, &self.sink, || {
-            if undo { um.undo_blocking() } else { um.redo_blocking() }
-        });
+        let done = observing_ids(&objects, &self.sink, || if undo { um.undo_blocking() } else { um.redo_blocking() });
         let notes = self.after_txn(&mut st, UpdateOrigin::Local);
         drop(st);
         notify(notes);
@@ -928,22 +1123,14 @@ impl SpaceInner {
 
     fn read_objects(&self, ids: &[ObjectId]) -> Vec<Object> {
         let st = lock(&self.state);
-        let txn = st.doc.transact();
-        ids.iter().filter_map(|id| read_object(&txn, &st.objects, id)).collect()
+        let reader = st.reader();
+        ids.iter().filter_map(|id| reader.object(&st.index, id)).collect()
     }
 
     fn add_sub(self: &Arc<Self>, target: Target, results: HashSet<ObjectId>, cb: Callback) -> Subscription {
         let id = self.next_id.fetch_add(1, AtomicOrdering::Relaxed);
-        lock(&self.state).subs.push(SubEntry {
-            id,
-            target,
-            results,
-            cb,
-        });
-        Subscription {
-            space: Arc::downgrade(self),
-            id,
-        }
+        lock(&self.state).subs.push(SubEntry { id, target, results, cb });
+        Subscription { space: Arc::downgrade(self), id }
     }
 
     pub(crate) fn unsubscribe(&self, id: u64) {
@@ -955,12 +1142,7 @@ impl SpaceInner {
     }
 
     pub(crate) fn subscription_len(&self, id: u64) -> usize {
-        lock(&self.state)
-            .subs
-            .iter()
-            .find(|s| s.id == id)
-            .map(|s| s.results.len())
-            .unwrap_or(0)
+        lock(&self.state).subs.iter().find(|s| s.id == id).map(|s| s.results.len()).unwrap_or(0)
     }
 
     pub(crate) fn subscription_ids(&self, id: u64) -> Vec<ObjectId> {
@@ -969,9 +1151,8 @@ impl SpaceInner {
             return Vec::new();
         };
         let mut ids: Vec<ObjectId> = sub.results.iter().cloned().collect();
-        let txn = st.doc.transact();
         match &sub.target {
-            Target::Query(q) => sort_and_limit(&txn, &st.objects, q, &mut ids),
+            Target::Query(q) => sort_and_limit(&st.reader(), q, &mut ids),
             Target::Object(_) => {}
         }
         ids

@@ -23,6 +23,25 @@ const SPACES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("echo_spaces"
 const LOG: TableDefinition<(&[u8], u64), &[u8]> = TableDefinition::new("echo_log");
 /// space id -> 8-byte little-endian sequence number it covers, then a Yjs v1 update of the whole space.
 const SNAPSHOTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("echo_snapshots");
+/// (space id, object id) -> the object as queries read it (JSON [`Row`]), so a space answers
+/// queries before its document is loaded.
+const OBJECTS: TableDefinition<(&[u8], &str), &[u8]> = TableDefinition::new("echo_objects");
+/// space id -> the log sequence number the rows of `echo_objects` reflect.
+const MATERIALIZED: TableDefinition<&[u8], u64> = TableDefinition::new("echo_materialized");
+
+/// One materialized object: typename, deleted flag, properties (text as strings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Row {
+    /// `@type`.
+    #[serde(rename = "t")]
+    pub typename: Option<String>,
+    /// `@deleted`.
+    #[serde(rename = "d")]
+    pub deleted: bool,
+    /// The other properties.
+    #[serde(rename = "p")]
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
 
 /// A space id as stored: the 32 bytes of its public key.
 pub(crate) type SpaceKey = [u8; 32];
@@ -46,6 +65,9 @@ pub(crate) enum Msg {
     Record { space: SpaceKey, record: SpaceRecord },
     /// Store a snapshot covering the log up to `seq`, and drop that part of the log.
     Snapshot { space: SpaceKey, seq: u64, data: Vec<u8> },
+    /// Replace materialized objects (all of the space's first, when `full`), reflecting the log
+    /// up to `seq`. A row of `None` removes the object.
+    Materialize { space: SpaceKey, seq: u64, full: bool, rows: Vec<(String, Option<Vec<u8>>)> },
     /// Answer once everything sent before is durable.
     Flush(SyncSender<Result<(), String>>),
     /// Write what is queued, then stop.
@@ -63,19 +85,49 @@ pub(crate) fn init(db: &Database) -> Result<()> {
                 meta.insert("format_version", FORMAT_VERSION)?;
             }
             Some(v) if v > FORMAT_VERSION => {
-                return Err(EchoError::FormatTooNew {
-                    found: v,
-                    supported: FORMAT_VERSION,
-                });
+                return Err(EchoError::FormatTooNew { found: v, supported: FORMAT_VERSION });
             }
             Some(_) => {} // v == FORMAT_VERSION; older versions would be upgraded here.
         }
         txn.open_table(SPACES)?;
         txn.open_table(LOG)?;
         txn.open_table(SNAPSHOTS)?;
+        txn.open_table(OBJECTS)?;
+        txn.open_table(MATERIALIZED)?;
     }
     txn.commit()?;
     Ok(())
+}
+
+/// A space's materialized objects, if they reflect its whole log (else `None`: after a crash
+/// they may lag behind, and the space must be loaded from its log).
+pub(crate) fn read_materialized(db: &Database, space: &SpaceKey) -> Result<Option<Vec<(String, Vec<u8>)>>> {
+    let txn = db.begin_read()?;
+    let Some(seq) = txn.open_table(MATERIALIZED)?.get(&space[..])?.map(|v| v.value()) else {
+        return Ok(None);
+    };
+    let snap_seq = match txn.open_table(SNAPSHOTS)?.get(&space[..])? {
+        Some(v) => v.value().get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0),
+        None => 0,
+    };
+    let log_seq = match txn.open_table(LOG)?.range((&space[..], 0u64)..=(&space[..], u64::MAX))?.next_back() {
+        Some(row) => row?.0.value().1,
+        None => 0,
+    };
+    if seq != snap_seq.max(log_seq) {
+        return Ok(None);
+    }
+    let table = txn.open_table(OBJECTS)?;
+    let mut rows = Vec::new();
+    for row in table.range((&space[..], "")..)? {
+        let (k, v) = row?;
+        let (s, id) = k.value();
+        if s != &space[..] {
+            break;
+        }
+        rows.push((id.to_owned(), v.value().to_vec()));
+    }
+    Ok(Some(rows))
 }
 
 /// Every space record in the store.
@@ -85,10 +137,7 @@ pub(crate) fn read_records(db: &Database) -> Result<Vec<(SpaceKey, SpaceRecord)>
     let mut out = Vec::new();
     for row in table.iter()? {
         let (k, v) = row?;
-        let key: SpaceKey = k
-            .value()
-            .try_into()
-            .map_err(|_| EchoError::Corrupt("space key is not 32 bytes".into()))?;
+        let key: SpaceKey = k.value().try_into().map_err(|_| EchoError::Corrupt("space key is not 32 bytes".into()))?;
         let record = serde_json::from_slice(v.value()).map_err(|e| EchoError::Corrupt(format!("space record: {e}")))?;
         out.push((key, record));
     }
@@ -141,10 +190,7 @@ impl Writer {
             .name("echo-writer".into())
             .spawn(move || run(&db, rx))
             .map_err(|e| EchoError::Storage(format!("cannot start the writer thread: {e}")))?;
-        Ok(Self {
-            tx,
-            thread: Mutex::new(Some(thread)),
-        })
+        Ok(Self { tx, thread: Mutex::new(Some(thread)) })
     }
 
     /// A sender for spaces to queue their writes on.
@@ -204,11 +250,7 @@ fn run(db: &Database, rx: Receiver<Msg>) {
                 Err(_) => break,
             }
         }
-        let result = if batch.is_empty() {
-            Ok(())
-        } else {
-            write_batch(db, &batch)
-        };
+        let result = if batch.is_empty() { Ok(()) } else { write_batch(db, &batch) };
         match &result {
             Ok(()) => {}
             Err(e) => {
@@ -243,6 +285,30 @@ fn write_batch(db: &Database, batch: &[Msg]) -> Result<()> {
                     v.extend_from_slice(data);
                     snaps.insert(&space[..], v.as_slice())?;
                     log.retain_in((&space[..], 0u64)..=(&space[..], *seq), |_, _| false)?;
+                }
+                Msg::Materialize { space, seq, full, rows } => {
+                    let mut objects = txn.open_table(OBJECTS)?;
+                    if *full {
+                        let mut rest: Vec<String> = Vec::new();
+                        for row in objects.range((&space[..], "")..)? {
+                            let (k, _) = row?;
+                            let (s, id) = k.value();
+                            if s != &space[..] {
+                                break;
+                            }
+                            rest.push(id.to_owned());
+                        }
+                        for id in rest {
+                            objects.remove((&space[..], id.as_str()))?;
+                        }
+                    }
+                    for (id, row) in rows {
+                        match row {
+                            Some(bytes) => objects.insert((&space[..], id.as_str()), bytes.as_slice())?,
+                            None => objects.remove((&space[..], id.as_str()))?,
+                        };
+                    }
+                    txn.open_table(MATERIALIZED)?.insert(&space[..], *seq)?;
                 }
                 Msg::Flush(_) | Msg::Stop => {}
             }

@@ -8,12 +8,10 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Weak};
 
-use yrs::{MapRef, ReadTxn};
-
 use crate::index::Index;
 use crate::object::{Object, ObjectId};
 use crate::query::Query;
-use crate::space::{SpaceInner, query_matches};
+use crate::space::{Reader, SpaceInner, query_matches};
 
 /// What changed in a subscription's result.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,21 +50,15 @@ pub(crate) struct SubEntry {
 
 impl SubEntry {
     /// Does object `id` belong in the result now?
-    pub fn matches<T: ReadTxn>(&self, index: &Index, txn: &T, objects: &MapRef, id: &str) -> bool {
+    pub fn matches(&self, index: &Index, reader: &Reader, id: &str) -> bool {
         match &self.target {
             Target::Object(oid) => &**oid == id && index.get(id).is_some(),
-            Target::Query(q) => query_matches(q, index, txn, objects, id),
+            Target::Query(q) => query_matches(q, index, reader, id),
         }
     }
 
     /// Folds the ids a transaction touched into the result; `None` when nothing of ours changed.
-    pub fn apply<T: ReadTxn>(
-        &mut self,
-        index: &Index,
-        txn: &T,
-        objects: &MapRef,
-        changed: &[ObjectId],
-    ) -> Option<Change> {
+    pub fn apply(&mut self, index: &Index, reader: &Reader, changed: &[ObjectId]) -> Option<Change> {
         let mut change = Change::default();
         for id in changed {
             if let Target::Object(oid) = &self.target
@@ -74,7 +66,7 @@ impl SubEntry {
             {
                 continue;
             }
-            let now = self.matches(index, txn, objects, id);
+            let now = self.matches(index, reader, id);
             let before = self.results.contains(id);
             match (before, now) {
                 (false, true) => {
@@ -102,18 +94,12 @@ pub struct Subscription {
 impl Subscription {
     /// The current result ids, in the query's order (and limit).
     pub fn ids(&self) -> Vec<ObjectId> {
-        self.space
-            .upgrade()
-            .map(|s| s.subscription_ids(self.id))
-            .unwrap_or_default()
+        self.space.upgrade().map(|s| s.subscription_ids(self.id)).unwrap_or_default()
     }
 
     /// The current result objects, in the query's order (and limit).
     pub fn objects(&self) -> Vec<Object> {
-        self.space
-            .upgrade()
-            .map(|s| s.subscription_objects(self.id))
-            .unwrap_or_default()
+        self.space.upgrade().map(|s| s.subscription_objects(self.id)).unwrap_or_default()
     }
 
     /// How many objects match now (before any limit).

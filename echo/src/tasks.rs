@@ -27,11 +27,7 @@ impl Space {
         if missing {
             last = self.order_all(&self.tasks())?;
         }
-        let task = Task {
-            title: title.to_owned(),
-            completed: false,
-            order: Some(key_between(last.as_deref(), None)),
-        };
+        let task = Task { title: title.to_owned(), completed: false, order: Some(key_between(last.as_deref(), None)) };
         let id = self.add_typed(&task)?;
         Ok((id, task))
     }
@@ -95,10 +91,7 @@ impl Space {
     /// Renames a task.
     pub fn rename_task(&self, id: &str, title: &str) -> Result<Task> {
         self.get_typed::<Task>(id)?;
-        self.update(
-            id,
-            Map::from_iter([("title".to_owned(), Value::String(title.to_owned()))]),
-        )?;
+        self.update(id, Map::from_iter([("title".to_owned(), Value::String(title.to_owned()))]))?;
         self.get_typed(id)
     }
 }
@@ -133,10 +126,7 @@ mod tests {
     fn unordered_tasks_sort_last_and_get_keys_when_needed() -> Result<()> {
         let s = memory_space();
         s.add_task("a")?;
-        let x = s.add(
-            Some(Task::TYPENAME),
-            Map::from_iter([("title".to_owned(), Value::from("x"))]),
-        )?;
+        let x = s.add(Some(Task::TYPENAME), Map::from_iter([("title".to_owned(), Value::from("x"))]))?;
         assert_eq!(titles(&s), ["a", "x"]);
         s.add_task("b")?;
         assert_eq!(titles(&s), ["a", "x", "b"]);

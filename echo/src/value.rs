@@ -57,9 +57,9 @@ pub fn json_to_in(v: &Value) -> In {
 pub fn any_to_in(a: Any) -> In {
     match a {
         Any::Array(items) => In::Array(ArrayPrelim::from_iter(items.iter().cloned().map(any_to_in))),
-        Any::Map(m) if !(m.len() == 1 && matches!(m.get("/"), Some(Any::String(_)))) => In::Map(MapPrelim::from_iter(
-            m.iter().map(|(k, v)| (k.as_str(), any_to_in(v.clone()))),
-        )),
+        Any::Map(m) if !(m.len() == 1 && matches!(m.get("/"), Some(Any::String(_)))) => {
+            In::Map(MapPrelim::from_iter(m.iter().map(|(k, v)| (k.as_str(), any_to_in(v.clone())))))
+        }
         other => In::Any(other),
     }
 }

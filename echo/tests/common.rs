@@ -20,6 +20,5 @@ pub fn open_with(path: &Path, options: SpaceOptions) -> Echo {
 
 /// Creates a space with a fresh key.
 pub fn new_space(echo: &Echo, name: &str) -> Space {
-    echo.create_space(KeyPair::generate().public(), name)
-        .unwrap_or_else(|e| panic!("create space: {e}"))
+    echo.create_space(KeyPair::generate().public(), name).unwrap_or_else(|e| panic!("create space: {e}"))
 }

@@ -70,15 +70,9 @@ fn sigkill_loses_nothing_flushed() {
         let _ = child.wait();
 
         let echo = common::open(&path);
-        let space = echo
-            .find_space("crash")
-            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let space = echo.find_space("crash").unwrap_or_else(|e| panic!("round {round}: {e}"));
         let titles: Vec<String> = space.tasks().into_iter().map(|(_, t)| t.title).collect();
-        assert!(
-            titles.len() >= flushed,
-            "round {round}: {} tasks, {flushed} flushed",
-            titles.len()
-        );
+        assert!(titles.len() >= flushed, "round {round}: {} tasks, {flushed} flushed", titles.len());
         for (i, t) in titles.iter().enumerate().take(flushed) {
             assert_eq!(t, &format!("t{i}"), "round {round}");
         }

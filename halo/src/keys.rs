@@ -127,9 +127,6 @@ mod tests {
         assert!(matches!("zz".parse::<PublicKey>(), Err(KeyError::BadHex(_))));
         assert!(matches!("g".repeat(64).parse::<PublicKey>(), Err(KeyError::BadHex(_))));
         assert_eq!(PublicKey::from_bytes(&[1, 2]), Err(KeyError::BadLength(2)));
-        assert_eq!(
-            KeyPair::from_secret_bytes(&[0; 5]).map(|k| k.public()),
-            Err(KeyError::BadLength(5))
-        );
+        assert_eq!(KeyPair::from_secret_bytes(&[0; 5]).map(|k| k.public()), Err(KeyError::BadLength(5)));
     }
 }

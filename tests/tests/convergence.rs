@@ -53,9 +53,7 @@ fn apply(space: &Space, op: &Op, outbox: &Outbox) {
     // that whatever happened converges.
     let _ = match op {
         Op::AddTask(t) => space.add_task(t).map(|_| ()),
-        Op::AddObject(k) => space
-            .add(Some(&format!("T{k}")), Map::from_iter([("k".to_owned(), json!(k))]))
-            .map(|_| ()),
+        Op::AddObject(k) => space.add(Some(&format!("T{k}")), Map::from_iter([("k".to_owned(), json!(k))])).map(|_| ()),
         Op::SetProp(i, k, v) => match pick(space, *i) {
             Some(id) => space.update(&id, Map::from_iter([(k.clone(), json!(v))])),
             None => Ok(()),
@@ -76,19 +74,11 @@ fn apply(space: &Space, op: &Op, outbox: &Outbox) {
         Op::Restore(i) => pick(space, *i).map(|id| space.restore(&id)).unwrap_or(Ok(())),
         Op::Move(i, to) => {
             let tasks = space.tasks();
-            if tasks.is_empty() {
-                Ok(())
-            } else {
-                space.move_task(&tasks[i % tasks.len()].0, *to)
-            }
+            if tasks.is_empty() { Ok(()) } else { space.move_task(&tasks[i % tasks.len()].0, *to) }
         }
         Op::Complete(i, b) => {
             let tasks = space.tasks();
-            if tasks.is_empty() {
-                Ok(())
-            } else {
-                space.set_task_completed(&tasks[i % tasks.len()].0, *b).map(|_| ())
-            }
+            if tasks.is_empty() { Ok(()) } else { space.set_task_completed(&tasks[i % tasks.len()].0, *b).map(|_| ()) }
         }
         Op::Deliver(m) => {
             let msg = {

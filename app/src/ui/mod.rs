@@ -30,9 +30,7 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
     };
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
-        viewport: egui::ViewportBuilder::default()
-            .with_title("DXOS")
-            .with_inner_size([760.0, 600.0]),
+        viewport: egui::ViewportBuilder::default().with_title("DXOS").with_inner_size([760.0, 600.0]),
         ..Default::default()
     };
     let result = eframe::run_native(
@@ -64,10 +62,7 @@ struct DxosApp {
 
 impl DxosApp {
     fn new(ctx: &egui::Context, client: Arc<Client>, space: dxos_echo::Space) -> Self {
-        Self {
-            tasks: tasks::TasksView::new(ctx, space),
-            _client: client,
-        }
+        Self { tasks: tasks::TasksView::new(ctx, space), _client: client }
     }
 }
 

@@ -23,21 +23,14 @@ pub struct TasksView {
 impl TasksView {
     /// A view of `space`'s tasks; changes (local or remote) ask `ctx` for a repaint.
     pub fn new(ctx: &egui::Context, space: Space) -> Self {
-        space.enable_undo();
+        let error = space.enable_undo().err().map(|e| format!("Undo is not available: {e}"));
         let stale = Arc::new(AtomicBool::new(true));
         let (s, c) = (stale.clone(), ctx.clone());
         let sub = space.subscribe(task_query(), move |_| {
             s.store(true, Ordering::Release);
             c.request_repaint();
         });
-        Self {
-            space,
-            rows: Vec::new(),
-            stale,
-            _sub: sub,
-            input: String::new(),
-            error: None,
-        }
+        Self { space, rows: Vec::new(), stale, _sub: sub, input: String::new(), error }
     }
 
     fn refresh(&mut self) {
