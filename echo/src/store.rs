@@ -99,9 +99,12 @@ pub(crate) fn init(db: &Database) -> Result<()> {
     Ok(())
 }
 
+/// An object id and its encoded [`Row`].
+pub(crate) type MaterializedRow = (String, Vec<u8>);
+
 /// A space's materialized objects, if they reflect its whole log (else `None`: after a crash
 /// they may lag behind, and the space must be loaded from its log).
-pub(crate) fn read_materialized(db: &Database, space: &SpaceKey) -> Result<Option<Vec<(String, Vec<u8>)>>> {
+pub(crate) fn read_materialized(db: &Database, space: &SpaceKey) -> Result<Option<Vec<MaterializedRow>>> {
     let txn = db.begin_read()?;
     let Some(seq) = txn.open_table(MATERIALIZED)?.get(&space[..])?.map(|v| v.value()) else {
         return Ok(None);

@@ -13,6 +13,9 @@ use yrs::{Doc, GetString, Map as _, ReadTxn, Transact, Update};
 
 type R = Result<(), EchoError>;
 
+/// An update an update listener saw, with its origin.
+type Seen = (Vec<u8>, UpdateOrigin);
+
 fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -221,7 +224,7 @@ fn update_stream_and_origins() -> R {
     let echo = common::open(&dir.path().join("s.redb"));
     let s = common::new_space(&echo, "S");
     let peer = common::new_space(&echo, "peer");
-    let got: Arc<Mutex<Vec<(Vec<u8>, UpdateOrigin)>>> = Arc::default();
+    let got: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let g = got.clone();
     let listener = s.on_update(move |u, o| g.lock().unwrap_or_else(|e| e.into_inner()).push((u.to_vec(), o)));
     s.add_task("x")?;

@@ -93,8 +93,11 @@ fn apply(space: &Space, op: &Op, outbox: &Outbox) {
     };
 }
 
+/// An object as a reader sees it: id, typename, deleted flag, properties.
+type ObjectView = (String, Option<String>, bool, Value);
+
 /// Everything a reader sees: every object (deleted too) as JSON, and the task order.
-fn view(space: &Space) -> (Vec<(String, Option<String>, bool, Value)>, Vec<String>) {
+fn view(space: &Space) -> (Vec<ObjectView>, Vec<String>) {
     let objects = space
         .query(&Query::all().include_deleted())
         .into_iter()
