@@ -4,7 +4,6 @@
 //!
 //! Run: `cargo bench -p dxos-echo` (add a filter, e.g. `-- insert`, for one group).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,34 +17,6 @@ use dxos_echo::{Echo, Filter, ObjectId, Query, Space, SpaceOptions, Task, TypedO
 use dxos_halo::KeyPair;
 use serde_json::{Map, Value};
 use yrs::{Any, Doc, Map as _, MapPrelim, MapRef, Out, Text, TextRef, Transact};
-
-/// Counts live heap bytes, for the memory-per-object report.
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts sizes.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size(), Ordering::Relaxed);
-        // SAFETY: same layout contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        // SAFETY: p was allocated by System with layout l.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new, Ordering::Relaxed);
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
 
 const N: usize = 100_000;
 
@@ -413,45 +384,6 @@ fn trace(c: &mut Criterion) {
     assert_eq!(s.text(&id, "content").unwrap_or_default(), t.end);
 }
 
-/// Memory per Task: live heap bytes after 100k inserts, ours minus raw yrs.
-fn memory_report() {
-    let base = LIVE.load(Ordering::SeqCst);
-    let r = raw();
-    for i in 0..N {
-        raw_insert_task(&r, i);
-    }
-    black_box(r.copied.load(Ordering::Relaxed));
-    let raw_bytes = LIVE.load(Ordering::SeqCst) - base;
-    drop(r);
-    let base = LIVE.load(Ordering::SeqCst);
-    let s = Space::in_memory(KeyPair::generate().public(), SpaceOptions { undo: false, ..SpaceOptions::default() })
-        .unwrap_or_else(|e| panic!("{e}"));
-    fill(&s, N);
-    let ours = LIVE.load(Ordering::SeqCst) - base;
-    drop(s);
-    let base = LIVE.load(Ordering::SeqCst);
-    let su = memory_space();
-    su.enable_undo().unwrap_or_else(|e| panic!("{e}"));
-    fill(&su, N);
-    let ours_undo = LIVE.load(Ordering::SeqCst) - base;
-    drop(su);
-    println!(
-        "memory_per_task: raw yrs {:.0} B, echo {:.0} B (+{:.0} B), echo with undo history {:.0} B (+{:.0} B)",
-        raw_bytes as f64 / N as f64,
-        ours as f64 / N as f64,
-        (ours as f64 - raw_bytes as f64) / N as f64,
-        ours_undo as f64 / N as f64,
-        (ours_undo as f64 - raw_bytes as f64) / N as f64,
-    );
-}
-
 criterion_group!(benches, insert, update, query, notify, cold_open, trace);
 
-fn main() {
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    if filter.is_empty() || filter.iter().any(|f| "memory".contains(f.as_str())) {
-        memory_report();
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+criterion::criterion_main!(benches);

@@ -92,6 +92,20 @@ impl Index {
         old
     }
 
+    /// Marks an existing object deleted or not (its type is kept).
+    pub fn set_deleted(&mut self, id: &ObjectId, deleted: bool) {
+        if let Some(m) = self.objects.get_mut(id)
+            && m.deleted != deleted
+        {
+            m.deleted = deleted;
+            if deleted {
+                self.live -= 1;
+            } else {
+                self.live += 1;
+            }
+        }
+    }
+
     /// What the index knows of `id`.
     pub fn get(&self, id: &str) -> Option<Meta> {
         self.objects.get(id).copied()

@@ -12,6 +12,7 @@
 
 mod echo;
 pub mod error;
+mod fields;
 mod index;
 pub mod object;
 pub mod order;

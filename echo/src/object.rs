@@ -60,17 +60,7 @@ pub trait TypedObject: Serialize + DeserializeOwned {
 
     /// The struct's fields as yrs inputs, serialized straight to yrs values (no JSON detour).
     fn to_fields(&self) -> Result<Vec<(String, yrs::In)>> {
-        match yrs::encoding::serde::to_any(self) {
-            Ok(yrs::Any::Map(m)) => {
-                let m = std::sync::Arc::unwrap_or_clone(m);
-                Ok(m.into_iter()
-                    .filter(|(_, v)| !matches!(v, yrs::Any::Null))
-                    .map(|(k, v)| (k, crate::value::any_to_in(v)))
-                    .collect())
-            }
-            Ok(_) => Err(EchoError::InvalidValue(format!("{} did not serialize to a map", Self::TYPENAME))),
-            Err(e) => Err(EchoError::InvalidValue(e.to_string())),
-        }
+        crate::fields::to_fields(self).map_err(|e| EchoError::InvalidValue(format!("{}: {e}", Self::TYPENAME)))
     }
 
     /// The struct as a property map (for writing).

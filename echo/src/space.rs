@@ -65,8 +65,22 @@ impl Default for SpaceOptions {
 #[derive(Default)]
 struct Sink {
     updates: Vec<Vec<u8>>,
+    /// Objects touched by a remote or undo transaction (their index entry is read back).
     changed: Vec<ObjectId>,
+    /// Objects touched by a local write, which says what it did to their index entry.
+    known: Vec<(ObjectId, Hint)>,
     props: bool,
+}
+
+/// What a local write does to an object's typename and deleted flag (so the index is
+/// updated without reading the object back).
+enum Hint {
+    /// Neither changes (properties and text cannot touch `@` keys).
+    Unchanged,
+    /// A new object of this type.
+    Added(Option<Arc<str>>),
+    /// Soft-deleted or restored.
+    Deleted(bool),
 }
 
 /// A cheap, cloneable handle on one open space.
@@ -550,7 +564,7 @@ impl Space {
         if let Some(t) = typename {
             fields.push((TYPE_KEY.to_owned(), In::Any(Any::String(Arc::from(t)))));
         }
-        self.inner.write(Some(&id), |txn, objects, _| {
+        self.inner.write(Some((&id, Hint::Added(typename.map(Arc::from)))), |txn, objects, _| {
             objects.insert(txn, id.clone(), MapPrelim::from_iter(fields));
             Ok(())
         })?;
@@ -604,7 +618,7 @@ impl Space {
 
     /// Soft-deletes an object (`@deleted`): queries skip it; [`Space::restore`] brings it back.
     pub fn delete(&self, id: &str) -> Result<()> {
-        self.inner.write_object(id, |txn, m| {
+        self.inner.write_object_as(id, Hint::Deleted(true), |txn, m| {
             m.insert(txn, DELETED_KEY, true);
             Ok(())
         })
@@ -612,7 +626,7 @@ impl Space {
 
     /// Restores a soft-deleted object.
     pub fn restore(&self, id: &str) -> Result<()> {
-        self.inner.write_object(id, |txn, m| {
+        self.inner.write_object_as(id, Hint::Deleted(false), |txn, m| {
             m.remove(txn, DELETED_KEY);
             Ok(())
         })
@@ -826,13 +840,13 @@ impl SpaceInner {
     /// writes say which object they touch, so the deep observer only works for remote changes.
     fn write<R>(
         &self,
-        touched: Option<&ObjectId>,
+        touched: Option<(&ObjectId, Hint)>,
         f: impl FnOnce(&mut TransactionMut, &MapRef, &MapRef) -> Result<R>,
     ) -> Result<R> {
         let mut st = lock(&self.state);
         let mut notes = self.ensure_loaded(&mut st)?;
-        if let Some(id) = touched {
-            lock(&self.sink).changed.push(id.clone());
+        if let Some((id, hint)) = touched {
+            lock(&self.sink).known.push((id.clone(), hint));
         }
         let (objects, props) = (st.objects.clone(), st.props.clone());
         let r = {
@@ -933,8 +947,17 @@ impl SpaceInner {
     }
 
     fn write_object(&self, id: &str, f: impl FnOnce(&mut TransactionMut, &MapRef) -> Result<()>) -> Result<()> {
+        self.write_object_as(id, Hint::Unchanged, f)
+    }
+
+    fn write_object_as(
+        &self,
+        id: &str,
+        hint: Hint,
+        f: impl FnOnce(&mut TransactionMut, &MapRef) -> Result<()>,
+    ) -> Result<()> {
         let touched: ObjectId = Arc::from(id);
-        self.write(Some(&touched), |txn, objects, _| match object_map(txn, objects, id) {
+        self.write(Some((&touched, hint)), |txn, objects, _| match object_map(txn, objects, id) {
             Some(m) => f(txn, &m),
             None => Err(EchoError::ObjectNotFound(id.to_owned())),
         })
@@ -994,19 +1017,34 @@ impl SpaceInner {
     /// Feeds what the last transaction changed to the index, subscriptions, listeners and store.
     fn after_txn(&self, st: &mut State, origin: UpdateOrigin) -> Notes {
         let sink = std::mem::take(&mut *lock(&self.sink));
-        if sink.updates.is_empty() && sink.changed.is_empty() && !sink.props {
+        if sink.updates.is_empty() && sink.changed.is_empty() && sink.known.is_empty() && !sink.props {
             return Vec::new();
         }
         let mut changed = sink.changed;
-        changed.sort_unstable();
-        changed.dedup();
         let mut notes = Vec::new();
         {
             let State { doc, objects, index, subs, props, record, record_dirty, .. } = st;
-            let txn = doc.transact();
-            for id in &changed {
-                let meta = read_meta(&txn, objects, id);
-                index.set(id, meta.as_ref().map(|(t, d)| (t.as_deref(), *d)));
+            if !changed.is_empty() {
+                // Touched by a remote or undo transaction: read each object's type back.
+                let txn = doc.transact();
+                for id in &changed {
+                    let meta = read_meta(&txn, objects, id);
+                    index.set(id, meta.as_ref().map(|(t, d)| (t.as_deref(), *d)));
+                }
+            }
+            for (id, hint) in sink.known {
+                match hint {
+                    Hint::Unchanged => {}
+                    Hint::Added(t) => {
+                        index.set(&id, Some((t.as_deref(), false)));
+                    }
+                    Hint::Deleted(d) => index.set_deleted(&id, d),
+                }
+                changed.push(id);
+            }
+            if changed.len() > 1 {
+                changed.sort_unstable();
+                changed.dedup();
             }
             if !subs.is_empty() {
                 let reader = Reader::Doc(doc.transact(), objects);
@@ -1018,7 +1056,7 @@ impl SpaceInner {
             }
             if sink.props {
                 let name =
-                    read_prop(&txn, props, "name").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                    read_prop(&doc.transact(), props, "name").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
                 if name != record.name {
                     record.name = name;
                     *record_dirty = true;
