@@ -35,6 +35,9 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Who you are: this profile's identity and devices.
+    #[command(subcommand)]
+    Identity(IdentityCmd),
     /// Spaces: shared databases.
     #[command(subcommand)]
     Space(SpaceCmd),
@@ -79,6 +82,30 @@ pub enum Command {
     Status,
 }
 
+/// `dxos identity ...`
+#[derive(Debug, Subcommand)]
+pub enum IdentityCmd {
+    /// Creates the identity and this device (refused if the profile has one).
+    Create {
+        /// Your display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Shows the identity and its devices.
+    Show,
+    /// Prints the recovery phrase (on the device that holds the root key).
+    Phrase,
+    /// Restores the identity from its recovery phrase on this fresh profile.
+    Recover {
+        /// The 24 words.
+        #[arg(long)]
+        phrase: String,
+        /// A name for this device.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
 /// `dxos space ...`
 #[derive(Debug, Subcommand)]
 pub enum SpaceCmd {
@@ -90,6 +117,11 @@ pub enum SpaceCmd {
     },
     /// Lists spaces.
     List,
+    /// Lists a space's members.
+    Members {
+        /// Space id or unique name.
+        space: String,
+    },
     /// Renames a space.
     Rename {
         /// Space id or unique name.
@@ -267,6 +299,11 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
             let bytes = read_input(input.as_ref())?;
             Request::SpaceImport { space, update_hex: hex::encode(bytes) }
         }
+        Command::Identity(IdentityCmd::Create { name }) => Request::IdentityCreate { name },
+        Command::Identity(IdentityCmd::Show) => Request::IdentityShow,
+        Command::Identity(IdentityCmd::Phrase) => Request::IdentityPhrase,
+        Command::Identity(IdentityCmd::Recover { phrase, name }) => Request::IdentityRecover { phrase, name },
+        Command::Space(SpaceCmd::Members { space }) => Request::SpaceMembers { space },
         Command::Space(SpaceCmd::Create { name }) => Request::SpaceCreate { name },
         Command::Space(SpaceCmd::List) => Request::SpaceList,
         Command::Space(SpaceCmd::Rename { space, name }) => Request::SpaceRename { space, name },
@@ -302,8 +339,9 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
 fn serve(profile: &Profile, json: bool) -> Result<(), CmdError> {
     owner::install_signal_handler();
     let (owner, _events) = owner::acquire(profile, Role::Serve)?;
-    // The network layer is not built yet: no peer id or addresses to announce.
-    let first = json!({"peer_id": null, "addrs": []});
+    // The network layer is not built yet: no addresses to announce.
+    let peer_id = owner.client().halo().identity().map(|i| i.peer_id);
+    let first = json!({"peer_id": peer_id, "addrs": []});
     if json {
         println!("{first}");
     } else {
@@ -333,6 +371,36 @@ fn object_lines(o: &Value) -> String {
     format!("{}  {}  {}", s(o, "id"), s(o, "type"), o["data"])
 }
 
+fn fingerprint(v: &Value) -> String {
+    v["identity_key"]
+        .as_str()
+        .and_then(|k| k.parse::<dxos_halo::PublicKey>().ok())
+        .map(|k| k.fingerprint())
+        .unwrap_or_default()
+}
+
+fn identity_text(v: &Value) -> String {
+    if v["identity_key"].is_null() {
+        return "No identity yet: run `dxos identity create --name NAME` (or open the app).".to_owned();
+    }
+    let mut out = format!(
+        "Name:     {}\nIdentity: {} ({})\nDevice:   {}\nPeer id:  {}",
+        s(v, "display_name"),
+        s(v, "identity_key"),
+        fingerprint(v),
+        s(v, "device_key"),
+        s(v, "peer_id")
+    );
+    if let Some(devices) = v["devices"].as_array() {
+        out.push_str("\nDevices:");
+        for d in devices {
+            let this = if d["online"] == true { " (this device)" } else { "" };
+            out.push_str(&format!("\n  {}  {}{this}", s(d, "name"), s(d, "device_key")));
+        }
+    }
+    out
+}
+
 fn human_watch(line: &Value) -> String {
     let ids: Vec<String> =
         line["ids"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
@@ -346,6 +414,14 @@ fn human(req: &Request, v: &Value) -> String {
         if items.is_empty() { "(none)".to_owned() } else { items.join("\n") }
     };
     match req {
+        Request::IdentityCreate { .. } | Request::IdentityRecover { .. } | Request::IdentityShow => identity_text(v),
+        Request::IdentityPhrase => format!(
+            "Your recovery phrase (keep it secret; it restores your identity on a new device):\n\n{}",
+            s(v, "phrase")
+        ),
+        Request::SpaceMembers { .. } => list(&|m| {
+            format!("{}  {}  {}  ({})", s(m, "role"), s(m, "display_name"), s(m, "identity_key"), fingerprint(m))
+        }),
         Request::SpaceCreate { .. } => format!("Created space {} ({})", s(v, "name"), s(v, "id")),
         Request::SpaceRename { .. } => format!("Renamed space {} to {}", s(v, "id"), s(v, "name")),
         Request::SpaceList => list(&|x| format!("{}  {}  ({} objects)", s(x, "id"), s(x, "name"), s(x, "objects"))),

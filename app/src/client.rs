@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dxos_echo::{Echo, Filter, Object, Query, Space, Task};
-use dxos_halo::KeyPair;
+use dxos_halo::{Halo, IdentityInfo, KeyPair, Keyring, space_key_name};
 use serde_json::{Map, Value, json};
 
 use crate::profile::Profile;
@@ -27,8 +27,9 @@ pub enum OpenError {
 
 /// An open profile.
 pub struct Client {
-    profile: Profile,
     echo: Echo,
+    halo: Halo,
+    keyring: Keyring,
 }
 
 impl Client {
@@ -42,8 +43,51 @@ impl Client {
                 return Err(OpenError::Other(format!("cannot open {}: {e}", profile.store_path().display())));
             }
         };
-        let echo = Echo::open(Arc::new(db)).map_err(|e| OpenError::Other(e.to_string()))?;
-        Ok(Client { profile: profile.clone(), echo })
+        let db = Arc::new(db);
+        let echo = Echo::open(db.clone()).map_err(|e| OpenError::Other(e.to_string()))?;
+        let keyring = Keyring::open(profile.dir().join("keys")).map_err(|e| OpenError::Other(e.to_string()))?;
+        let halo = Halo::open(db, keyring.clone()).map_err(|e| OpenError::Other(e.to_string()))?;
+        Ok(Client { echo, halo, keyring })
+    }
+
+    /// HALO: this profile's identity and credentials.
+    pub fn halo(&self) -> &Halo {
+        &self.halo
+    }
+
+    /// This profile's identity, or the `no_identity` error with a hint.
+    pub fn require_identity(&self) -> Result<IdentityInfo, CmdError> {
+        self.halo.identity().ok_or_else(|| dxos_halo::HaloError::NoIdentity.into())
+    }
+
+    /// Creates the identity and this device, and adopts the spaces made before it.
+    pub fn create_identity(&self, name: &str) -> Result<IdentityInfo, CmdError> {
+        let info = self.halo.create_identity(name, &device_label())?;
+        self.adopt_spaces()?;
+        Ok(info)
+    }
+
+    /// Restores an identity from its recovery phrase on this fresh profile.
+    pub fn recover_identity(&self, phrase: &str, device: Option<&str>) -> Result<IdentityInfo, CmdError> {
+        let label = device.map(str::to_owned).unwrap_or_else(device_label);
+        let info = self.halo.recover_identity(phrase, &label)?;
+        self.adopt_spaces()?;
+        Ok(info)
+    }
+
+    /// Writes genesis and owner membership for spaces that were made before the identity.
+    fn adopt_spaces(&self) -> Result<(), CmdError> {
+        for info in self.echo.spaces(true)? {
+            if self.halo.has_space(&info.id) {
+                continue;
+            }
+            match self.keyring.load(&space_key_name(&info.id)) {
+                Ok(Some(key)) => self.halo.add_space(&key)?,
+                Ok(None) => tracing::warn!("space {} has no key on this device; it was not adopted", info.id),
+                Err(e) => return Err(CmdError::new(Kind::Io, e.to_string())),
+            }
+        }
+        Ok(())
     }
 
     /// The ECHO database.
@@ -61,19 +105,66 @@ impl Client {
         Ok(self.echo.find_space(id_or_name)?)
     }
 
-    /// Creates a space with a fresh key pair (its secret kept in the profile's keyring).
+    /// Creates a space with a fresh key pair (its secret kept in the profile's keyring), with
+    /// its genesis and this identity as owner.
     pub fn create_space(&self, name: &str) -> Result<Space, CmdError> {
         if name.trim().is_empty() {
             return Err(CmdError::new(Kind::InvalidInput, "a space needs a name"));
         }
+        self.require_identity()?;
         let key = KeyPair::generate();
-        self.profile.store_space_key(&key).map_err(|e| CmdError::new(Kind::Io, format!("{e:#}")))?;
-        Ok(self.echo.create_space(key.public(), name)?)
+        self.keyring.store(&space_key_name(&key.public()), &key).map_err(|e| CmdError::new(Kind::Io, e.to_string()))?;
+        let space = self.echo.create_space(key.public(), name)?;
+        self.halo.add_space(&key)?;
+        Ok(space)
     }
 
     /// Answers one request (not `Watch`, `Hello` or `Handover`, which the caller handles).
     pub fn execute(&self, req: &Request) -> Result<Value, CmdError> {
         match req {
+            Request::IdentityCreate { name } => Ok(identity_json(&self.create_identity(name)?, false)),
+            Request::IdentityRecover { phrase, name } => {
+                Ok(identity_json(&self.recover_identity(phrase, name.as_deref())?, false))
+            }
+            Request::IdentityShow => Ok(match self.halo.identity() {
+                Some(info) => identity_json(&info, true),
+                None => {
+                    json!({"identity_key": null, "device_key": null, "peer_id": null, "display_name": null, "devices": []})
+                }
+            }),
+            Request::IdentityPhrase => Ok(json!({"phrase": self.halo.recovery_phrase()?})),
+            Request::Status => {
+                let spaces = self.echo.spaces(false)?.len();
+                let identity = self.halo.identity().map(|i| i.identity_key.to_string());
+                Ok(json!({"identity": identity, "spaces": spaces, "peers": 0, "addrs": []}))
+            }
+            Request::Watch { .. } | Request::Hello | Request::Handover => {
+                Err(CmdError::new(Kind::Internal, "this request is answered by the owner loop"))
+            }
+            other => {
+                self.require_identity()?;
+                self.execute_data(other)
+            }
+        }
+    }
+
+    /// Requests that read or write spaces (the profile has an identity).
+    fn execute_data(&self, req: &Request) -> Result<Value, CmdError> {
+        match req {
+            Request::SpaceMembers { space } => {
+                let s = self.space(space)?;
+                let me = self.halo.identity().map(|i| i.identity_key);
+                let members = self.halo.members(&s.id())?;
+                Ok(Value::Array(
+                    members
+                        .into_iter()
+                        .map(|m| {
+                            json!({"identity_key": m.identity_key.to_string(), "display_name": m.display_name,
+                                   "role": m.role.as_str(), "online": Some(m.identity_key) == me})
+                        })
+                        .collect(),
+                ))
+            }
             Request::SpaceCreate { name } => {
                 let s = self.create_space(name)?;
                 Ok(json!({"id": s.id().to_string(), "name": s.name()}))
@@ -82,7 +173,10 @@ impl Client {
                 let list = self.echo.spaces(false)?;
                 Ok(Value::Array(
                     list.into_iter()
-                        .map(|s| json!({"id": s.id.to_string(), "name": s.name, "members": 0, "objects": s.objects}))
+                        .map(|s| {
+                            let members = self.halo.members(&s.id).map(|m| m.len()).unwrap_or(0);
+                            json!({"id": s.id.to_string(), "name": s.name, "members": members, "objects": s.objects})
+                        })
                         .collect(),
                 ))
             }
@@ -155,13 +249,7 @@ impl Client {
                 let q = build_query(typename.as_deref(), conditions);
                 Ok(Value::Array(self.space(space)?.query(&q).iter().map(object_json).collect()))
             }
-            Request::Status => {
-                let spaces = self.echo.spaces(false)?.len();
-                Ok(json!({"identity": null, "spaces": spaces, "peers": 0, "addrs": []}))
-            }
-            Request::Watch { .. } | Request::Hello | Request::Handover => {
-                Err(CmdError::new(Kind::Internal, "this request is answered by the owner loop"))
-            }
+            _ => Err(CmdError::new(Kind::Internal, "not a data request")),
         }
     }
 
@@ -174,6 +262,7 @@ impl Client {
         stop: &dyn Fn() -> bool,
         mut emit: impl FnMut(Value) -> bool,
     ) -> Result<(), CmdError> {
+        self.require_identity()?;
         let s = self.space(space)?;
         let q = match typename {
             Some(t) => Query::typename(t),
@@ -212,6 +301,29 @@ pub fn now_ms() -> u64 {
 /// A `watch` line: the whole current result, stamped with this process's clock.
 pub fn watch_line(ids: &[dxos_echo::ObjectId]) -> Value {
     json!({"ts_ms": now_ms(), "ids": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>()})
+}
+
+/// A label for this device: the host name, or the platform.
+pub fn device_label() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| std::env::consts::OS.to_owned())
+}
+
+fn identity_json(i: &IdentityInfo, with_devices: bool) -> Value {
+    let mut v = json!({"identity_key": i.identity_key.to_string(), "device_key": i.device_key.to_string(),
+                       "peer_id": i.peer_id, "display_name": i.display_name});
+    if with_devices {
+        v["devices"] = Value::Array(
+            i.devices
+                .iter()
+                .map(|d| json!({"device_key": d.device_key.to_string(), "name": d.name, "online": d.this_device}))
+                .collect(),
+        );
+    }
+    v
 }
 
 fn task_json(id: &str, t: &Task) -> Value {
@@ -266,6 +378,27 @@ mod tests {
         assert_eq!(parse_where("t=a=b"), Ok(("t".into(), json!("a=b"))));
         assert!(parse_where("nokey").is_err());
         assert!(parse_where("=x").is_err());
+    }
+
+    #[test]
+    fn spaces_made_before_the_identity_are_adopted() -> Result<(), CmdError> {
+        let dir = tempfile::tempdir().map_err(|e| CmdError::new(Kind::Io, e.to_string()))?;
+        let profile = Profile::new(Some(dir.path().join("p"))).map_err(|e| CmdError::new(Kind::Io, e.to_string()))?;
+        let client = Client::open(&profile).map_err(|e| CmdError::new(Kind::Io, e.to_string()))?;
+        // As an older dxos did: a space with its key, and no identity.
+        let key = KeyPair::generate();
+        client
+            .keyring
+            .store(&space_key_name(&key.public()), &key)
+            .map_err(|e| CmdError::new(Kind::Io, e.to_string()))?;
+        client.echo.create_space(key.public(), "Old")?;
+        assert!(!client.halo.has_space(&key.public()));
+        let me = client.create_identity("Ada")?;
+        let members = client.halo.members(&key.public())?;
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0].identity_key, me.identity_key);
+        assert_eq!(members[0].role, dxos_halo::Role::Owner);
+        Ok(())
     }
 
     #[test]

@@ -4,12 +4,10 @@
 
 use std::fs;
 use std::hash::{Hash, Hasher};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use dxos_halo::KeyPair;
 
 /// Longest socket path we use in the profile folder (Linux allows 107 bytes).
 const MAX_SOCKET_PATH: usize = 100;
@@ -70,22 +68,5 @@ impl Profile {
         abs.hash(&mut h);
         let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
         runtime.join(format!("dxos-{:016x}.sock", h.finish()))
-    }
-
-    /// Stores a space's secret key in the keyring folder (0600 file in a 0700 folder).
-    pub fn store_space_key(&self, key: &KeyPair) -> Result<()> {
-        let dir = self.dir.join("keys");
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
-        let path = dir.join(format!("space-{}.key", key.public()));
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot write key file {}", path.display()))?;
-        f.write_all(&key.secret_bytes())?;
-        f.sync_all()?;
-        Ok(())
     }
 }

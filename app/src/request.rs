@@ -8,6 +8,16 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
+    /// `identity create`.
+    IdentityCreate { name: String },
+    /// `identity show`.
+    IdentityShow,
+    /// `identity phrase`.
+    IdentityPhrase,
+    /// `identity recover`.
+    IdentityRecover { phrase: String, name: Option<String> },
+    /// `space members`.
+    SpaceMembers { space: String },
     /// `space create`.
     SpaceCreate { name: String },
     /// `space list`.
@@ -124,6 +134,25 @@ impl From<dxos_echo::EchoError> for CmdError {
             _ => Kind::Internal,
         };
         CmdError::new(kind, e.to_string())
+    }
+}
+
+impl From<dxos_halo::HaloError> for CmdError {
+    fn from(e: dxos_halo::HaloError) -> Self {
+        use dxos_halo::HaloError as H;
+        let kind = match &e {
+            H::NoIdentity => Kind::NoIdentity,
+            H::IdentityExists(_) | H::InvalidPhrase(_) | H::InvalidName(_) | H::Credential(_) => Kind::InvalidInput,
+            H::NoRootKey => Kind::Denied,
+            H::UnknownSpace(_) => Kind::NotFound,
+            H::Keyring(dxos_halo::KeyringError::Exposed(_)) => Kind::Denied,
+            _ => Kind::Io,
+        };
+        let message = match &e {
+            H::NoIdentity => format!("{e}: run `dxos identity create --name NAME` (or open the app) first"),
+            _ => e.to_string(),
+        };
+        CmdError::new(kind, message)
     }
 }
 

@@ -48,10 +48,17 @@ fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A profile folder under `dir` with an identity.
+fn new_profile(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    ok(&p, &["identity", "create", "--name", "Tester"]);
+    p
+}
+
 #[test]
 fn data_commands_round_trip() {
     let dir = tmp();
-    let p = dir.path().join("profile");
+    let p = new_profile(dir.path(), "profile");
     let space = ok(&p, &["space", "create", "--name", "Groceries"]);
     let id = space["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(id.len(), 64);
@@ -101,7 +108,7 @@ fn export_is_plain_yjs_and_import_merges() {
     use yrs::updates::decoder::Decode;
     use yrs::{Map, Transact};
     let dir = tmp();
-    let p = dir.path().join("profile");
+    let p = new_profile(dir.path(), "profile");
     ok(&p, &["space", "create", "--name", "A"]);
     let t = ok(&p, &["task", "add", "A", "Read me"]);
     let file = dir.path().join("a.yjs");
@@ -117,7 +124,7 @@ fn export_is_plain_yjs_and_import_merges() {
     assert!(objects.get(&doc.transact(), t["id"].as_str().unwrap_or_default()).is_some());
 
     // Import into another profile's space, from a file and from stdin.
-    let q = dir.path().join("other");
+    let q = new_profile(dir.path(), "other");
     ok(&q, &["space", "create", "--name", "B"]);
     assert_eq!(
         ok(&q, &["space", "import", "B", "--in", file.to_str().unwrap_or_default()]),
@@ -145,7 +152,7 @@ fn export_is_plain_yjs_and_import_merges() {
 #[test]
 fn misuse_exits_2_with_a_message() {
     let dir = tmp();
-    let p = dir.path().join("profile");
+    let p = new_profile(dir.path(), "profile");
     ok(&p, &["space", "create", "--name", "S"]);
     let cases: &[&[&str]] = &[
         &["frobnicate"],
@@ -241,7 +248,7 @@ fn socket_of(p: &Path) -> PathBuf {
 #[test]
 fn watch_sees_task_add_from_another_process() {
     let dir = tmp();
-    let p = dir.path().join("profile");
+    let p = new_profile(dir.path(), "profile");
     ok(&p, &["space", "create", "--name", "S"]);
     let watch = Running::start(&p, &["watch", "S", "--type", "dxos.org/type/Task"]);
     let first = watch.next();
@@ -260,7 +267,7 @@ fn watch_sees_task_add_from_another_process() {
 #[test]
 fn serve_takes_over_from_a_temporary_owner() {
     let dir = tmp();
-    let p = dir.path().join("profile");
+    let p = new_profile(dir.path(), "profile");
     ok(&p, &["space", "create", "--name", "S"]);
     let watch = Running::start(&p, &["watch", "S"]);
     watch.next();
@@ -290,7 +297,7 @@ fn serve_takes_over_from_a_temporary_owner() {
 #[test]
 fn serve_flushes_on_sigint_and_stale_sockets_are_replaced() {
     let dir = tmp();
-    let p = dir.path().join("profile");
+    let p = new_profile(dir.path(), "profile");
     ok(&p, &["space", "create", "--name", "S"]);
     let mut serve = Running::start(&p, &["serve"]);
     serve.next();
@@ -317,7 +324,7 @@ fn serve_flushes_on_sigint_and_stale_sockets_are_replaced() {
 #[test]
 fn concurrent_short_commands_never_see_a_lock_error() {
     let dir = tmp();
-    let p = dir.path().join("profile");
+    let p = new_profile(dir.path(), "profile");
     ok(&p, &["space", "create", "--name", "S"]);
     let handles: Vec<_> = (0..6)
         .map(|i| {
@@ -338,7 +345,7 @@ fn concurrent_short_commands_never_see_a_lock_error() {
 #[test]
 fn long_profile_paths_put_the_socket_in_the_runtime_dir() {
     let dir = tmp();
-    let p = dir.path().join("a-rather-long-folder-name-".repeat(5)).join("profile");
+    let p = new_profile(&dir.path().join("a-rather-long-folder-name-".repeat(5)), "profile");
     ok(&p, &["space", "create", "--name", "S"]);
     let watch = Running::start(&p, &["watch", "S"]);
     watch.next();

@@ -25,7 +25,6 @@ const N: usize = 100_000;
 struct Raw {
     doc: Doc,
     objects: MapRef,
-    copied: Arc<AtomicUsize>,
 }
 
 /// A raw yrs document whose update callback copies each update's bytes and hands them off (here:
@@ -33,13 +32,12 @@ struct Raw {
 fn raw() -> Raw {
     let doc = Doc::with_options(yrs::Options { offset_kind: yrs::OffsetKind::Utf16, ..yrs::Options::default() });
     let objects = doc.get_or_insert_map("objects");
-    let copied: Arc<AtomicUsize> = Arc::default();
-    let c = copied.clone();
+    let copied = AtomicUsize::new(0);
     let _ = doc.observe_update_v1("bench", move |_, e| {
         let bytes = black_box(e.update.clone());
-        c.fetch_add(bytes.len(), Ordering::Relaxed);
+        copied.fetch_add(bytes.len(), Ordering::Relaxed);
     });
-    Raw { doc, objects, copied }
+    Raw { doc, objects }
 }
 
 fn raw_insert_task(r: &Raw, i: usize) -> ObjectId {

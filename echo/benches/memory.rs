@@ -70,7 +70,8 @@ fn main() {
     drop((doc, objects));
     let report = |label: &str, undo: bool| {
         let base = LIVE.load(Ordering::SeqCst);
-        let s = Space::in_memory(KeyPair::generate().public(), SpaceOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let s =
+            Space::in_memory(KeyPair::generate().public(), SpaceOptions::default()).unwrap_or_else(|e| panic!("{e}"));
         if undo {
             s.enable_undo().unwrap_or_else(|e| panic!("{e}"));
         }

@@ -1055,8 +1055,9 @@ impl SpaceInner {
                 }
             }
             if sink.props {
-                let name =
-                    read_prop(&doc.transact(), props, "name").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                let name = read_prop(&doc.transact(), props, "name")
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
                 if name != record.name {
                     record.name = name;
                     *record_dirty = true;

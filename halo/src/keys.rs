@@ -1,11 +1,15 @@
-//! ed25519 key pairs and the public-key type shown to people as lowercase hex.
+//! ed25519 key pairs, the public-key type shown to people as lowercase hex, and the bridge
+//! to libp2p: a device key *is* its libp2p identity (the PeerId comes from the same key).
 //!
-//! Keys are made with the operating system's randomness; this module never hand-rolls crypto.
+//! Keys are made with the operating system's randomness; signatures are domain-separated
+//! (a signature for one purpose never verifies for another). No crypto is hand-rolled here.
 
 use std::fmt;
 use std::str::FromStr;
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use libp2p_identity::PeerId;
+use sha2::{Digest, Sha256};
 
 /// Why a key could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -20,6 +24,9 @@ pub enum KeyError {
     /// The bytes are not a valid ed25519 public key.
     #[error("not a valid ed25519 public key")]
     NotOnCurve,
+    /// The PeerId does not embed an ed25519 key (another key type, or a hashed key).
+    #[error("peer id {0} does not hold an ed25519 public key")]
+    NotEd25519PeerId(String),
 }
 
 /// An ed25519 public key: names a space, an identity or a device.
@@ -43,6 +50,52 @@ impl PublicKey {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// The libp2p PeerId of this key (as a device's network identity).
+    pub fn to_peer_id(&self) -> PeerId {
+        match libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0) {
+            Ok(k) => libp2p_identity::PublicKey::from(k).to_peer_id(),
+            // Unreachable: a PublicKey is checked to be a valid point when made.
+            Err(_) => PeerId::from_multihash(Default::default()).unwrap_or_else(|_| PeerId::random()),
+        }
+    }
+
+    /// The ed25519 key a PeerId embeds (libp2p inlines ed25519 keys in the PeerId).
+    pub fn from_peer_id(peer: &PeerId) -> Result<Self, KeyError> {
+        let bad = || KeyError::NotEd25519PeerId(peer.to_base58());
+        let mh = peer.as_ref();
+        if mh.code() != 0 {
+            return Err(bad());
+        }
+        let key = libp2p_identity::PublicKey::try_decode_protobuf(mh.digest()).map_err(|_| bad())?;
+        let ed = key.try_into_ed25519().map_err(|_| bad())?;
+        Self::from_bytes(&ed.to_bytes())
+    }
+
+    /// A short fingerprint people can compare at a glance: four words from the BIP-39 list,
+    /// derived from a hash of the key.
+    pub fn fingerprint(&self) -> String {
+        let hash = Sha256::digest(self.0);
+        let words = bip39::Language::English.word_list();
+        let bits = u64::from_be_bytes([hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7]]);
+        (0..4).map(|i| words[((bits >> (53 - 11 * i)) & 0x7ff) as usize]).collect::<Vec<_>>().join("-")
+    }
+
+    /// Checks `signature` over `message` made for `domain` by this key.
+    pub fn verify(&self, domain: &[u8], message: &[u8], signature: &[u8; 64]) -> bool {
+        let Ok(key) = VerifyingKey::from_bytes(&self.0) else { return false };
+        key.verify_strict(&domain_message(domain, message), &Signature::from_bytes(signature)).is_ok()
+    }
+}
+
+/// The bytes actually signed: the domain's length, the domain, then the message, so that no
+/// signature made for one purpose verifies for another.
+pub fn domain_message(domain: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + domain.len() + message.len());
+    out.extend_from_slice(&(domain.len() as u16).to_be_bytes());
+    out.extend_from_slice(domain);
+    out.extend_from_slice(message);
+    out
 }
 
 impl FromStr for PublicKey {
@@ -94,6 +147,21 @@ impl KeyPair {
     pub fn public(&self) -> PublicKey {
         PublicKey(self.0.verifying_key().to_bytes())
     }
+
+    /// Signs `message` for `domain` (see [`PublicKey::verify`]).
+    pub fn sign(&self, domain: &[u8], message: &[u8]) -> [u8; 64] {
+        self.0.sign(&domain_message(domain, message)).to_bytes()
+    }
+
+    /// The same key as a libp2p identity key pair (a device's network identity).
+    pub fn to_libp2p(&self) -> libp2p_identity::Keypair {
+        let mut secret = self.0.to_bytes();
+        match libp2p_identity::ed25519::SecretKey::try_from_bytes(&mut secret) {
+            Ok(sk) => libp2p_identity::Keypair::from(libp2p_identity::ed25519::Keypair::from(sk)),
+            // Unreachable: any 32 bytes are an ed25519 secret key.
+            Err(_) => libp2p_identity::Keypair::generate_ed25519(),
+        }
+    }
 }
 
 impl fmt::Debug for KeyPair {
@@ -120,6 +188,40 @@ mod tests {
         let k = KeyPair::generate();
         let back = KeyPair::from_secret_bytes(&k.secret_bytes()).map(|k| k.public());
         assert_eq!(back, Ok(k.public()));
+    }
+
+    #[test]
+    fn peer_id_round_trips_both_ways() {
+        let pair = KeyPair::generate();
+        let key = pair.public();
+        let peer = key.to_peer_id();
+        assert_eq!(PublicKey::from_peer_id(&peer), Ok(key));
+        // The libp2p key pair made from the same secret has the same PeerId.
+        assert_eq!(pair.to_libp2p().public().to_peer_id(), peer);
+        // And a PeerId from libp2p's own ed25519 key converts back.
+        let other = libp2p_identity::Keypair::generate_ed25519();
+        let back = PublicKey::from_peer_id(&other.public().to_peer_id()).map(|k| k.to_peer_id());
+        assert_eq!(back, Ok(other.public().to_peer_id()));
+        assert!(matches!(PublicKey::from_peer_id(&PeerId::random()), Err(KeyError::NotEd25519PeerId(_))));
+    }
+
+    #[test]
+    fn signatures_are_domain_separated() {
+        let k = KeyPair::generate();
+        let sig = k.sign(b"dxos/a", b"hello");
+        assert!(k.public().verify(b"dxos/a", b"hello", &sig));
+        assert!(!k.public().verify(b"dxos/b", b"hello", &sig));
+        assert!(!k.public().verify(b"dxos/a", b"hellO", &sig));
+        assert!(!KeyPair::generate().public().verify(b"dxos/a", b"hello", &sig));
+    }
+
+    #[test]
+    fn fingerprints_are_short_and_stable() {
+        let k = KeyPair::generate().public();
+        let f = k.fingerprint();
+        assert_eq!(f.split('-').count(), 4);
+        assert_eq!(f, k.fingerprint());
+        assert_ne!(f, KeyPair::generate().public().fingerprint());
     }
 
     #[test]

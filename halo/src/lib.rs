@@ -1,9 +1,27 @@
 //! HALO: identity without servers.
 //!
-//! For now this crate holds what ECHO needs: ed25519 key pairs and the public-key type that
-//! names spaces. Identities, devices, credentials and invitations build on it. It never does
-//! I/O of its own: callers decide where secrets are stored.
+//! Each device makes its own ed25519 key (which is also its libp2p identity); an identity is a
+//! root key whose signed credentials authorize devices; spaces are keys too, whose credentials
+//! admit members with roles. Everything is verifiable by anyone holding the genesis
+//! credentials: no server is asked. Invitations (device pairing, space sharing) are offers
+//! encoded as `dxos:` URIs.
+//!
+//! Secrets live in the keyring (private files in the profile); credentials and public state
+//! in HALO's tables of the profile's redb store, which the Client lends. No network I/O here.
 
+pub mod credential;
+mod halo;
+pub mod identity;
+pub mod invitation;
+pub mod keyring;
 pub mod keys;
+pub mod space_members;
+mod store;
 
+pub use credential::{Claim, Credential, CredentialId, Role, Subject, VerifyError};
+pub use halo::{DeviceInfo, Halo, HaloError, IdentityInfo, MemberInfo, space_key_name};
+pub use identity::{Applied, IdentityState};
+pub use invitation::{Offer, OfferError, OfferKind};
+pub use keyring::{Keyring, KeyringError};
 pub use keys::{KeyError, KeyPair, PublicKey};
+pub use space_members::{Member, SpaceState};

@@ -4,6 +4,7 @@
 //! ECHO in memory (the store's writer thread does the disk I/O). It never blocks on I/O.
 
 mod tasks;
+mod welcome;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,9 +25,9 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
     owner::install_signal_handler();
     let (owner, _events) = owner::acquire(profile, Role::App)?;
     let client = owner.client().clone();
-    let space = match client.echo().spaces(false)?.first() {
-        Some(info) => client.echo().space(&info.id)?,
-        None => client.create_space(DEFAULT_SPACE)?,
+    let space = match client.halo().identity() {
+        Some(_) => Some(default_space(&client)?),
+        None => None, // first run: the welcome view asks for a name
     };
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
@@ -55,19 +56,42 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
     stopped
 }
 
+/// The first live space of the profile, or a new default one.
+pub fn default_space(client: &Client) -> Result<dxos_echo::Space, CmdError> {
+    match client.echo().spaces(false)?.first() {
+        Some(info) => Ok(client.echo().space(&info.id)?),
+        None => client.create_space(DEFAULT_SPACE),
+    }
+}
+
+enum Screen {
+    Welcome(welcome::WelcomeView),
+    Tasks(tasks::TasksView),
+}
+
 struct DxosApp {
-    _client: Arc<Client>,
-    tasks: tasks::TasksView,
+    screen: Screen,
 }
 
 impl DxosApp {
-    fn new(ctx: &egui::Context, client: Arc<Client>, space: dxos_echo::Space) -> Self {
-        Self { tasks: tasks::TasksView::new(ctx, space), _client: client }
+    fn new(ctx: &egui::Context, client: Arc<Client>, space: Option<dxos_echo::Space>) -> Self {
+        let screen = match space {
+            Some(space) => Screen::Tasks(tasks::TasksView::new(ctx, space)),
+            None => Screen::Welcome(welcome::WelcomeView::new(client)),
+        };
+        Self { screen }
     }
 }
 
 impl eframe::App for DxosApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        egui::CentralPanel::default().show(ui, |ui| self.tasks.ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| match &mut self.screen {
+            Screen::Welcome(w) => {
+                if let Some(ready) = w.ui(ui) {
+                    self.screen = Screen::Tasks(tasks::TasksView::new(ui.ctx(), ready.space));
+                }
+            }
+            Screen::Tasks(t) => t.ui(ui),
+        });
     }
 }

@@ -1,0 +1,125 @@
+//! First run: asks for a display name, creates the identity and a default space in the
+//! background, then shows the recovery phrase once.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+
+use dxos_echo::Space;
+use eframe::egui;
+
+use crate::client::Client;
+
+/// What the first-run flow hands to the app when it is done.
+pub struct Ready {
+    /// The default space to open.
+    pub space: Space,
+}
+
+enum Step {
+    AskName { name: String, error: Option<String> },
+    Creating(Receiver<Result<(Space, String), String>>),
+    ShowPhrase { space: Space, phrase: String },
+}
+
+/// The first-run view.
+pub struct WelcomeView {
+    client: Arc<Client>,
+    step: Step,
+}
+
+impl WelcomeView {
+    /// A first-run view for a profile with no identity.
+    pub fn new(client: Arc<Client>) -> Self {
+        Self { client, step: Step::AskName { name: String::new(), error: None } }
+    }
+
+    fn start(&mut self, ctx: &egui::Context, name: String) {
+        let (tx, rx) = channel();
+        let (client, ctx) = (self.client.clone(), ctx.clone());
+        // Key files and the store are written off the UI thread.
+        std::thread::spawn(move || {
+            let result = (|| {
+                client.create_identity(&name).map_err(|e| e.to_string())?;
+                let space = super::default_space(&client).map_err(|e| e.to_string())?;
+                let phrase = client.halo().recovery_phrase().map_err(|e| e.to_string())?;
+                Ok((space, phrase))
+            })();
+            let _ = tx.send(result);
+            ctx.request_repaint();
+        });
+        self.step = Step::Creating(rx);
+    }
+
+    /// Draws the view; returns the default space once the user is through.
+    pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<Ready> {
+        let mut start: Option<String> = None;
+        let mut done = None;
+        match &mut self.step {
+            Step::AskName { name, error } => {
+                ui.add_space(40.0);
+                ui.vertical_centered(|ui| {
+                    ui.heading("Welcome to DXOS");
+                    ui.add_space(8.0);
+                    ui.label("Your data stays on your devices. What should others see as your name?");
+                    ui.add_space(12.0);
+                    let field = ui.add(egui::TextEdit::singleline(name).hint_text("Your name").desired_width(280.0));
+                    field.request_focus();
+                    let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    ui.add_space(8.0);
+                    let ok = ui.add_enabled(!name.trim().is_empty(), egui::Button::new("Continue"));
+                    if (ok.clicked() || enter) && !name.trim().is_empty() {
+                        start = Some(name.trim().to_owned());
+                    }
+                    if let Some(e) = error {
+                        ui.colored_label(ui.visuals().error_fg_color, e.as_str());
+                    }
+                });
+            }
+            Step::Creating(rx) => {
+                ui.add_space(40.0);
+                ui.vertical_centered(|ui| {
+                    ui.spinner();
+                    ui.label("Creating your identity…");
+                });
+                match rx.try_recv() {
+                    Ok(Ok((space, phrase))) => self.step = Step::ShowPhrase { space, phrase },
+                    Ok(Err(e)) => self.step = Step::AskName { name: String::new(), error: Some(e) },
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => {
+                        self.step = Step::AskName { name: String::new(), error: Some("Something went wrong.".into()) }
+                    }
+                }
+            }
+            Step::ShowPhrase { space, phrase } => {
+                ui.add_space(24.0);
+                ui.vertical_centered(|ui| {
+                    ui.heading("Your recovery phrase");
+                    ui.label("Write these 24 words down and keep them safe. They restore your identity on a new");
+                    ui.label(
+                        "device if this one is lost. Anyone who has them can act as you. Settings show them again.",
+                    );
+                    ui.add_space(12.0);
+                });
+                let words: Vec<&str> = phrase.split_whitespace().collect();
+                egui::Grid::new("phrase").num_columns(4).spacing([24.0, 6.0]).show(ui, |ui| {
+                    for (i, w) in words.iter().enumerate() {
+                        ui.monospace(format!("{:>2}. {w}", i + 1));
+                        if i % 4 == 3 {
+                            ui.end_row();
+                        }
+                    }
+                });
+                ui.add_space(12.0);
+                ui.vertical_centered(|ui| {
+                    if ui.button("I wrote it down").clicked() {
+                        done = Some(Ready { space: space.clone() });
+                    }
+                });
+            }
+        }
+        if let Some(name) = start {
+            self.start(ui.ctx(), name);
+        }
+        done
+    }
+}

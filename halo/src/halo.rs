@@ -1,0 +1,468 @@
+//! `Halo`: this profile's identity, device and the credentials it holds, over the profile's
+//! redb store (lent by the Client) and its keyring.
+//!
+//! Creating an identity makes the root key and this device's key, and writes the identity's
+//! genesis, the device's authorization and the profiles. A space's genesis and its creator's
+//! owner membership are signed by the space key. Secrets stay in the keyring; the root key
+//! stays there too (so the recovery phrase can be shown again) until the user removes it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use redb::Database;
+
+use crate::credential::{Claim, Credential, Role, VerifyError, now_ms};
+use crate::identity::{Applied, IdentityState};
+use crate::keyring::{Keyring, KeyringError};
+use crate::keys::{KeyPair, PublicKey};
+use crate::space_members::SpaceState;
+use crate::store;
+
+/// Keyring name of the identity root key.
+const ROOT_KEY: &str = "identity-root";
+/// Keyring name of this device's key.
+const DEVICE_KEY: &str = "device";
+
+/// Keyring name of a space's key.
+pub fn space_key_name(space: &PublicKey) -> String {
+    format!("space-{space}")
+}
+
+/// What went wrong in HALO.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HaloError {
+    /// The profile has no identity yet.
+    #[error("this profile has no identity yet")]
+    NoIdentity,
+    /// The profile has an identity already.
+    #[error("this profile already has an identity ({0})")]
+    IdentityExists(String),
+    /// This device does not hold the identity's root key.
+    #[error("this device does not hold the identity's root key, so it cannot show the recovery phrase")]
+    NoRootKey,
+    /// The recovery phrase is not valid.
+    #[error("not a valid recovery phrase: {0}")]
+    InvalidPhrase(String),
+    /// A name is empty or too long.
+    #[error("invalid name: {0}")]
+    InvalidName(String),
+    /// The space is not known to HALO.
+    #[error("no credentials for space {0}")]
+    UnknownSpace(String),
+    /// The keyring failed.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    /// A credential was refused.
+    #[error(transparent)]
+    Credential(#[from] VerifyError),
+    /// The store was written by a newer program.
+    #[error("HALO's tables have format version {found}, newer than this program understands ({supported})")]
+    FormatTooNew {
+        /// Found on disk.
+        found: u64,
+        /// Newest understood.
+        supported: u64,
+    },
+    /// Stored data is damaged.
+    #[error("stored identity data is damaged: {0}")]
+    Corrupt(String),
+    /// The store failed.
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+/// This profile's identity, as `dxos identity show` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityInfo {
+    /// The identity (root public key).
+    pub identity_key: PublicKey,
+    /// This device's key.
+    pub device_key: PublicKey,
+    /// This device's libp2p PeerId (base58).
+    pub peer_id: String,
+    /// The identity's display name (empty until known, e.g. right after a recovery).
+    pub display_name: String,
+    /// The identity's devices that are not revoked.
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// One device of the identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Its key.
+    pub device_key: PublicKey,
+    /// Its label.
+    pub name: String,
+    /// Whether it is this device.
+    pub this_device: bool,
+}
+
+/// A space member, as `dxos space members` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// The member's identity.
+    pub identity_key: PublicKey,
+    /// Its name.
+    pub display_name: String,
+    /// Its role.
+    pub role: Role,
+}
+
+struct Local {
+    identity: PublicKey,
+    device: KeyPair,
+}
+
+struct Inner {
+    local: Option<Local>,
+    identities: HashMap<PublicKey, IdentityState>,
+    spaces: HashMap<PublicKey, SpaceState>,
+}
+
+/// HALO for one profile. Cheap to clone.
+#[derive(Clone)]
+pub struct Halo {
+    db: Arc<Database>,
+    keyring: Keyring,
+    inner: Arc<Mutex<Inner>>,
+}
+
+fn check_name(name: &str) -> Result<&str, HaloError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(HaloError::InvalidName("a name cannot be empty".into()));
+    }
+    if name.len() > crate::credential::MAX_NAME {
+        return Err(HaloError::InvalidName(format!("at most {} bytes", crate::credential::MAX_NAME)));
+    }
+    Ok(name)
+}
+
+impl Halo {
+    /// Opens HALO in the profile's store and keyring.
+    pub fn open(db: Arc<Database>, keyring: Keyring) -> Result<Halo, HaloError> {
+        store::init(&db)?;
+        let local = match store::read_local(&db)? {
+            None => None,
+            Some((identity, device)) => {
+                let identity = PublicKey::from_bytes(&identity).map_err(|e| HaloError::Corrupt(e.to_string()))?;
+                let key = keyring
+                    .load(DEVICE_KEY)?
+                    .ok_or_else(|| HaloError::Corrupt("this device's key is missing".into()))?;
+                if key.public().as_bytes() != &device {
+                    return Err(HaloError::Corrupt("this device's key does not match the store".into()));
+                }
+                Some(Local { identity, device: key })
+            }
+        };
+        let halo = Halo {
+            db: db.clone(),
+            keyring,
+            inner: Arc::new(Mutex::new(Inner { local, identities: HashMap::new(), spaces: HashMap::new() })),
+        };
+        let creds = store::read_credentials(&db)?;
+        {
+            let mut inner = halo.lock();
+            for c in creds {
+                Self::route(&mut inner, c);
+            }
+        }
+        Ok(halo)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Files a credential into the identity and space states it belongs to.
+    fn route(inner: &mut Inner, c: Credential) -> Option<Result<Applied, VerifyError>> {
+        if let Some(identity) = c.claim().identity_scope() {
+            let key = PublicKey::from_bytes(&identity).ok()?;
+            let r = inner.identities.entry(key).or_insert_with(|| IdentityState::new(key)).apply(c.clone());
+            for s in inner.spaces.values_mut() {
+                let _ = s.apply(c.clone());
+            }
+            return Some(r);
+        }
+        let space = PublicKey::from_bytes(&c.claim().space_scope()?).ok()?;
+        let state = inner.spaces.entry(space).or_insert_with(|| {
+            let mut s = SpaceState::new(space);
+            for i in inner.identities.values() {
+                for ic in i.credentials() {
+                    let _ = s.apply(ic.clone());
+                }
+            }
+            s
+        });
+        Some(state.apply(c))
+    }
+
+    /// This profile's identity, if it has one.
+    pub fn identity(&self) -> Option<IdentityInfo> {
+        let inner = self.lock();
+        let local = inner.local.as_ref()?;
+        let state = inner.identities.get(&local.identity);
+        let devices = state
+            .map(|s| {
+                s.devices()
+                    .filter(|d| d.revoked_at_ms.is_none())
+                    .map(|d| DeviceInfo {
+                        device_key: d.key,
+                        name: d.label.clone().unwrap_or_default(),
+                        this_device: d.key == local.device.public(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(IdentityInfo {
+            identity_key: local.identity,
+            device_key: local.device.public(),
+            peer_id: local.device.public().to_peer_id().to_base58(),
+            display_name: state.and_then(|s| s.display_name()).unwrap_or_default().to_owned(),
+            devices,
+        })
+    }
+
+    /// This device's key pair (its libp2p identity), if the profile has an identity.
+    pub fn device_key(&self) -> Option<KeyPair> {
+        self.lock().local.as_ref().and_then(|l| KeyPair::from_secret_bytes(&l.device.secret_bytes()).ok())
+    }
+
+    /// Creates the identity and this device: root and device keys, genesis, device
+    /// authorization and profiles.
+    pub fn create_identity(&self, display_name: &str, device_label: &str) -> Result<IdentityInfo, HaloError> {
+        let name = check_name(display_name)?;
+        self.start_identity(KeyPair::generate(), Some(name), device_label)
+    }
+
+    /// Restores an identity from its recovery phrase on this (fresh) profile and authorizes
+    /// this device with the root key.
+    pub fn recover_identity(&self, phrase: &str, device_label: &str) -> Result<IdentityInfo, HaloError> {
+        let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, phrase.trim())
+            .map_err(|e| HaloError::InvalidPhrase(e.to_string()))?;
+        let entropy = mnemonic.to_entropy();
+        if entropy.len() != 32 {
+            return Err(HaloError::InvalidPhrase(format!(
+                "a DXOS phrase has 24 words, this one {}",
+                mnemonic.word_count()
+            )));
+        }
+        let root = KeyPair::from_secret_bytes(&entropy).map_err(|e| HaloError::InvalidPhrase(e.to_string()))?;
+        self.start_identity(root, None, device_label)
+    }
+
+    fn start_identity(&self, root: KeyPair, name: Option<&str>, device_label: &str) -> Result<IdentityInfo, HaloError> {
+        let label = check_name(device_label)?;
+        let mut inner = self.lock();
+        if let Some(l) = &inner.local {
+            return Err(HaloError::IdentityExists(l.identity.to_string()));
+        }
+        let device = KeyPair::generate();
+        let me = *root.public().as_bytes();
+        let now = now_ms();
+        let genesis = Credential::issue(Claim::IdentityGenesis { identity: me }, &root, None, now);
+        let auth = Credential::issue(
+            Claim::AuthorizedDevice { identity: me, device: *device.public().as_bytes() },
+            &root,
+            None,
+            now,
+        );
+        let mut creds = vec![genesis, auth.clone()];
+        if let Some(n) = name {
+            creds.push(Credential::issue(
+                Claim::IdentityProfile { identity: me, display_name: n.to_owned() },
+                &root,
+                None,
+                now,
+            ));
+        }
+        creds.push(Credential::issue(
+            Claim::DeviceProfile {
+                identity: me,
+                device: *device.public().as_bytes(),
+                label: label.to_owned(),
+                platform: std::env::consts::OS.to_owned(),
+            },
+            &device,
+            Some(auth.id()),
+            now,
+        ));
+        // Keys first, then the store in one transaction; undo the keys if the store fails.
+        self.keyring.store(ROOT_KEY, &root)?;
+        if let Err(e) = self.keyring.store(DEVICE_KEY, &device) {
+            let _ = self.keyring.remove(ROOT_KEY);
+            return Err(e.into());
+        }
+        if let Err(e) = store::write(&self.db, &creds, Some((me, *device.public().as_bytes()))) {
+            let _ = self.keyring.remove(ROOT_KEY);
+            let _ = self.keyring.remove(DEVICE_KEY);
+            return Err(e);
+        }
+        inner.local = Some(Local { identity: root.public(), device });
+        for c in creds {
+            Self::route(&mut inner, c);
+        }
+        drop(inner);
+        self.identity().ok_or(HaloError::NoIdentity)
+    }
+
+    /// The recovery phrase of the identity (24 words), on a device that holds the root key.
+    pub fn recovery_phrase(&self) -> Result<String, HaloError> {
+        let identity = self.lock().local.as_ref().map(|l| l.identity).ok_or(HaloError::NoIdentity)?;
+        let root = self.keyring.load(ROOT_KEY)?.ok_or(HaloError::NoRootKey)?;
+        if root.public() != identity {
+            return Err(HaloError::Corrupt("the stored root key is not this identity's".into()));
+        }
+        bip39::Mnemonic::from_entropy(&root.secret_bytes())
+            .map(|m| m.to_string())
+            .map_err(|e| HaloError::Corrupt(e.to_string()))
+    }
+
+    /// Writes a space's genesis and this identity's owner membership (signed by the space
+    /// key), and this member's name in it. Doing it again for a space that has them changes
+    /// nothing.
+    pub fn add_space(&self, space_key: &KeyPair) -> Result<(), HaloError> {
+        let space = space_key.public();
+        let mut inner = self.lock();
+        let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
+        if inner.spaces.get(&space).is_some_and(|s| s.role_of(&local.identity).is_some()) {
+            return Ok(());
+        }
+        let (me, s) = (*local.identity.as_bytes(), *space.as_bytes());
+        let auth = inner
+            .identities
+            .get(&local.identity)
+            .and_then(|i| i.devices().find(|d| d.key == local.device.public()).map(|d| d.authorized_by));
+        let name = inner.identities.get(&local.identity).and_then(|i| i.display_name()).map(str::to_owned);
+        let now = now_ms();
+        let mut creds = vec![
+            Credential::issue(Claim::SpaceGenesis { space: s }, space_key, None, now),
+            Credential::issue(Claim::SpaceMember { space: s, identity: me, role: Role::Owner }, space_key, None, now),
+        ];
+        if let (Some(auth), Some(name)) = (auth, name) {
+            creds.push(Credential::issue(
+                Claim::MemberProfile { space: s, identity: me, display_name: name },
+                &local.device,
+                Some(auth),
+                now,
+            ));
+        }
+        store::write(&self.db, &creds, None)?;
+        for c in creds {
+            Self::route(&mut inner, c);
+        }
+        Ok(())
+    }
+
+    /// Whether HALO holds this space's genesis.
+    pub fn has_space(&self, space: &PublicKey) -> bool {
+        self.lock().spaces.get(space).is_some_and(SpaceState::exists)
+    }
+
+    /// The members of a space (removed ones left out).
+    pub fn members(&self, space: &PublicKey) -> Result<Vec<MemberInfo>, HaloError> {
+        let inner = self.lock();
+        let state =
+            inner.spaces.get(space).filter(|s| s.exists()).ok_or_else(|| HaloError::UnknownSpace(space.to_string()))?;
+        Ok(state
+            .members()
+            .filter(|m| m.role != Role::Removed)
+            .map(|m| MemberInfo {
+                identity_key: m.identity,
+                display_name: m
+                    .display_name
+                    .clone()
+                    .or_else(|| state.identity(&m.identity).and_then(|i| i.display_name()).map(str::to_owned))
+                    .unwrap_or_default(),
+                role: m.role,
+            })
+            .collect())
+    }
+
+    /// Every credential HALO holds about a space (with its members' identity chains).
+    pub fn space_credentials(&self, space: &PublicKey) -> Vec<Credential> {
+        self.lock().spaces.get(space).map(SpaceState::credentials).unwrap_or_default()
+    }
+
+    /// Takes a credential from elsewhere (a peer): stored if it is valid or may become so.
+    pub fn apply(&self, c: Credential) -> Result<Applied, HaloError> {
+        let mut inner = self.lock();
+        let r = Self::route(&mut inner, c.clone())
+            .ok_or_else(|| VerifyError::WrongKind("neither an identity nor a space credential".into()))??;
+        if r != Applied::Duplicate {
+            store::write(&self.db, &[c], None)?;
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &std::path::Path) -> Result<Halo, HaloError> {
+        let db = Database::create(dir.join("p.redb")).map_err(|e| HaloError::Storage(e.to_string()))?;
+        Halo::open(Arc::new(db), Keyring::open(dir.join("keys"))?)
+    }
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn create_show_reopen() -> Result<(), HaloError> {
+        let dir = tmp();
+        let info = {
+            let halo = open(dir.path())?;
+            assert!(halo.identity().is_none());
+            let info = halo.create_identity("Ada", "laptop")?;
+            assert_eq!(info.display_name, "Ada");
+            assert_eq!(info.devices.len(), 1);
+            assert_eq!(info.devices[0].name, "laptop");
+            assert_eq!(PublicKey::from_peer_id(&info.device_key.to_peer_id()), Ok(info.device_key));
+            assert!(matches!(halo.create_identity("Bob", "x"), Err(HaloError::IdentityExists(_))));
+            info
+        };
+        let halo = open(dir.path())?;
+        assert_eq!(halo.identity(), Some(info));
+        Ok(())
+    }
+
+    #[test]
+    fn recovery_round_trip_on_a_fresh_profile() -> Result<(), HaloError> {
+        let (a, b) = (tmp(), tmp());
+        let halo = open(a.path())?;
+        let info = halo.create_identity("Ada", "laptop")?;
+        let phrase = halo.recovery_phrase()?;
+        assert_eq!(phrase.split_whitespace().count(), 24);
+        let fresh = open(b.path())?;
+        assert!(matches!(fresh.recover_identity("not a phrase", "phone"), Err(HaloError::InvalidPhrase(_))));
+        let restored = fresh.recover_identity(&phrase, "phone")?;
+        assert_eq!(restored.identity_key, info.identity_key);
+        assert_ne!(restored.device_key, info.device_key);
+        assert_eq!(fresh.recovery_phrase()?, phrase);
+        Ok(())
+    }
+
+    #[test]
+    fn spaces_get_genesis_and_owner() -> Result<(), HaloError> {
+        let dir = tmp();
+        let halo = open(dir.path())?;
+        let space = KeyPair::generate();
+        assert!(matches!(halo.add_space(&space), Err(HaloError::NoIdentity)));
+        let info = halo.create_identity("Ada", "laptop")?;
+        halo.add_space(&space)?;
+        halo.add_space(&space)?;
+        let members = halo.members(&space.public())?;
+        assert_eq!(
+            members,
+            vec![MemberInfo { identity_key: info.identity_key, display_name: "Ada".into(), role: Role::Owner }]
+        );
+        drop(halo);
+        let halo = open(dir.path())?;
+        assert_eq!(halo.members(&space.public())?.len(), 1);
+        assert!(matches!(halo.members(&KeyPair::generate().public()), Err(HaloError::UnknownSpace(_))));
+        Ok(())
+    }
+}
