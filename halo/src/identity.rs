@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::credential::{Claim, Credential, CredentialId, Key32, Subject, VerifyError};
 use crate::keys::PublicKey;
+use crate::settle::{Settle, settle};
 
 /// What became of a credential given to a state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +112,7 @@ impl IdentityState {
     }
 
     /// Why `c` is not (or not yet) valid here, if it is not.
-    fn authorize(&self, c: &Credential) -> Result<(), VerifyError> {
+    fn check(&self, c: &Credential) -> Result<(), VerifyError> {
         let me = *self.identity.as_bytes();
         if let Claim::IdentityGenesis { identity } = c.claim() {
             return if *identity == me && c.issuer() == me && c.parent().is_none() {
@@ -149,7 +150,7 @@ impl IdentityState {
         }
     }
 
-    fn accept(&mut self, c: &Credential) {
+    fn put(&mut self, c: &Credential) {
         match c.claim() {
             Claim::IdentityGenesis { .. } => {
                 self.genesis.get_or_insert(c.id());
@@ -188,33 +189,9 @@ impl IdentityState {
         self.devices.clear();
         self.profile = None;
         self.accepted.clear();
-        self.status.clear();
         let received = std::mem::take(&mut self.received);
-        let mut waiting: Vec<&Credential> = received.values().collect();
-        loop {
-            let mut progress = false;
-            let mut still = Vec::new();
-            for c in waiting {
-                match self.authorize(c) {
-                    Ok(()) => {
-                        self.accept(c);
-                        self.status.insert(c.id(), Ok(Applied::Accepted));
-                        progress = true;
-                    }
-                    Err(VerifyError::UnknownParent(_)) => still.push(c),
-                    Err(e) => {
-                        self.status.insert(c.id(), Err(e));
-                    }
-                }
-            }
-            waiting = still;
-            if !progress || waiting.is_empty() {
-                break;
-            }
-        }
-        for c in waiting {
-            self.status.insert(c.id(), Ok(Applied::Pending));
-        }
+        let order: Vec<&Credential> = received.values().collect();
+        self.status = settle(self, &order);
         self.received = received;
     }
 
@@ -252,6 +229,18 @@ impl IdentityState {
     /// What became of the credential with this id.
     pub fn status(&self, id: &CredentialId) -> Option<&Result<Applied, VerifyError>> {
         self.status.get(id)
+    }
+}
+
+impl Settle for IdentityState {
+    fn authorize(&self, c: &Credential) -> Result<(), VerifyError> {
+        self.check(c)
+    }
+    fn accept(&mut self, c: &Credential) {
+        self.put(c)
+    }
+    fn may_become_valid(e: &VerifyError) -> bool {
+        matches!(e, VerifyError::UnknownParent(_))
     }
 }
 

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod invitation;
 pub mod keyring;
 pub mod keys;
+mod settle;
 pub mod space_members;
 mod store;
 

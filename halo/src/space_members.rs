@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::credential::{Claim, Credential, CredentialId, Key32, Role, Subject, VerifyError};
 use crate::identity::{Applied, IdentityState};
 use crate::keys::PublicKey;
+use crate::settle::{Settle, settle};
 
 /// A member of a space.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +110,7 @@ impl SpaceState {
         Err(VerifyError::UnknownParent(parent.to_string()))
     }
 
-    fn authorize(&self, c: &Credential) -> Result<(), VerifyError> {
+    fn check(&self, c: &Credential) -> Result<(), VerifyError> {
         let space = *self.space.as_bytes();
         let by_space_key = c.issuer() == space && c.parent().is_none();
         if let Claim::SpaceGenesis { .. } = c.claim() {
@@ -149,7 +150,7 @@ impl SpaceState {
         }
     }
 
-    fn accept(&mut self, c: &Credential) {
+    fn put(&mut self, c: &Credential) {
         match c.claim() {
             Claim::SpaceGenesis { .. } => {
                 self.genesis.get_or_insert(c.id());
@@ -173,41 +174,9 @@ impl SpaceState {
     fn recompute(&mut self) {
         self.genesis = None;
         self.members.clear();
-        self.status.clear();
         let received = std::mem::take(&mut self.received);
-        let mut waiting: Vec<&Credential> = received.values().collect();
-        loop {
-            let mut progress = false;
-            let mut still = Vec::new();
-            for c in waiting {
-                match self.authorize(c) {
-                    Ok(()) => {
-                        self.accept(c);
-                        self.status.insert(c.id(), Ok(Applied::Accepted));
-                        progress = true;
-                    }
-                    Err(VerifyError::UnknownParent(_)) => still.push(c),
-                    // Not authorized now may become authorized once an earlier-issued role
-                    // grant is accepted in a later round: retry while there is progress.
-                    Err(VerifyError::IssuerNotAuthorized(_)) => still.push(c),
-                    Err(e) => {
-                        self.status.insert(c.id(), Err(e));
-                    }
-                }
-            }
-            waiting = still;
-            if !progress || waiting.is_empty() {
-                break;
-            }
-        }
-        for c in waiting {
-            let status = match self.authorize(c) {
-                Err(VerifyError::UnknownParent(_)) => Ok(Applied::Pending),
-                Err(e) => Err(e),
-                Ok(()) => Ok(Applied::Pending),
-            };
-            self.status.insert(c.id(), status);
-        }
+        let order: Vec<&Credential> = received.values().collect();
+        self.status = settle(self, &order);
         self.received = received;
     }
 
@@ -245,6 +214,20 @@ impl SpaceState {
         let mut out: Vec<Credential> = self.identities.values().flat_map(|i| i.credentials().cloned()).collect();
         out.extend(self.received.values().cloned());
         out
+    }
+}
+
+impl Settle for SpaceState {
+    fn authorize(&self, c: &Credential) -> Result<(), VerifyError> {
+        self.check(c)
+    }
+    fn accept(&mut self, c: &Credential) {
+        self.put(c)
+    }
+    /// A missing parent may arrive; an issuer not authorized now may become so once an
+    /// earlier-issued role grant is accepted in a later round.
+    fn may_become_valid(e: &VerifyError) -> bool {
+        matches!(e, VerifyError::UnknownParent(_) | VerifyError::IssuerNotAuthorized(_))
     }
 }
 
