@@ -63,7 +63,10 @@ impl WelcomeView {
                     ui.label("Your data stays on your devices. What should others see as your name?");
                     ui.add_space(12.0);
                     let field = ui.add(egui::TextEdit::singleline(name).hint_text("Your name").desired_width(280.0));
-                    field.request_focus();
+                    // Start in the field, but let Enter take the focus away (that is how it submits).
+                    if ui.memory(|m| m.focused().is_none()) && !field.lost_focus() {
+                        field.request_focus();
+                    }
                     let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                     ui.add_space(8.0);
                     let ok = ui.add_enabled(!name.trim().is_empty(), egui::Button::new("Continue"));
@@ -121,5 +124,58 @@ impl WelcomeView {
             self.start(ui.ctx(), name);
         }
         done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+    use eframe::egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    #[test]
+    fn first_run_creates_the_identity_and_shows_the_phrase() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let profile = Profile::new(Some(dir.path().join("p"))).unwrap_or_else(|e| panic!("{e}"));
+        let client = Arc::new(Client::open(&profile).unwrap_or_else(|e| panic!("{e}")));
+        let mut h = Harness::new_ui_state(
+            |ui, state: &mut (WelcomeView, Option<Ready>)| {
+                if let Some(r) = state.0.ui(ui) {
+                    state.1 = Some(r);
+                }
+            },
+            (WelcomeView::new(client.clone()), None),
+        );
+        h.run();
+        // No name, no way on.
+        h.key_press(egui::Key::Enter);
+        h.run();
+        assert!(client.halo().identity().is_none());
+        h.get_by_role(Role::TextInput).focus();
+        h.step();
+        h.get_by_role(Role::TextInput).type_text("Ada Lovelace");
+        h.step();
+        h.key_press(egui::Key::Enter);
+        // The identity is made on a background thread: wait for the phrase screen.
+        let mut shown = false;
+        for _ in 0..200 {
+            h.step(); // a spinner keeps repainting: step, do not wait to settle
+            if h.query_by_label("I wrote it down").is_some() {
+                shown = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        assert!(shown, "the recovery phrase screen appears");
+        let phrase = client.halo().recovery_phrase().unwrap_or_default();
+        let first = phrase.split_whitespace().next().unwrap_or_default().to_owned();
+        h.get_by_label_contains(&format!("1. {first}"));
+        h.get_by_label("I wrote it down").click();
+        h.run();
+        let ready = h.state().1.as_ref().map(|r| r.space.name());
+        assert_eq!(ready.as_deref(), Some(super::super::DEFAULT_SPACE));
+        assert_eq!(client.halo().identity().map(|i| i.display_name), Some("Ada Lovelace".to_owned()));
     }
 }
