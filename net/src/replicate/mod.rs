@@ -1,0 +1,3 @@
+//! Replication of spaces between two devices over one connection.
+
+pub mod proto;

@@ -1,0 +1,303 @@
+//! The replication protocol between in-memory peers, with no sockets: members sync both ways,
+//! outsiders and impostors get no content, readers' updates are refused, removed members are
+//! denied, hostile bytes are errors that change nothing.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use dxos_echo::{Query, Space, SpaceOptions, UpdateOrigin};
+use dxos_halo::{Claim, Credential, CredentialId, KeyPair, PublicKey, Role, SpaceState};
+use dxos_net::replicate::proto::{Action, Session, Wire, discovery_key};
+use proptest::prelude::*;
+use yrs::sync::protocol::SyncMessage;
+use yrs::updates::encoder::Encode;
+
+struct Person {
+    root: KeyPair,
+    device: KeyPair,
+    creds: Vec<Credential>,
+}
+
+impl Person {
+    fn new() -> Person {
+        let root = KeyPair::generate();
+        let device = KeyPair::generate();
+        let me = *root.public().as_bytes();
+        let g = Credential::issue(Claim::IdentityGenesis { identity: me }, &root, None, 1);
+        let d = Credential::issue(
+            Claim::AuthorizedDevice { identity: me, device: *device.public().as_bytes() },
+            &root,
+            None,
+            2,
+        );
+        Person { root, device, creds: vec![g, d] }
+    }
+    fn auth(&self) -> CredentialId {
+        self.creds[1].id()
+    }
+}
+
+/// A space, its owner, and the public credentials that found it.
+struct World {
+    key: KeyPair,
+    owner: Person,
+    founding: Vec<Credential>,
+}
+
+impl World {
+    fn new() -> World {
+        let key = KeyPair::generate();
+        let owner = Person::new();
+        let s = *key.public().as_bytes();
+        let founding = vec![
+            Credential::issue(Claim::SpaceGenesis { space: s }, &key, None, 3),
+            Credential::issue(
+                Claim::SpaceMember { space: s, identity: *owner.root.public().as_bytes(), role: Role::Owner },
+                &key,
+                None,
+                4,
+            ),
+        ];
+        World { key, owner, founding }
+    }
+
+    fn admit(&self, who: &Person, role: Role, at: u64) -> Credential {
+        Credential::issue(
+            Claim::SpaceMember { space: *self.key.public().as_bytes(), identity: *who.root.public().as_bytes(), role },
+            &self.owner.device,
+            Some(self.owner.auth()),
+            at,
+        )
+    }
+
+    fn state(&self, creds: &[&Credential]) -> SpaceState {
+        let mut s = SpaceState::new(self.key.public());
+        for c in creds {
+            let _ = s.apply((*c).clone());
+        }
+        s
+    }
+}
+
+fn replica(id: PublicKey) -> Space {
+    Space::in_memory(id, SpaceOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What one run of two sessions produced: each side's non-send actions and sent messages.
+struct Run {
+    acts_a: Vec<Action>,
+    acts_b: Vec<Action>,
+    sent_a: Vec<Wire>,
+    sent_b: Vec<Wire>,
+}
+
+/// Runs two sessions against each other until quiet.
+fn pump(a: &mut Session, b: &mut Session) -> Run {
+    let mut run = Run { acts_a: Vec::new(), acts_b: Vec::new(), sent_a: Vec::new(), sent_b: Vec::new() };
+    let mut queue: VecDeque<(bool, Wire)> = VecDeque::new(); // (to b, message)
+    let route = |acts: Vec<Action>,
+                 to_b: bool,
+                 q: &mut VecDeque<(bool, Wire)>,
+                 keep: &mut Vec<Action>,
+                 sent: &mut Vec<Wire>| {
+        for act in acts {
+            match act {
+                Action::Send(w) => {
+                    sent.push(w.clone());
+                    q.push_back((to_b, w));
+                }
+                other => keep.push(other),
+            }
+        }
+    };
+    route(a.start(), true, &mut queue, &mut run.acts_a, &mut run.sent_a);
+    route(b.start(), false, &mut queue, &mut run.acts_b, &mut run.sent_b);
+    while let Some((to_b, w)) = queue.pop_front() {
+        let bytes = w.encode();
+        if to_b {
+            let acts = b.receive(&bytes).unwrap_or_else(|e| panic!("b: {e}"));
+            route(acts, false, &mut queue, &mut run.acts_b, &mut run.sent_b);
+        } else {
+            let acts = a.receive(&bytes).unwrap_or_else(|e| panic!("a: {e}"));
+            route(acts, true, &mut queue, &mut run.acts_a, &mut run.sent_a);
+        }
+    }
+    run
+}
+
+fn titles(s: &Space) -> Vec<String> {
+    s.tasks().into_iter().map(|(_, t)| t.title).collect()
+}
+
+fn has_sync(sent: &[Wire]) -> bool {
+    sent.iter().any(|w| matches!(w, Wire::Sync { .. }))
+}
+
+#[test]
+fn members_sync_both_ways_and_live() {
+    let w = World::new();
+    let guest = Person::new();
+    let admit = w.admit(&guest, Role::Editor, 10);
+    let (sa, sb) = (replica(w.key.public()), replica(w.key.public()));
+    for t in ["milk", "eggs"] {
+        sa.add_task(t).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit]).collect();
+    let guest_view: Vec<&Credential> = w.founding.iter().chain(&guest.creds).chain([&admit]).collect();
+    let mut a =
+        Session::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
+    let mut b =
+        Session::new(guest.device.public(), w.owner.device.public(), 2, vec![(sb.clone(), w.state(&guest_view))]);
+    let run = pump(&mut a, &mut b);
+    assert_eq!(titles(&sb), ["milk", "eggs"]);
+    assert!(run.acts_a.iter().any(|x| matches!(x, Action::Verified { role: Role::Editor, .. })));
+    assert!(run.acts_b.iter().any(|x| matches!(x, Action::Verified { role: Role::Owner, .. })));
+    // The guest learned the owner's identity chain (to check it) and may store it.
+    assert!(run.acts_b.iter().any(|x| matches!(x, Action::Store { credentials, .. } if !credentials.is_empty())));
+
+    // Live: an edit on B goes to A through B's update stream; it is not echoed back.
+    let seen: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let s2 = seen.clone();
+    let _l = sb.on_update(move |u, o| {
+        if o == UpdateOrigin::Local {
+            s2.lock().unwrap_or_else(|e| e.into_inner()).push(u.to_vec());
+        }
+    });
+    sb.add_task("bread").unwrap_or_else(|e| panic!("{e}"));
+    let updates = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+    assert!(!updates.is_empty());
+    for u in updates {
+        for act in b.local_update(&w.key.public(), &u, None) {
+            if let Action::Send(wire) = act {
+                a.receive(&wire.encode()).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+    }
+    assert_eq!(titles(&sa), ["milk", "eggs", "bread"]);
+    assert!(a.local_update(&w.key.public(), b"x", Some(1)).is_empty(), "no echo to the source");
+}
+
+#[test]
+fn an_outsider_learns_nothing() {
+    let w = World::new();
+    let outsider = Person::new();
+    let sa = replica(w.key.public());
+    sa.add_task("secret").unwrap_or_else(|e| panic!("{e}"));
+    let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).collect();
+    let mut a = Session::new(w.owner.device.public(), outsider.device.public(), 1, vec![(sa, w.state(&owner_view))]);
+    let mut c = Session::new(outsider.device.public(), w.owner.device.public(), 2, Vec::new());
+    let run = pump(&mut a, &mut c);
+    // Only the discovery keys: a hash the outsider cannot map to a space.
+    assert_eq!(run.sent_a, vec![Wire::Have(vec![discovery_key(&w.key.public())])]);
+}
+
+#[test]
+fn an_impostor_with_the_space_id_is_denied() {
+    let w = World::new();
+    let impostor = Person::new();
+    let sa = replica(w.key.public());
+    sa.add_task("secret").unwrap_or_else(|e| panic!("{e}"));
+    let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).collect();
+    // The impostor knows the id (and the public founding credentials) and claims membership
+    // with a credential it signed itself.
+    let forged = Credential::issue(
+        Claim::SpaceMember {
+            space: *w.key.public().as_bytes(),
+            identity: *impostor.root.public().as_bytes(),
+            role: Role::Owner,
+        },
+        &impostor.device,
+        Some(impostor.auth()),
+        20,
+    );
+    let impostor_view: Vec<&Credential> = w.founding.iter().chain(&impostor.creds).chain([&forged]).collect();
+    let mut a = Session::new(w.owner.device.public(), impostor.device.public(), 1, vec![(sa, w.state(&owner_view))]);
+    let sc = replica(w.key.public());
+    let mut c =
+        Session::new(impostor.device.public(), w.owner.device.public(), 2, vec![(sc.clone(), w.state(&impostor_view))]);
+    let run = pump(&mut a, &mut c);
+    assert!(run.acts_a.iter().any(|x| matches!(x, Action::Denied { .. })));
+    assert!(!has_sync(&run.sent_a), "no content goes to an impostor");
+    assert!(sc.tasks().is_empty());
+}
+
+#[test]
+fn readers_updates_are_refused_and_removed_members_denied() {
+    let w = World::new();
+    let reader = Person::new();
+    let admit = w.admit(&reader, Role::Reader, 10);
+    let (sa, sb) = (replica(w.key.public()), replica(w.key.public()));
+    sa.add_task("read me").unwrap_or_else(|e| panic!("{e}"));
+    let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit]).collect();
+    let reader_view: Vec<&Credential> = w.founding.iter().chain(&reader.creds).chain([&admit]).collect();
+    // A write the reader made anyway, sent as a sync update.
+    let rogue = replica(w.key.public());
+    rogue.add_task("rogue").unwrap_or_else(|e| panic!("{e}"));
+    let rogue_update = rogue.export().unwrap_or_default();
+    let mut a =
+        Session::new(w.owner.device.public(), reader.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
+    let mut b =
+        Session::new(reader.device.public(), w.owner.device.public(), 2, vec![(sb.clone(), w.state(&reader_view))]);
+    let run = pump(&mut a, &mut b);
+    assert_eq!(titles(&sb), ["read me"], "the reader receives");
+    // y-sync tags: 0 = state vector, 1 = missing updates, 2 = update. A reader sends only 0.
+    assert!(
+        !run.sent_b.iter().any(|w| matches!(w, Wire::Sync { message, .. } if message.first() != Some(&0))),
+        "a reader sends no updates"
+    );
+    assert!(b.local_update(&w.key.public(), b"anything", None).is_empty());
+    let dk = discovery_key(&w.key.public());
+    let refused = a
+        .receive(&Wire::Sync { dk, message: SyncMessage::Update(rogue_update).encode_v1() }.encode())
+        .unwrap_or_default();
+    assert!(matches!(refused.as_slice(), [Action::Refused { .. }]));
+    assert_eq!(titles(&sa), ["read me"]);
+
+    // Removed: the member's devices get nothing new.
+    let removed = w.admit(&reader, Role::Removed, 30);
+    let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit, &removed]).collect();
+    let mut a = Session::new(w.owner.device.public(), reader.device.public(), 1, vec![(sa, w.state(&owner_view))]);
+    let sb2 = replica(w.key.public());
+    let mut b =
+        Session::new(reader.device.public(), w.owner.device.public(), 2, vec![(sb2.clone(), w.state(&reader_view))]);
+    let run = pump(&mut a, &mut b);
+    assert!(run.acts_a.iter().any(|x| matches!(x, Action::Denied { .. })));
+    assert!(!has_sync(&run.sent_a));
+    assert!(sb2.tasks().is_empty());
+}
+
+#[test]
+fn hostile_messages_are_errors_and_change_nothing() {
+    let w = World::new();
+    let guest = Person::new();
+    let admit = w.admit(&guest, Role::Editor, 10);
+    let (sa, sb) = (replica(w.key.public()), replica(w.key.public()));
+    sa.add_task("keep").unwrap_or_else(|e| panic!("{e}"));
+    let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit]).collect();
+    let guest_view: Vec<&Credential> = w.founding.iter().chain(&guest.creds).chain([&admit]).collect();
+    let mut a =
+        Session::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
+    let mut b = Session::new(guest.device.public(), w.owner.device.public(), 2, vec![(sb, w.state(&guest_view))]);
+    pump(&mut a, &mut b);
+    let before = sa.export().unwrap_or_default();
+    assert!(a.receive(b"\xff\xff\xff").is_err());
+    let dk = discovery_key(&w.key.public());
+    let garbage = Wire::Sync { dk, message: SyncMessage::Update(vec![1, 2, 3, 4, 5]).encode_v1() }.encode();
+    assert!(a.receive(&garbage).is_err());
+    let not_sync = Wire::Sync { dk, message: vec![9, 9] }.encode();
+    assert!(a.receive(&not_sync).is_err());
+    assert_eq!(sa.export().unwrap_or_default(), before);
+    assert_eq!(sa.query(&Query::all()).len(), 1);
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let w = World::new();
+        let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).collect();
+        let space = replica(w.key.public());
+        let mut a = Session::new(w.owner.device.public(), KeyPair::generate().public(), 1, vec![(space, w.state(&owner_view))]);
+        a.start();
+        let _ = a.receive(&bytes);
+    }
+}
