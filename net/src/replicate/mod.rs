@@ -1,3 +1,4 @@
 //! Replication of spaces between two devices over one connection.
 
+pub mod framing;
 pub mod proto;
