@@ -14,6 +14,8 @@ use eframe::egui;
 pub struct TasksView {
     space: Space,
     rows: Vec<(ObjectId, Task)>,
+    /// Tasks not completed, counted when the rows change (not per frame).
+    left: usize,
     stale: Arc<AtomicBool>,
     _sub: Subscription,
     input: String,
@@ -30,12 +32,13 @@ impl TasksView {
             s.store(true, Ordering::Release);
             c.request_repaint();
         });
-        Self { space, rows: Vec::new(), stale, _sub: sub, input: String::new(), error }
+        Self { space, rows: Vec::new(), left: 0, stale, _sub: sub, input: String::new(), error }
     }
 
     fn refresh(&mut self) {
         if self.stale.swap(false, Ordering::AcqRel) {
             self.rows = self.space.tasks();
+            self.left = self.rows.iter().filter(|(_, t)| !t.completed).count();
         }
     }
 
@@ -75,7 +78,7 @@ impl TasksView {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
         ui.add_space(8.0);
-        let left = self.rows.iter().filter(|(_, t)| !t.completed).count();
+        let left = self.left;
         ui.label(format!("{left} {} left", if left == 1 { "item" } else { "items" }));
         ui.separator();
         let row_height = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
