@@ -18,6 +18,8 @@ pub mod keys;
 mod settle;
 pub mod space_members;
 mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use credential::{Claim, Credential, CredentialId, Role, Subject, VerifyError};
 pub use halo::{DeviceInfo, Halo, HaloError, IdentityInfo, MemberInfo, space_key_name};

@@ -235,34 +235,7 @@ impl Settle for SpaceState {
 mod tests {
     use super::*;
     use crate::keys::KeyPair;
-
-    struct Person {
-        root: KeyPair,
-        device: KeyPair,
-        creds: Vec<Credential>,
-    }
-
-    impl Person {
-        fn new() -> Person {
-            let root = KeyPair::generate();
-            let device = KeyPair::generate();
-            let me = *root.public().as_bytes();
-            let g = Credential::issue(Claim::IdentityGenesis { identity: me }, &root, None, 1);
-            let d = Credential::issue(
-                Claim::AuthorizedDevice { identity: me, device: *device.public().as_bytes() },
-                &root,
-                None,
-                2,
-            );
-            Person { root, device, creds: vec![g, d] }
-        }
-        fn key(&self) -> Key32 {
-            *self.root.public().as_bytes()
-        }
-        fn auth(&self) -> CredentialId {
-            self.creds[1].id()
-        }
-    }
+    use crate::testing::Person;
 
     fn member(space: &KeyPair, by: &Person, who: &Person, role: Role, at: u64) -> Credential {
         Credential::issue(

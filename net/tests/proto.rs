@@ -6,36 +6,12 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use dxos_echo::{Query, Space, SpaceOptions, UpdateOrigin};
-use dxos_halo::{Claim, Credential, CredentialId, KeyPair, PublicKey, Role, SpaceState};
+use dxos_halo::testing::Person;
+use dxos_halo::{Claim, Credential, KeyPair, PublicKey, Role, SpaceState};
 use dxos_net::replicate::proto::{Action, Session, Wire, discovery_key};
 use proptest::prelude::*;
 use yrs::sync::protocol::SyncMessage;
 use yrs::updates::encoder::Encode;
-
-struct Person {
-    root: KeyPair,
-    device: KeyPair,
-    creds: Vec<Credential>,
-}
-
-impl Person {
-    fn new() -> Person {
-        let root = KeyPair::generate();
-        let device = KeyPair::generate();
-        let me = *root.public().as_bytes();
-        let g = Credential::issue(Claim::IdentityGenesis { identity: me }, &root, None, 1);
-        let d = Credential::issue(
-            Claim::AuthorizedDevice { identity: me, device: *device.public().as_bytes() },
-            &root,
-            None,
-            2,
-        );
-        Person { root, device, creds: vec![g, d] }
-    }
-    fn auth(&self) -> CredentialId {
-        self.creds[1].id()
-    }
-}
 
 /// A space, its owner, and the public credentials that found it.
 struct World {
