@@ -98,6 +98,19 @@ fn phrase_and_recovery_on_a_fresh_profile() {
     assert_eq!(ok(&b, &["identity", "phrase"])["phrase"], phrase.as_str());
     // Recovering onto a profile with an identity is refused.
     assert_eq!(fails(&a, &["identity", "recover", "--phrase", &phrase]).0, 2);
+
+    // Once the root key is removed from a device, it cannot show the phrase (exit 1, denied);
+    // everything else still works.
+    std::fs::remove_file(a.join("keys").join("identity-root.key")).unwrap_or_else(|e| panic!("{e}"));
+    let (code, err) = fails(&a, &["identity", "phrase"]);
+    assert_eq!((code, err["kind"].as_str()), (1, Some("denied")));
+    assert!(err["error"].as_str().is_some_and(|m| m.contains("root key")));
+    assert_eq!(ok(&a, &["identity", "show"])["identity_key"], me["identity_key"]);
+    // A 12-word phrase (another wallet's) is not a DXOS phrase.
+    let twelve = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+    let (code, err) = fails(&dir.path().join("c"), &["identity", "recover", "--phrase", twelve]);
+    assert_eq!((code, err["kind"].as_str()), (2, Some("invalid_input")));
+    assert!(err["error"].as_str().is_some_and(|m| m.contains("24 words")), "{err}");
 }
 
 #[test]
