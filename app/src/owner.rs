@@ -11,7 +11,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -53,25 +53,19 @@ impl Role {
 }
 
 /// Set by SIGINT/SIGTERM: long-running loops check it and finish cleanly.
-pub static STOP_SIGNAL: AtomicBool = AtomicBool::new(false);
+pub static STOP_SIGNAL: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
 
-/// Installs the SIGINT/SIGTERM handler that sets [`STOP_SIGNAL`].
+/// Installs (once) the SIGINT/SIGTERM handler that sets [`STOP_SIGNAL`].
 pub fn install_signal_handler() {
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // Registering a flag is async-signal-safe and cannot fail for these signals.
-        let flag = Arc::new(AtomicBool::new(false));
-        if signal_hook::flag::register(sig, flag.clone()).is_ok() {
-            std::thread::spawn(move || {
-                loop {
-                    if flag.load(Ordering::Relaxed) {
-                        STOP_SIGNAL.store(true, Ordering::SeqCst);
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            });
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // Setting a flag is all the handler does (async-signal-safe).
+            if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&STOP_SIGNAL)) {
+                tracing::warn!("cannot handle signal {sig}: {e}");
+            }
         }
-    }
+    });
 }
 
 fn stopping() -> bool {

@@ -819,9 +819,10 @@ impl Space {
 
     /// Marks the space deleted or not (kept by the store as a restorable tombstone).
     pub(crate) fn set_deleted(&self, deleted: bool) {
-        lock(&self.inner.state).record.deleted = deleted;
-        lock(&self.inner.state).record_dirty = true;
-        self.inner.sync_record();
+        let mut st = lock(&self.inner.state);
+        st.record.deleted = deleted;
+        st.record_dirty = true;
+        self.inner.send_record(&mut st);
     }
 
     /// The store's record of this space, as it is now.
