@@ -214,7 +214,9 @@ fn serve_connection(mut stream: UnixStream, client: &Client, shared: &Shared) {
             }
         }
         other => {
-            let reply = match client.execute(&other) {
+            // Durable before it is acknowledged, as when a command opens the store itself: an
+            // owner that dies right after answering loses nothing it said was done.
+            let reply = match client.execute(&other).and_then(|v| client.flush().map(|_| v)) {
                 Ok(v) => Reply::Ok(v),
                 Err(e) => Reply::Err(e),
             };
