@@ -93,6 +93,17 @@ impl Echo {
         Ok(space)
     }
 
+    /// Opens a space this profile holds, or makes an empty replica of one it was admitted to
+    /// (its name and objects then arrive by replication).
+    pub fn open_replica(&self, id: PublicKey) -> Result<Space> {
+        match self.space(&id) {
+            Err(EchoError::SpaceNotFound(_)) => {}
+            other => return other,
+        }
+        let space = Space::load(id, None, SpaceRecord::default(), Some(self.persist()), self.inner.options.clone())?;
+        Ok(self.spaces_lock().entry(id).or_insert(space).clone())
+    }
+
     fn persist(&self) -> (Arc<Database>, std::sync::mpsc::Sender<store::Msg>) {
         (self.inner.db.clone(), self.inner.writer.sender())
     }

@@ -114,6 +114,23 @@ struct Local {
     device: KeyPair,
 }
 
+/// A function called after HALO's credentials change.
+type ChangeCallback = Arc<dyn Fn() + Send + Sync>;
+
+/// Keeps a change callback registered (see [`Halo::on_change`]); dropping it unregisters.
+pub struct ChangeListener {
+    listeners: std::sync::Weak<Mutex<Vec<(u64, ChangeCallback)>>>,
+    id: u64,
+}
+
+impl Drop for ChangeListener {
+    fn drop(&mut self) {
+        if let Some(l) = self.listeners.upgrade() {
+            l.lock().unwrap_or_else(|e| e.into_inner()).retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
 struct Inner {
     local: Option<Local>,
     identities: HashMap<PublicKey, IdentityState>,
@@ -126,6 +143,7 @@ pub struct Halo {
     db: Arc<Database>,
     keyring: Keyring,
     inner: Arc<Mutex<Inner>>,
+    listeners: Arc<Mutex<Vec<(u64, ChangeCallback)>>>,
 }
 
 fn check_name(name: &str) -> Result<&str, HaloError> {
@@ -160,6 +178,7 @@ impl Halo {
             db: db.clone(),
             keyring,
             inner: Arc::new(Mutex::new(Inner { local, identities: HashMap::new(), spaces: HashMap::new() })),
+            listeners: Arc::default(),
         };
         let creds = store::read_credentials(&db)?;
         {
@@ -169,6 +188,67 @@ impl Halo {
             }
         }
         Ok(halo)
+    }
+
+    /// Calls `cb` after every change of the credentials HALO holds (a new space, a new
+    /// member, a revocation...), until the returned listener is dropped. `cb` runs on the
+    /// writer's thread with no HALO lock held: it should only signal (send on a channel).
+    pub fn on_change(&self, cb: impl Fn() + Send + Sync + 'static) -> ChangeListener {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push((id, Arc::new(cb)));
+        ChangeListener { listeners: Arc::downgrade(&self.listeners), id }
+    }
+
+    fn notify(&self) {
+        let cbs: Vec<ChangeCallback> =
+            self.listeners.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(_, cb)| cb.clone()).collect();
+        for cb in cbs {
+            cb();
+        }
+    }
+
+    /// A copy of this profile's identity state (its devices and their credentials).
+    pub fn identity_state(&self) -> Option<IdentityState> {
+        let inner = self.lock();
+        let local = inner.local.as_ref()?;
+        inner.identities.get(&local.identity).cloned()
+    }
+
+    /// The spaces HALO holds a genesis for.
+    pub fn spaces(&self) -> Vec<PublicKey> {
+        let mut v: Vec<PublicKey> = self.lock().spaces.iter().filter(|(_, s)| s.exists()).map(|(k, _)| *k).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// A copy of a space's membership state, if HALO holds its genesis.
+    pub fn space_state(&self, space: &PublicKey) -> Option<SpaceState> {
+        self.lock().spaces.get(space).filter(|s| s.exists()).cloned()
+    }
+
+    /// The devices this device wants to be connected to: the identity's other devices and
+    /// the devices of every member of its spaces (revoked devices and removed members left
+    /// out), this device excluded.
+    pub fn wanted_devices(&self) -> Vec<PublicKey> {
+        let inner = self.lock();
+        let Some(local) = inner.local.as_ref() else { return Vec::new() };
+        let me = local.device.public();
+        let mut out = std::collections::BTreeSet::new();
+        let mut add = |i: &IdentityState| {
+            out.extend(i.devices().filter(|d| d.revoked_at_ms.is_none() && d.key != me).map(|d| d.key));
+        };
+        if let Some(i) = inner.identities.get(&local.identity) {
+            add(i);
+        }
+        for s in inner.spaces.values() {
+            for m in s.members().filter(|m| m.role != Role::Removed) {
+                if let Some(i) = s.identity(&m.identity) {
+                    add(i);
+                }
+            }
+        }
+        out.into_iter().collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -304,6 +384,7 @@ impl Halo {
             Self::route(&mut inner, c);
         }
         drop(inner);
+        self.notify();
         self.identity().ok_or(HaloError::NoIdentity)
     }
 
@@ -352,6 +433,8 @@ impl Halo {
         for c in creds {
             Self::route(&mut inner, c);
         }
+        drop(inner);
+        self.notify();
         Ok(())
     }
 
@@ -392,8 +475,32 @@ impl Halo {
             .ok_or_else(|| VerifyError::WrongKind("neither an identity nor a space credential".into()))??;
         if r != Applied::Duplicate {
             store::write(&self.db, &[c], None)?;
+            drop(inner);
+            self.notify();
         }
         Ok(r)
+    }
+
+    /// Takes credentials from a peer in one write, with one change notification; returns
+    /// how many were new. Invalid ones are skipped (a peer's verified batch may still hold
+    /// credentials about other spaces' scopes HALO does not track).
+    pub fn apply_all(&self, creds: Vec<Credential>) -> Result<usize, HaloError> {
+        let mut inner = self.lock();
+        let mut fresh = Vec::new();
+        for c in creds {
+            if let Some(Ok(r)) = Self::route(&mut inner, c.clone())
+                && r != Applied::Duplicate
+            {
+                fresh.push(c);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(0);
+        }
+        store::write(&self.db, &fresh, None)?;
+        drop(inner);
+        self.notify();
+        Ok(fresh.len())
     }
 }
 

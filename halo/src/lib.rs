@@ -22,7 +22,7 @@ mod store;
 pub mod testing;
 
 pub use credential::{Claim, Credential, CredentialId, Role, Subject, VerifyError};
-pub use halo::{DeviceInfo, Halo, HaloError, IdentityInfo, MemberInfo, space_key_name};
+pub use halo::{ChangeListener, DeviceInfo, Halo, HaloError, IdentityInfo, MemberInfo, space_key_name};
 pub use identity::{Applied, IdentityState};
 pub use invitation::{Offer, OfferError, OfferKind};
 pub use keyring::{Keyring, KeyringError};

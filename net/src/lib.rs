@@ -1,8 +1,16 @@
 //! NET: how devices find each other and keep their spaces in sync, peer to peer.
 //!
-//! So far: the replication protocol as an IO-less state machine (`replicate::proto`), tested
-//! without sockets, and the framing of its messages on a stream with every write under 8 KiB
-//! (`replicate::framing`). The libp2p node that drives them over WebRTC-direct, QUIC and TCP
-//! comes next; it must never block on ECHO's store (writes go to ECHO's writer thread).
+//! - [`node`]: the libp2p node (WebRTC-direct, QUIC, TCP; identify, ping, mDNS, Kademlia,
+//!   relay client, DCUtR, AutoNAT), reached through a cloneable handle and an event stream;
+//!   peers we care about are redialled with a short backoff so dropped links recover.
+//! - [`replicate`]: the replication protocol as an IO-less state machine (`proto`), its
+//!   framing with every write under 8 KiB (`framing`), and the thin driver that runs it over
+//!   a stream (`driver`).
 
+pub mod node;
 pub mod replicate;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use node::{NetError, Node, NodeConfig, NodeEvent, PeerInfo, Presence, Transport};
+pub use replicate::driver::SessionEvent;

@@ -164,7 +164,10 @@ fn an_outsider_learns_nothing() {
     let mut c = Session::new(outsider.device.public(), w.owner.device.public(), 2, Vec::new());
     let run = pump(&mut a, &mut c);
     // Only the discovery keys: a hash the outsider cannot map to a space.
-    assert_eq!(run.sent_a, vec![Wire::Have(vec![discovery_key(&w.key.public())])]);
+    let dk = discovery_key(&w.key.public(), &w.owner.device.public(), &outsider.device.public());
+    assert_eq!(run.sent_a, vec![Wire::Have(vec![dk])]);
+    // Salted per pair of devices: the same space has another key on another connection.
+    assert_ne!(dk, discovery_key(&w.key.public(), &w.owner.device.public(), &KeyPair::generate().public()));
 }
 
 #[test]
@@ -222,7 +225,7 @@ fn readers_updates_are_refused_and_removed_members_denied() {
         "a reader sends no updates"
     );
     assert!(b.local_update(&w.key.public(), b"anything", None).is_empty());
-    let dk = discovery_key(&w.key.public());
+    let dk = discovery_key(&w.key.public(), &w.owner.device.public(), &reader.device.public());
     let refused = a
         .receive(&Wire::Sync { dk, message: SyncMessage::Update(rogue_update).encode_v1() }.encode())
         .unwrap_or_default();
@@ -257,7 +260,7 @@ fn hostile_messages_are_errors_and_change_nothing() {
     pump(&mut a, &mut b);
     let before = sa.export().unwrap_or_default();
     assert!(a.receive(b"\xff\xff\xff").is_err());
-    let dk = discovery_key(&w.key.public());
+    let dk = discovery_key(&w.key.public(), &w.owner.device.public(), &guest.device.public());
     let garbage = Wire::Sync { dk, message: SyncMessage::Update(vec![1, 2, 3, 4, 5]).encode_v1() }.encode();
     assert!(a.receive(&garbage).is_err());
     let not_sync = Wire::Sync { dk, message: vec![9, 9] }.encode();

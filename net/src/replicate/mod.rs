@@ -1,4 +1,5 @@
 //! Replication of spaces between two devices over one connection.
 
+pub mod driver;
 pub mod framing;
 pub mod proto;

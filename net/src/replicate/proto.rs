@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 
 use dxos_echo::{EchoError, Space};
-use dxos_halo::{Credential, PublicKey, Role, SpaceState};
+use dxos_halo::{Credential, IdentityState, PublicKey, Role, SpaceState};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use yrs::StateVector;
@@ -29,16 +29,21 @@ use yrs::updates::encoder::Encode;
 /// Largest protocol message accepted (a whole space's first sync is one message).
 pub const MAX_MESSAGE: usize = 256 << 20;
 /// Most discovery keys or credentials one message may carry.
-const MAX_ITEMS: usize = 10_000;
+const MAX_ITEMS: usize = 100_000;
 
 /// A space's discovery key: what peers exchange instead of the space id.
 pub type DiscoveryKey = [u8; 32];
 
-/// The discovery key of a space.
-pub fn discovery_key(space: &PublicKey) -> DiscoveryKey {
+/// The discovery key of a space (or identity) on the connection between devices `a` and
+/// `b`: salted with both device keys, so it means nothing on any other connection and a
+/// peer that lacks the key cannot even match it with what it sees elsewhere.
+pub fn discovery_key(space: &PublicKey, a: &PublicKey, b: &PublicKey) -> DiscoveryKey {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     let mut h = Sha256::new();
-    h.update(b"dxos/discovery/v1");
+    h.update(b"dxos/discovery/v2");
     h.update(space.as_bytes());
+    h.update(lo.as_bytes());
+    h.update(hi.as_bytes());
     h.finalize().into()
 }
 
@@ -49,6 +54,28 @@ pub enum Wire {
     Have(Vec<DiscoveryKey>),
     /// The sender's credentials for a space both hold (its membership proof among them).
     Prove {
+        /// Which space.
+        dk: DiscoveryKey,
+        /// Encoded credentials.
+        credentials: Vec<Vec<u8>>,
+    },
+    /// The sender's identity chain (the identity's credentials), when both devices hold the
+    /// identity named by `dk`: two devices of one identity.
+    ProveIdentity {
+        /// The identity's discovery key.
+        dk: DiscoveryKey,
+        /// Encoded credentials.
+        credentials: Vec<Vec<u8>>,
+    },
+    /// To another device of the same identity: the credentials of the identity's spaces, so
+    /// it takes them up (a device that joins an identity gets every space of it).
+    Spaces {
+        /// Encoded credentials.
+        credentials: Vec<Vec<u8>>,
+    },
+    /// Credentials of a verified space the peer may lack (sent when ours change: a new
+    /// member, a revocation).
+    Credentials {
         /// Which space.
         dk: DiscoveryKey,
         /// Encoded credentials.
@@ -77,7 +104,10 @@ impl Wire {
         let wire: Wire = postcard::from_bytes(bytes).map_err(|e| ProtoError::Malformed(e.to_string()))?;
         let items = match &wire {
             Wire::Have(dks) => dks.len(),
-            Wire::Prove { credentials, .. } => credentials.len(),
+            Wire::Prove { credentials, .. }
+            | Wire::Credentials { credentials, .. }
+            | Wire::ProveIdentity { credentials, .. }
+            | Wire::Spaces { credentials } => credentials.len(),
             Wire::Sync { .. } => 0,
         };
         if items > MAX_ITEMS {
@@ -135,11 +165,26 @@ pub enum Action {
         /// Why, for the log.
         reason: String,
     },
+    /// The peer's first sync of a space (its missing updates) was applied.
+    Synced {
+        /// The space.
+        space: PublicKey,
+    },
+    /// Keep these credentials from another device of this identity (they are checked as
+    /// HALO files them).
+    StoreAll(Vec<Credential>),
+    /// The peer is another device of this identity (`true`), or no longer is (`false`).
+    SameIdentity(bool),
     /// An update from the peer was refused (it is a reader), and not applied.
     Refused {
         /// The space.
         space: PublicKey,
     },
+}
+
+enum Kind {
+    Step2,
+    Other,
 }
 
 enum Phase {
@@ -157,6 +202,8 @@ struct Entry {
     space: Space,
     members: SpaceState,
     phase: Phase,
+    /// How many credentials the peer has been sent (they only grow).
+    sent: usize,
 }
 
 /// One connection's replication state.
@@ -166,6 +213,10 @@ pub struct Session {
     /// Identifies this connection as the source of the updates it applies.
     source: u64,
     spaces: HashMap<DiscoveryKey, Entry>,
+    /// This device's identity, and where the peer stands with it.
+    identity: Option<(IdentityState, Phase)>,
+    /// Discovery keys the peer said it holds (also those we lack, for spaces we join later).
+    peer_has: std::collections::HashSet<DiscoveryKey>,
 }
 
 impl Session {
@@ -174,14 +225,132 @@ impl Session {
     pub fn new(local_device: PublicKey, peer_device: PublicKey, source: u64, spaces: Vec<(Space, SpaceState)>) -> Self {
         let spaces = spaces
             .into_iter()
-            .map(|(space, members)| (discovery_key(&space.id()), Entry { space, members, phase: Phase::Ours }))
+            .map(|(space, members)| {
+                let dk = discovery_key(&space.id(), &local_device, &peer_device);
+                (dk, Entry { space, members, phase: Phase::Ours, sent: 0 })
+            })
             .collect();
-        Self { local_device, peer_device, source, spaces }
+        Self { local_device, peer_device, source, spaces, identity: None, peer_has: Default::default() }
+    }
+
+    /// Also recognise the peer as another device of this identity (whose state this is):
+    /// such devices swap the identity's credentials and the credentials of its spaces.
+    pub fn with_identity(mut self, identity: IdentityState) -> Self {
+        self.identity = Some((identity, Phase::Ours));
+        self
+    }
+
+    fn dk(&self, key: &PublicKey) -> DiscoveryKey {
+        discovery_key(key, &self.local_device, &self.peer_device)
+    }
+
+    fn identity_dk(&self) -> Option<DiscoveryKey> {
+        self.identity.as_ref().map(|(i, _)| self.dk(&i.identity()))
+    }
+
+    /// Whether the peer is a verified device of this identity.
+    pub fn same_identity(&self) -> bool {
+        matches!(self.identity, Some((_, Phase::Verified(_))))
+    }
+
+    /// The credentials of every space this device holds (for another device of its identity).
+    fn all_space_credentials(&self) -> Vec<Vec<u8>> {
+        self.spaces.values().flat_map(|e| e.members.credentials()).map(|c| c.encode()).collect()
+    }
+
+    /// This identity's state changed (a device added or revoked): the peer, if another device
+    /// of it, gets the new credentials, or nothing more once revoked.
+    pub fn update_identity(&mut self, state: IdentityState) -> Vec<Action> {
+        let peer = self.peer_device;
+        let Some(dk) = self.identity_dk() else { return Vec::new() };
+        let Some((id, phase)) = self.identity.as_mut() else { return Vec::new() };
+        let before = id.credentials().count();
+        *id = state;
+        if !matches!(phase, Phase::Verified(_)) {
+            return Vec::new();
+        }
+        if !id.is_active_device(&peer) {
+            *phase = Phase::Denied;
+            return vec![Action::SameIdentity(false)];
+        }
+        if id.credentials().count() > before {
+            let credentials = id.credentials().map(Credential::encode).collect();
+            return vec![Action::Send(Wire::Credentials { dk, credentials })];
+        }
+        Vec::new()
+    }
+
+    /// The peer's device key.
+    pub fn peer_device(&self) -> PublicKey {
+        self.peer_device
+    }
+
+    /// Whether the session replicates this space.
+    pub fn has_space(&self, space: &PublicKey) -> bool {
+        self.spaces.contains_key(&self.dk(space))
+    }
+
+    /// A space this device took up after the session started (created or joined): announced
+    /// to the peer, and proved at once if the peer already said it holds it.
+    pub fn add_space(&mut self, space: Space, members: SpaceState) -> Vec<Action> {
+        let dk = self.dk(&space.id());
+        if self.spaces.contains_key(&dk) {
+            return self.update_members(members);
+        }
+        let mut entry = Entry { space, members, phase: Phase::Ours, sent: 0 };
+        let mut out = vec![Action::Send(Wire::Have(vec![dk]))];
+        if self.same_identity() {
+            let credentials = entry.members.credentials().iter().map(Credential::encode).collect();
+            out.push(Action::Send(Wire::Spaces { credentials }));
+        }
+        if self.peer_has.contains(&dk) {
+            entry.phase = Phase::Proved;
+            out.push(Action::Send(Self::prove(dk, &mut entry)));
+        }
+        self.spaces.insert(dk, entry);
+        out
+    }
+
+    fn prove(dk: DiscoveryKey, e: &mut Entry) -> Wire {
+        let credentials: Vec<Vec<u8>> = e.members.credentials().iter().map(Credential::encode).collect();
+        e.sent = credentials.len();
+        Wire::Prove { dk, credentials }
+    }
+
+    /// The space's membership changed locally (HALO took new credentials): the peer is sent
+    /// what it lacks, and checked again. A revoked device or removed member gets nothing more.
+    pub fn update_members(&mut self, members: SpaceState) -> Vec<Action> {
+        let dk = self.dk(&members.space());
+        let peer = self.peer_device;
+        let Some(e) = self.spaces.get_mut(&dk) else { return Vec::new() };
+        e.members = members;
+        let Phase::Verified(role) = e.phase else { return Vec::new() };
+        let space = e.space.id();
+        match e.members.member_of_device(&peer) {
+            Some((member, new_role)) => {
+                let mut out = Vec::new();
+                if new_role != role {
+                    e.phase = Phase::Verified(new_role);
+                    out.push(Action::Verified { space, member, role: new_role });
+                }
+                let all = e.members.credentials();
+                if all.len() > e.sent {
+                    e.sent = all.len();
+                    let credentials = all.iter().map(Credential::encode).collect();
+                    out.push(Action::Send(Wire::Credentials { dk, credentials }));
+                }
+                out
+            }
+            None => {
+                e.phase = Phase::Denied;
+                vec![Action::Denied { space, reason: format!("device {peer} is no longer a member") }]
+            }
+        }
     }
 
     /// The first message: the discovery keys of our spaces.
     pub fn start(&mut self) -> Vec<Action> {
-        let mut dks: Vec<DiscoveryKey> = self.spaces.keys().copied().collect();
+        let mut dks: Vec<DiscoveryKey> = self.spaces.keys().copied().chain(self.identity_dk()).collect();
         dks.sort_unstable();
         vec![Action::Send(Wire::Have(dks))]
     }
@@ -196,18 +365,137 @@ impl Session {
         match Wire::decode(bytes)? {
             Wire::Have(dks) => Ok(self.on_have(&dks)),
             Wire::Prove { dk, credentials } => Ok(self.on_prove(dk, credentials)),
+            Wire::Credentials { dk, credentials } if Some(dk) == self.identity_dk() => {
+                Ok(self.on_identity_credentials(credentials))
+            }
+            Wire::Credentials { dk, credentials } => Ok(self.on_credentials(dk, credentials)),
+            Wire::ProveIdentity { dk, credentials } => Ok(self.on_prove_identity(dk, credentials)),
+            Wire::Spaces { credentials } => Ok(self.on_spaces(credentials)),
             Wire::Sync { dk, message } => self.on_sync(dk, &message),
         }
     }
 
+    /// The peer's identity chain: if it shows the peer's device is an active device of this
+    /// identity, the two swap the credentials of their spaces.
+    fn on_prove_identity(&mut self, dk: DiscoveryKey, encoded: Vec<Vec<u8>>) -> Vec<Action> {
+        let peer = self.peer_device;
+        if Some(dk) != self.identity_dk() {
+            return Vec::new();
+        }
+        let Some((id, phase)) = self.identity.as_mut() else { return Vec::new() };
+        if !matches!(phase, Phase::Proved) {
+            return Vec::new();
+        }
+        let mut trial = id.clone();
+        let mut taken = Vec::new();
+        for bytes in &encoded {
+            if let Ok(c) = Credential::decode(bytes)
+                && matches!(trial.apply(c.clone()), Ok(dxos_halo::Applied::Accepted | dxos_halo::Applied::Pending))
+            {
+                taken.push(c);
+            }
+        }
+        if !trial.is_active_device(&peer) {
+            *phase = Phase::Denied;
+            return Vec::new();
+        }
+        *id = trial;
+        *phase = Phase::Verified(Role::Owner);
+        let mut out = vec![Action::SameIdentity(true)];
+        if !taken.is_empty() {
+            out.push(Action::StoreAll(taken));
+        }
+        out.push(Action::Send(Wire::Spaces { credentials: self.all_space_credentials() }));
+        out
+    }
+
+    /// Credentials of the identity's spaces, from another device of it.
+    fn on_spaces(&mut self, encoded: Vec<Vec<u8>>) -> Vec<Action> {
+        if !self.same_identity() {
+            return Vec::new();
+        }
+        let creds: Vec<Credential> = encoded.iter().filter_map(|b| Credential::decode(b).ok()).collect();
+        if creds.is_empty() { Vec::new() } else { vec![Action::StoreAll(creds)] }
+    }
+
+    /// New identity credentials from another device of it (a device added or revoked).
+    fn on_identity_credentials(&mut self, encoded: Vec<Vec<u8>>) -> Vec<Action> {
+        let peer = self.peer_device;
+        let Some((id, phase @ Phase::Verified(_))) = self.identity.as_mut() else { return Vec::new() };
+        let mut taken = Vec::new();
+        for bytes in &encoded {
+            if let Ok(c) = Credential::decode(bytes)
+                && matches!(id.apply(c.clone()), Ok(dxos_halo::Applied::Accepted | dxos_halo::Applied::Pending))
+            {
+                taken.push(c);
+            }
+        }
+        let mut out = Vec::new();
+        if !taken.is_empty() {
+            out.push(Action::StoreAll(taken));
+        }
+        if !id.is_active_device(&peer) {
+            *phase = Phase::Denied;
+            out.push(Action::SameIdentity(false));
+        }
+        out
+    }
+
+    /// Credentials a verified peer sent: the valid ones are kept, and the peer's device is
+    /// checked again (they may revoke it).
+    fn on_credentials(&mut self, dk: DiscoveryKey, encoded: Vec<Vec<u8>>) -> Vec<Action> {
+        let peer = self.peer_device;
+        let Some(e) = self.spaces.get_mut(&dk) else { return Vec::new() };
+        let Phase::Verified(role) = e.phase else { return Vec::new() };
+        let space = e.space.id();
+        let before = e.members.credentials().len();
+        let mut taken = Vec::new();
+        for bytes in &encoded {
+            if let Ok(c) = Credential::decode(bytes)
+                && matches!(e.members.apply(c.clone()), Ok(dxos_halo::Applied::Accepted | dxos_halo::Applied::Pending))
+            {
+                taken.push(c);
+            }
+        }
+        // What the peer sent, it holds: no need to send it back.
+        e.sent = e.sent.max(before + taken.len());
+        let mut out = Vec::new();
+        if !taken.is_empty() {
+            out.push(Action::Store { space, credentials: taken });
+        }
+        match e.members.member_of_device(&peer) {
+            Some((member, new_role)) if new_role != role => {
+                e.phase = Phase::Verified(new_role);
+                out.push(Action::Verified { space, member, role: new_role });
+            }
+            Some(_) => {}
+            None => {
+                e.phase = Phase::Denied;
+                out.push(Action::Denied { space, reason: format!("device {peer} is no longer a member") });
+            }
+        }
+        out
+    }
+
     fn on_have(&mut self, dks: &[DiscoveryKey]) -> Vec<Action> {
         let mut out = Vec::new();
+        let identity_dk = self.identity_dk();
         for dk in dks {
+            if Some(*dk) == identity_dk {
+                if let Some((id, phase @ Phase::Ours)) = self.identity.as_mut() {
+                    *phase = Phase::Proved;
+                    let credentials = id.credentials().map(Credential::encode).collect();
+                    out.push(Action::Send(Wire::ProveIdentity { dk: *dk, credentials }));
+                }
+                continue;
+            }
+            if self.peer_has.len() < MAX_ITEMS {
+                self.peer_has.insert(*dk);
+            }
             let Some(e) = self.spaces.get_mut(dk) else { continue };
             if matches!(e.phase, Phase::Ours) {
                 e.phase = Phase::Proved;
-                let credentials = e.members.credentials().iter().map(Credential::encode).collect();
-                out.push(Action::Send(Wire::Prove { dk: *dk, credentials }));
+                out.push(Action::Send(Self::prove(*dk, e)));
             }
         }
         out
@@ -255,6 +543,7 @@ impl Session {
         let space = e.space.id();
         let bad = |reason: String| ProtoError::BadSync { space: space.to_string(), reason };
         let msg = SyncMessage::decode_v1(message).map_err(|e| bad(e.to_string()))?;
+        let msg_kind = if matches!(msg, SyncMessage::SyncStep2(_)) { Kind::Step2 } else { Kind::Other };
         match msg {
             SyncMessage::SyncStep1(sv) => {
                 if !self.we_write(e) {
@@ -264,10 +553,16 @@ impl Session {
                 Ok(vec![Action::Send(Wire::Sync { dk, message: SyncMessage::SyncStep2(diff).encode_v1() })])
             }
             SyncMessage::SyncStep2(update) | SyncMessage::Update(update) => {
+                let first = matches!(msg_kind, Kind::Step2);
                 if peer_role == Role::Reader {
-                    return Ok(vec![Action::Refused { space }]);
+                    let mut out = vec![Action::Refused { space }];
+                    if first {
+                        out.push(Action::Synced { space });
+                    }
+                    return Ok(out);
                 }
                 match e.space.apply_update(&update, self.source) {
+                    Ok(()) if first => Ok(vec![Action::Synced { space }]),
                     Ok(()) => Ok(Vec::new()),
                     Err(EchoError::MalformedUpdate(reason)) => Err(bad(reason)),
                     Err(other) => Err(bad(other.to_string())),
@@ -283,7 +578,7 @@ impl Session {
         if source == Some(self.source) {
             return Vec::new();
         }
-        let dk = discovery_key(space);
+        let dk = self.dk(space);
         match self.spaces.get(&dk) {
             Some(e) if matches!(e.phase, Phase::Verified(_)) && self.we_write(e) => {
                 vec![Action::Send(Wire::Sync { dk, message: SyncMessage::Update(update.to_vec()).encode_v1() })]

@@ -1,0 +1,65 @@
+//! The node's libp2p behaviours, composed into one.
+
+// The derive generates `BehaviourEvent`, whose variants carry no docs.
+#![allow(missing_docs)]
+
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{StreamProtocol, autonat, dcutr, identify, kad, mdns, ping, relay};
+
+/// Identify's protocol version string for DXOS nodes.
+pub const IDENTIFY_PROTOCOL: &str = "/dxos/1.0.0";
+/// Kademlia's protocol for the DXOS DHT (kept apart from the public IPFS DHT).
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/dxos/kad/1.0.0");
+
+/// Every behaviour the node runs.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Reaches peers through relays (beyond the LAN).
+    pub relay: relay::client::Behaviour,
+    /// Exchanges listen addresses and protocols with each peer.
+    pub identify: identify::Behaviour,
+    /// Measures round trips and finds dead links.
+    pub ping: ping::Behaviour,
+    /// Finds peers on the LAN (off with `--no-mdns`).
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// The DHT, for finding peers beyond the LAN.
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// Hole punching through NATs, upgrading relayed connections.
+    pub dcutr: dcutr::Behaviour,
+    /// Learns whether this node is reachable from outside.
+    pub autonat: autonat::Behaviour,
+    /// Raw streams for DXOS's own protocols (replication).
+    pub stream: libp2p_stream::Behaviour,
+}
+
+impl Behaviour {
+    /// All behaviours for a node with this key; `mdns` turns LAN discovery on.
+    pub fn new(key: &Keypair, relay: relay::client::Behaviour, mdns: bool) -> std::io::Result<Self> {
+        let peer = key.public().to_peer_id();
+        let mdns = if mdns {
+            let config = mdns::Config { query_interval: Duration::from_secs(5), ..Default::default() };
+            Some(mdns::tokio::Behaviour::new(config, peer)?)
+        } else {
+            None
+        };
+        let mut kad =
+            kad::Behaviour::with_config(peer, kad::store::MemoryStore::new(peer), kad::Config::new(KAD_PROTOCOL));
+        kad.set_mode(Some(kad::Mode::Server));
+        Ok(Self {
+            relay,
+            identify: identify::Behaviour::new(identify::Config::new(IDENTIFY_PROTOCOL.into(), key.public())),
+            ping: ping::Behaviour::new(
+                ping::Config::new().with_interval(Duration::from_secs(1)).with_timeout(Duration::from_secs(3)),
+            ),
+            mdns: mdns.into(),
+            kad,
+            dcutr: dcutr::Behaviour::new(peer),
+            autonat: autonat::Behaviour::new(peer, autonat::Config::default()),
+            stream: libp2p_stream::Behaviour::new(),
+        })
+    }
+}

@@ -1,0 +1,355 @@
+//! The libp2p node: a swarm on tokio in its own task, reached through a cloneable [`Node`]
+//! handle (commands with oneshot replies) and a broadcast stream of [`NodeEvent`]s.
+//!
+//! Transports: WebRTC-direct (required; its certificate is kept in the profile so our
+//! addresses stay valid), QUIC, and TCP with Noise and Yamux, all listening by default.
+//! Behaviours: identify, ping, mDNS, Kademlia, relay client, DCUtR, AutoNAT, and raw streams
+//! for replication (`/dxos/replicate/1`), which [`crate::replicate::driver`] runs.
+
+pub mod behaviour;
+pub mod cert;
+pub mod redial;
+mod swarm;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dxos_echo::Echo;
+use dxos_halo::{Halo, PublicKey, Role};
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::replicate::driver::SessionEvent;
+use crate::replicate::proto::MAX_MESSAGE;
+
+/// The replication protocol's stream protocol name.
+pub const REPLICATE_PROTOCOL: StreamProtocol = StreamProtocol::new("/dxos/replicate/1");
+
+/// How the node is set up.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Addresses to listen on (default: [`NodeConfig::default_listen`]).
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial and keep dialling (`--peer`); with or without a `/p2p/` part.
+    pub peers: Vec<Multiaddr>,
+    /// Find peers on the LAN by mDNS.
+    pub mdns: bool,
+    /// Where the WebRTC certificate is kept (none: a new one in memory).
+    pub certificate: Option<PathBuf>,
+    /// Where the addresses of known peers are kept across restarts (none: not kept).
+    pub peer_store: Option<PathBuf>,
+    /// Largest replication message accepted from a peer.
+    pub max_message: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            listen: Self::default_listen(),
+            peers: Vec::new(),
+            mdns: true,
+            certificate: None,
+            peer_store: None,
+            max_message: MAX_MESSAGE,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// WebRTC-direct, QUIC and TCP on every interface, on ports the system picks.
+    pub fn default_listen() -> Vec<Multiaddr> {
+        ["/ip4/0.0.0.0/udp/0/webrtc-direct", "/ip4/0.0.0.0/udp/0/quic-v1", "/ip4/0.0.0.0/tcp/0"]
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect()
+    }
+
+    /// The defaults, with the certificate and the peer addresses kept in profile folder `dir`.
+    pub fn for_profile(dir: &Path) -> Self {
+        Self {
+            certificate: Some(dir.join("webrtc-cert.pem")),
+            peer_store: Some(dir.join("peers.json")),
+            ..Self::default()
+        }
+    }
+
+    /// Listening on loopback only, over the given transports (`webrtc-direct`, `quic`,
+    /// `tcp`), with no mDNS: for tests and the demo.
+    pub fn loopback(transports: &[Transport]) -> Self {
+        let listen = transports
+            .iter()
+            .filter_map(|t| match t {
+                Transport::WebRtcDirect => "/ip4/127.0.0.1/udp/0/webrtc-direct".parse().ok(),
+                Transport::Quic => "/ip4/127.0.0.1/udp/0/quic-v1".parse().ok(),
+                Transport::Tcp => "/ip4/127.0.0.1/tcp/0".parse().ok(),
+                Transport::Relay => None,
+            })
+            .collect();
+        Self { listen, mdns: false, ..Self::default() }
+    }
+}
+
+/// The transport a connection runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// WebRTC-direct (UDP, DTLS, SCTP).
+    WebRtcDirect,
+    /// QUIC v1.
+    Quic,
+    /// TCP with Noise and Yamux.
+    Tcp,
+    /// Through a relay.
+    Relay,
+}
+
+impl Transport {
+    /// The transport of a connection to or from `addr`.
+    pub fn of(addr: &Multiaddr) -> Transport {
+        use libp2p::multiaddr::Protocol;
+        let mut t = Transport::Tcp;
+        for p in addr.iter() {
+            match p {
+                Protocol::P2pCircuit => return Transport::Relay,
+                Protocol::WebRTCDirect => t = Transport::WebRtcDirect,
+                Protocol::QuicV1 | Protocol::Quic => t = Transport::Quic,
+                _ => {}
+            }
+        }
+        t
+    }
+
+    /// Its name in the CLI's output: `webrtc-direct`, `quic`, `tcp` or `relay`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Transport::WebRtcDirect => "webrtc-direct",
+            Transport::Quic => "quic",
+            Transport::Tcp => "tcp",
+            Transport::Relay => "relay",
+        }
+    }
+}
+
+/// A connected peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its libp2p id.
+    pub peer_id: PeerId,
+    /// Its device key (the same key), if it is an ed25519 peer.
+    pub device_key: Option<PublicKey>,
+    /// The addresses of our connections to it.
+    pub addrs: Vec<Multiaddr>,
+    /// The transport of the first of them.
+    pub transport: Transport,
+}
+
+impl PeerInfo {
+    /// As `dxos peers --json` prints it.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "peer_id": self.peer_id.to_base58(),
+            "device_key": self.device_key.map(|k| k.to_hex()),
+            "addrs": self.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "transport": self.transport.as_str(),
+        })
+    }
+}
+
+/// Someone online in a space: a connected device that proved it acts for a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    /// The space.
+    pub space: PublicKey,
+    /// The connected device.
+    pub device: PublicKey,
+    /// The member it acts for.
+    pub member: PublicKey,
+    /// The member's role.
+    pub role: Role,
+}
+
+/// What the node reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// Listening on a new address.
+    Listening {
+        /// The address.
+        addr: Multiaddr,
+    },
+    /// A first connection to a peer is up.
+    Connected {
+        /// The peer.
+        peer: PeerId,
+        /// The connection's remote address.
+        addr: Multiaddr,
+        /// Its transport.
+        transport: Transport,
+    },
+    /// The last connection to a peer closed.
+    Disconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A peer was found on the LAN.
+    Discovered {
+        /// The peer.
+        peer: PeerId,
+        /// Where.
+        addr: Multiaddr,
+    },
+    /// Something happened in the replication session with a peer.
+    Session {
+        /// The peer.
+        peer: PeerId,
+        /// What.
+        event: SessionEvent,
+    },
+    /// The replication session with a peer ended (with why, if it failed).
+    SessionEnded {
+        /// The peer.
+        peer: PeerId,
+        /// Why it failed (none: closed).
+        error: Option<String>,
+    },
+}
+
+impl NodeEvent {
+    /// As a `dxos serve` event line.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            NodeEvent::Listening { addr } => json!({"event": "listening", "addr": addr.to_string()}),
+            NodeEvent::Connected { peer, addr, transport } => json!({
+                "event": "connected", "peer_id": peer.to_base58(), "addr": addr.to_string(),
+                "transport": transport.as_str(),
+            }),
+            NodeEvent::Disconnected { peer } => json!({"event": "disconnected", "peer_id": peer.to_base58()}),
+            NodeEvent::Discovered { peer, addr } => {
+                json!({"event": "discovered", "peer_id": peer.to_base58(), "addr": addr.to_string()})
+            }
+            NodeEvent::Session { peer, event } => {
+                let peer = peer.to_base58();
+                match event {
+                    SessionEvent::Verified { space, member, role } => json!({
+                        "event": "verified", "peer_id": peer, "space": space.to_hex(),
+                        "member": member.to_hex(), "role": role.as_str(),
+                    }),
+                    SessionEvent::Denied { space, reason } => {
+                        json!({"event": "denied", "peer_id": peer, "space": space.to_hex(), "reason": reason})
+                    }
+                    SessionEvent::Synced { space } => {
+                        json!({"event": "synced", "peer_id": peer, "space": space.to_hex()})
+                    }
+                    SessionEvent::Refused { space } => {
+                        json!({"event": "refused", "peer_id": peer, "space": space.to_hex()})
+                    }
+                    SessionEvent::SameIdentity(same) => {
+                        json!({"event": "same_identity", "peer_id": peer, "same": same})
+                    }
+                }
+            }
+            NodeEvent::SessionEnded { peer, error } => {
+                json!({"event": "session_ended", "peer_id": peer.to_base58(), "error": error})
+            }
+        }
+    }
+}
+
+/// A fault of the node.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// A transport could not be set up.
+    #[error("cannot set up the network: {0}")]
+    Transport(String),
+    /// An address could not be listened on.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The WebRTC certificate could not be read or written.
+    #[error("WebRTC certificate: {0}")]
+    Certificate(String),
+    /// A dial failed.
+    #[error("cannot dial {addr}: {reason}")]
+    Dial {
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// This profile has no identity (its device key is the node's identity).
+    #[error("this profile has no identity yet")]
+    NoIdentity,
+    /// The node has stopped.
+    #[error("the node has stopped")]
+    Stopped,
+}
+
+/// A handle to a running node. Cheap to clone; the node stops on [`Node::shutdown`] or when
+/// the runtime it runs on ends.
+#[derive(Clone)]
+pub struct Node {
+    peer_id: PeerId,
+    cmd: mpsc::UnboundedSender<swarm::Command>,
+    events: broadcast::Sender<NodeEvent>,
+}
+
+impl Node {
+    /// Starts the node of the profile whose ECHO and HALO these are (its identity is the
+    /// device key), on the current tokio runtime; returns once every listener has an address.
+    pub async fn start(config: NodeConfig, echo: Echo, halo: Halo) -> Result<Node, NetError> {
+        let (events, _) = broadcast::channel(4096);
+        let (peer_id, cmd) = swarm::spawn(config, echo, halo, events.clone()).await?;
+        Ok(Node { peer_id, cmd, events })
+    }
+
+    /// This node's peer id (its device key).
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> swarm::Command) -> Result<T, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(make(tx)).map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// The addresses the node listens on (with `/p2p/<peer id>`, ready to dial).
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
+        self.ask(swarm::Command::ListenAddrs).await
+    }
+
+    /// The connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, NetError> {
+        self.ask(swarm::Command::Peers).await
+    }
+
+    /// Who is online in which space.
+    pub async fn presence(&self) -> Result<Vec<Presence>, NetError> {
+        self.ask(swarm::Command::Presence).await
+    }
+
+    /// Dials `addr` (with or without `/p2p/`) and keeps it among the peers to redial.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetError> {
+        self.ask(|tx| swarm::Command::Dial(addr, tx)).await?
+    }
+
+    /// Test hook for link loss: closes every connection and refuses any for `down_for`, as
+    /// if the network were gone; afterwards the node reconnects by itself.
+    pub async fn sever(&self, down_for: Duration) -> Result<(), NetError> {
+        self.ask(|tx| swarm::Command::Sever(down_for, tx)).await
+    }
+
+    /// Stops the node (keeping the known peers' addresses), and waits until it has.
+    pub async fn shutdown(&self) -> Result<(), NetError> {
+        self.ask(swarm::Command::Shutdown).await
+    }
+}

@@ -1,0 +1,176 @@
+//! Which peers to dial, and when: the peers we care about are dialled again with a short,
+//! capped backoff whenever they are not connected and we know an address, so a dropped link
+//! (a Wi-Fi toggle, a laptop waking up) recovers by itself about a second after it returns.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use libp2p::{Multiaddr, PeerId};
+
+/// First wait after a disconnect or a failed dial.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between dials of a wanted peer with a known address.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Most addresses kept per peer (newest first).
+const MAX_ADDRS: usize = 16;
+
+#[derive(Debug)]
+struct Entry {
+    addrs: Vec<Multiaddr>,
+    connected: bool,
+    backoff: Duration,
+    next: Instant,
+}
+
+/// The redial schedule.
+#[derive(Debug, Default)]
+pub struct Redial {
+    peers: HashMap<PeerId, Entry>,
+    wanted: HashSet<PeerId>,
+}
+
+impl Redial {
+    /// Sets the peers we care about (our devices, members of our spaces, explicit peers).
+    pub fn set_wanted(&mut self, wanted: impl IntoIterator<Item = PeerId>) {
+        self.wanted = wanted.into_iter().collect();
+    }
+
+    /// Adds one peer we care about.
+    pub fn want(&mut self, peer: PeerId) {
+        self.wanted.insert(peer);
+    }
+
+    /// Whether we care about `peer`.
+    pub fn is_wanted(&self, peer: &PeerId) -> bool {
+        self.wanted.contains(peer)
+    }
+
+    fn entry(&mut self, peer: PeerId, now: Instant) -> &mut Entry {
+        self.peers.entry(peer).or_insert_with(|| Entry {
+            addrs: Vec::new(),
+            connected: false,
+            backoff: FIRST_BACKOFF,
+            next: now,
+        })
+    }
+
+    /// An address where `peer` may be reached (mDNS, identify, an invitation, a stored one).
+    /// New news of a peer that is not connected makes it due at once.
+    pub fn learn(&mut self, peer: PeerId, addr: Multiaddr, now: Instant) {
+        let e = self.entry(peer, now);
+        if let Some(i) = e.addrs.iter().position(|a| *a == addr) {
+            e.addrs.remove(i);
+        } else if !e.connected {
+            e.next = now;
+            e.backoff = FIRST_BACKOFF;
+        }
+        e.addrs.insert(0, addr);
+        e.addrs.truncate(MAX_ADDRS);
+    }
+
+    /// Known addresses of `peer`.
+    pub fn addrs(&self, peer: &PeerId) -> &[Multiaddr] {
+        self.peers.get(peer).map(|e| e.addrs.as_slice()).unwrap_or(&[])
+    }
+
+    /// Every peer with known addresses.
+    pub fn known(&self) -> impl Iterator<Item = (&PeerId, &[Multiaddr])> {
+        self.peers.iter().map(|(p, e)| (p, e.addrs.as_slice()))
+    }
+
+    /// `peer` is connected.
+    pub fn connected(&mut self, peer: PeerId, now: Instant) {
+        let e = self.entry(peer, now);
+        e.connected = true;
+        e.backoff = FIRST_BACKOFF;
+    }
+
+    /// `peer`'s last connection closed: try again shortly.
+    pub fn disconnected(&mut self, peer: PeerId, now: Instant) {
+        let e = self.entry(peer, now);
+        e.connected = false;
+        e.backoff = FIRST_BACKOFF;
+        e.next = now + FIRST_BACKOFF;
+    }
+
+    /// Everything due now is retried at once (the link is known to be back).
+    pub fn all_due(&mut self, now: Instant) {
+        for e in self.peers.values_mut() {
+            e.next = now;
+            e.backoff = FIRST_BACKOFF;
+        }
+    }
+
+    /// The wanted peers to dial now, with their addresses; each is scheduled again after
+    /// its backoff (doubled, up to [`MAX_BACKOFF`]), until it connects.
+    pub fn due(&mut self, now: Instant) -> Vec<(PeerId, Vec<Multiaddr>)> {
+        let mut out = Vec::new();
+        for (peer, e) in &mut self.peers {
+            if e.connected || e.addrs.is_empty() || e.next > now || !self.wanted.contains(peer) {
+                continue;
+            }
+            out.push((*peer, e.addrs.clone()));
+            e.next = now + e.backoff;
+            e.backoff = (e.backoff * 2).min(MAX_BACKOFF);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> Multiaddr {
+        format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn only_wanted_peers_with_addresses_are_dialled_with_capped_backoff() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        let mut r = Redial::default();
+        r.learn(a, addr(1), t0);
+        r.learn(b, addr(2), t0);
+        assert!(r.due(t0).is_empty(), "nobody is wanted yet");
+        r.set_wanted([a]);
+        assert_eq!(r.due(t0), vec![(a, vec![addr(1)])]);
+        assert!(r.due(t0).is_empty(), "not again before the backoff");
+        // The backoff doubles up to the cap, and stays there.
+        let mut t = t0;
+        let mut gaps = Vec::new();
+        for _ in 0..8 {
+            let mut step = Duration::ZERO;
+            while r.due(t + step).is_empty() {
+                step += Duration::from_millis(10);
+            }
+            gaps.push(step);
+            t += step;
+        }
+        assert!(gaps.windows(2).all(|w| w[0] <= w[1]), "{gaps:?}");
+        assert!(gaps.iter().all(|g| *g <= MAX_BACKOFF), "{gaps:?}");
+        assert_eq!(*gaps.last().unwrap_or(&Duration::ZERO), MAX_BACKOFF);
+        // Connected: never due. Disconnected: due again after the first backoff.
+        r.connected(a, t);
+        assert!(r.due(t + Duration::from_secs(10)).is_empty());
+        r.disconnected(a, t);
+        assert!(r.due(t).is_empty());
+        assert_eq!(r.due(t + FIRST_BACKOFF).len(), 1);
+    }
+
+    #[test]
+    fn news_of_a_peer_makes_it_due_at_once() {
+        let a = PeerId::random();
+        let t0 = Instant::now();
+        let mut r = Redial::default();
+        r.want(a);
+        r.learn(a, addr(1), t0);
+        for _ in 0..5 {
+            let _ = r.due(t0 + Duration::from_secs(100));
+        }
+        let later = t0 + Duration::from_secs(100);
+        assert!(r.due(later).is_empty());
+        r.learn(a, addr(2), later);
+        assert_eq!(r.due(later), vec![(a, vec![addr(2), addr(1)])]);
+    }
+}

@@ -1,0 +1,620 @@
+//! The swarm task: owns the libp2p swarm and everything about connections, and spawns a
+//! replication session per connected peer. Nothing here blocks on the disk except the
+//! sessions' HALO writes (small) and the peer store (on shutdown and every half minute).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use dxos_echo::Echo;
+use dxos_halo::{Halo, PublicKey};
+use futures_util::StreamExt;
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::ListenerId;
+use libp2p::core::{ConnectedPoint, Transport as _};
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, noise, ping, tcp, yamux};
+use libp2p_stream::{Control, OpenStreamError};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+use super::behaviour::{Behaviour, BehaviourEvent};
+use super::redial::Redial;
+use super::{NetError, NodeConfig, NodeEvent, PeerInfo, Presence, REPLICATE_PROTOCOL, Transport, cert};
+use crate::replicate::driver::{self, Context, SessionEvent};
+
+/// Commands from [`super::Node`].
+pub(super) enum Command {
+    ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    Presence(oneshot::Sender<Vec<Presence>>),
+    Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
+    Sever(Duration, oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// What the node's own tasks tell the swarm task.
+enum Internal {
+    Incoming(PeerId, libp2p::Stream),
+    Opened(PeerId, Result<libp2p::Stream, OpenStreamError>),
+    Session(PeerId, u64, SessionEvent),
+    SessionEnded(PeerId, u64, Option<String>),
+    Retry(PeerId),
+    HaloChanged,
+}
+
+struct Running {
+    id: u64,
+    handle: tokio::task::AbortHandle,
+}
+
+#[derive(Default)]
+struct PeerPresence {
+    spaces: HashMap<PublicKey, (PublicKey, dxos_halo::Role)>,
+}
+
+struct Task {
+    swarm: Swarm<Behaviour>,
+    ctx: Context,
+    control: Control,
+    events: broadcast::Sender<NodeEvent>,
+    internal: mpsc::UnboundedSender<Internal>,
+    redial: Redial,
+    /// Explicit peers given without a peer id, until a connection tells us who they are.
+    anonymous: Vec<(Multiaddr, Instant)>,
+    /// Peers given explicitly (always wanted).
+    explicit: HashSet<PeerId>,
+    connections: HashMap<PeerId, Vec<(ConnectionId, Multiaddr)>>,
+    sessions: HashMap<PeerId, Running>,
+    opening: HashSet<PeerId>,
+    presence: HashMap<PeerId, PeerPresence>,
+    listen: Vec<Multiaddr>,
+    /// Listeners that have no address yet, and who waits for them all.
+    pending_listeners: HashSet<ListenerId>,
+    ready: Option<oneshot::Sender<Result<(), NetError>>>,
+    down_until: Option<Instant>,
+    next_session: u64,
+    peer_store: Option<PathBuf>,
+    store_dirty: bool,
+}
+
+fn transport_err(e: impl std::fmt::Display) -> NetError {
+    NetError::Transport(e.to_string())
+}
+
+/// Builds the swarm, starts listening and spawns the task; returns once every listener has
+/// an address (or failed).
+pub(super) async fn spawn(
+    config: NodeConfig,
+    echo: Echo,
+    halo: Halo,
+    events: broadcast::Sender<NodeEvent>,
+) -> Result<(PeerId, mpsc::UnboundedSender<Command>), NetError> {
+    // QUIC (aws-lc-rs) and WebRTC (ring) both bring a rustls provider: pick one for the process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let device = halo.device_key().ok_or(NetError::NoIdentity)?;
+    let key = device.to_libp2p();
+    let certificate = match &config.certificate {
+        Some(path) => cert::load_or_create(path)?,
+        None => cert::generate()?,
+    };
+    let mdns = config.mdns;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .map_err(transport_err)?
+        .with_quic()
+        .with_other_transport(|k| {
+            libp2p_webrtc::tokio::Transport::new(k.clone(), certificate)
+                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
+        })
+        .map_err(transport_err)?
+        .with_dns()
+        .map_err(transport_err)?
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(transport_err)?
+        .with_behaviour(|k, relay| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(Behaviour::new(k, relay, mdns)?)
+        })
+        .map_err(transport_err)?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(30)))
+        .build();
+    let peer_id = *swarm.local_peer_id();
+
+    let mut pending_listeners = HashSet::new();
+    for addr in &config.listen {
+        let id = swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
+        pending_listeners.insert(id);
+    }
+    let mut control = swarm.behaviour().stream.new_control();
+    let mut incoming = control.accept(REPLICATE_PROTOCOL).map_err(transport_err)?;
+
+    let (internal, mut internal_rx) = mpsc::unbounded_channel();
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let ctx = Context { echo, halo: halo.clone(), max_message: config.max_message };
+
+    let mut task = Task {
+        swarm,
+        ctx,
+        control,
+        events,
+        internal: internal.clone(),
+        redial: Redial::default(),
+        anonymous: Vec::new(),
+        explicit: HashSet::new(),
+        connections: HashMap::new(),
+        sessions: HashMap::new(),
+        opening: HashSet::new(),
+        presence: HashMap::new(),
+        listen: Vec::new(),
+        pending_listeners,
+        ready: Some(ready_tx),
+        down_until: None,
+        next_session: 0,
+        peer_store: config.peer_store.clone(),
+        store_dirty: false,
+    };
+    task.load_peer_store();
+    let now = Instant::now();
+    for addr in &config.peers {
+        task.add_explicit(addr.clone(), now);
+    }
+    task.refresh_wanted();
+    if task.pending_listeners.is_empty()
+        && let Some(r) = task.ready.take()
+    {
+        let _ = r.send(Ok(()));
+    }
+
+    let incoming_tx = internal.clone();
+    let accept = tokio::spawn(async move {
+        while let Some((peer, stream)) = incoming.next().await {
+            if incoming_tx.send(Internal::Incoming(peer, stream)).is_err() {
+                break;
+            }
+        }
+    });
+    let halo_tx = internal.clone();
+    let halo_listener = halo.on_change(move || {
+        let _ = halo_tx.send(Internal::HaloChanged);
+    });
+
+    tokio::spawn(async move {
+        let _halo_listener = halo_listener;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut save = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                ev = task.swarm.select_next_some() => task.on_swarm(ev),
+                Some(msg) = internal_rx.recv() => task.on_internal(msg),
+                cmd = cmd_rx.recv() => match cmd {
+                    Some(Command::Shutdown(done)) => {
+                        task.stop();
+                        let _ = done.send(());
+                        break;
+                    }
+                    Some(cmd) => task.on_command(cmd),
+                    None => {
+                        task.stop();
+                        break;
+                    }
+                },
+                _ = tick.tick() => task.on_tick(),
+                _ = save.tick() => task.save_peer_store(),
+            }
+        }
+        accept.abort();
+    });
+
+    match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
+        Ok(Ok(Err(e))) => Err(e),
+        Ok(Err(_)) => Err(NetError::Stopped),
+        _ => Ok((peer_id, cmd_tx)),
+    }
+}
+
+fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}
+
+fn without_peer(addr: &Multiaddr) -> Multiaddr {
+    addr.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
+}
+
+impl Task {
+    fn emit(&self, ev: NodeEvent) {
+        let _ = self.events.send(ev);
+    }
+
+    fn is_down(&mut self) -> bool {
+        match self.down_until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                self.down_until = None;
+                self.redial.all_due(Instant::now());
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn add_explicit(&mut self, addr: Multiaddr, now: Instant) {
+        match peer_of(&addr) {
+            Some(peer) => {
+                self.explicit.insert(peer);
+                self.redial.want(peer);
+                self.redial.learn(peer, without_peer(&addr), now);
+            }
+            None => self.anonymous.push((addr, now)),
+        }
+    }
+
+    /// The peers we care about: our devices, the members' devices of our spaces, and the
+    /// peers given explicitly.
+    fn refresh_wanted(&mut self) {
+        let mut wanted: HashSet<PeerId> = self.ctx.halo.wanted_devices().iter().map(|k| k.to_peer_id()).collect();
+        wanted.extend(self.explicit.iter().copied());
+        self.redial.set_wanted(wanted);
+    }
+
+    fn on_tick(&mut self) {
+        if self.is_down() {
+            return;
+        }
+        let now = Instant::now();
+        for (peer, addrs) in self.redial.due(now) {
+            let opts = DialOpts::peer_id(peer).addresses(addrs).condition(PeerCondition::Disconnected).build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, "redial: {e}");
+            }
+        }
+        let connected_addrs: HashSet<Multiaddr> =
+            self.connections.values().flatten().map(|(_, a)| without_peer(a)).collect();
+        for (addr, next) in &mut self.anonymous {
+            if *next <= now && !connected_addrs.contains(addr) {
+                *next = now + super::redial::MAX_BACKOFF;
+                if let Err(e) = self.swarm.dial(DialOpts::unknown_peer_id().address(addr.clone()).build()) {
+                    tracing::debug!(%addr, "dial: {e}");
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::ListenAddrs(tx) => {
+                let me = *self.swarm.local_peer_id();
+                let addrs = self.listen.iter().map(|a| a.clone().with(Protocol::P2p(me))).collect();
+                let _ = tx.send(addrs);
+            }
+            Command::Peers(tx) => {
+                let mut peers: Vec<PeerInfo> = self
+                    .connections
+                    .iter()
+                    .filter(|(_, c)| !c.is_empty())
+                    .map(|(peer, conns)| PeerInfo {
+                        peer_id: *peer,
+                        device_key: PublicKey::from_peer_id(peer).ok(),
+                        addrs: conns.iter().map(|(_, a)| a.clone()).collect(),
+                        transport: Transport::of(&conns[0].1),
+                    })
+                    .collect();
+                peers.sort_by_key(|p| p.peer_id.to_base58());
+                let _ = tx.send(peers);
+            }
+            Command::Presence(tx) => {
+                let mut out = Vec::new();
+                for (peer, p) in &self.presence {
+                    let Ok(device) = PublicKey::from_peer_id(peer) else { continue };
+                    for (space, (member, role)) in &p.spaces {
+                        out.push(Presence { space: *space, device, member: *member, role: *role });
+                    }
+                }
+                out.sort_by_key(|p| (p.space, p.device));
+                let _ = tx.send(out);
+            }
+            Command::Dial(addr, tx) => {
+                let opts = match peer_of(&addr) {
+                    Some(peer) => DialOpts::peer_id(peer)
+                        .addresses(vec![without_peer(&addr)])
+                        .condition(PeerCondition::Always)
+                        .build(),
+                    None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+                };
+                let r =
+                    self.swarm.dial(opts).map_err(|e| NetError::Dial { addr: addr.to_string(), reason: e.to_string() });
+                if r.is_ok() {
+                    self.add_explicit(addr, Instant::now() + super::redial::MAX_BACKOFF);
+                }
+                let _ = tx.send(r);
+            }
+            Command::Sever(down_for, tx) => {
+                self.down_until = Some(Instant::now() + down_for);
+                for conns in self.connections.values() {
+                    for (id, _) in conns {
+                        self.swarm.close_connection(*id);
+                    }
+                }
+                let _ = tx.send(());
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    fn stop(&mut self) {
+        for (_, s) in self.sessions.drain() {
+            s.handle.abort();
+        }
+        self.store_dirty = true;
+        self.save_peer_store();
+    }
+
+    fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        let now = Instant::now();
+        match ev {
+            SwarmEvent::NewListenAddr { listener_id, address } => {
+                if !self.listen.contains(&address) {
+                    self.listen.push(address.clone());
+                }
+                self.listener_done(listener_id, None);
+                self.emit(NodeEvent::Listening { addr: address });
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => self.listen.retain(|a| *a != address),
+            SwarmEvent::ListenerClosed { listener_id, reason, addresses } => {
+                self.listen.retain(|a| !addresses.contains(a));
+                let reason = reason.err().map(|e| e.to_string()).unwrap_or_else(|| "closed".into());
+                self.listener_done(listener_id, Some(reason));
+            }
+            SwarmEvent::ListenerError { listener_id, error } => {
+                tracing::warn!("listener: {error}");
+                self.listener_done(listener_id, Some(error.to_string()));
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+                if self.is_down() {
+                    self.swarm.close_connection(connection_id);
+                    return;
+                }
+                let addr = endpoint.get_remote_address().clone();
+                if let ConnectedPoint::Dialer { address, .. } = &endpoint {
+                    let plain = without_peer(address);
+                    if let Some(i) = self.anonymous.iter().position(|(a, _)| *a == plain) {
+                        self.anonymous.remove(i);
+                        self.explicit.insert(peer_id);
+                        self.redial.want(peer_id);
+                    }
+                    self.redial.learn(peer_id, plain, now);
+                    self.store_dirty = true;
+                }
+                self.connections.entry(peer_id).or_default().push((connection_id, addr.clone()));
+                self.redial.connected(peer_id, now);
+                if num_established.get() == 1 {
+                    self.emit(NodeEvent::Connected {
+                        peer: peer_id,
+                        addr: addr.clone(),
+                        transport: Transport::of(&addr),
+                    });
+                }
+                self.maybe_open(peer_id);
+            }
+            SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } => {
+                if let Some(c) = self.connections.get_mut(&peer_id) {
+                    c.retain(|(id, _)| *id != connection_id);
+                }
+                if num_established == 0 {
+                    self.connections.remove(&peer_id);
+                    self.redial.disconnected(peer_id, now);
+                    self.presence.remove(&peer_id);
+                    self.emit(NodeEvent::Disconnected { peer: peer_id });
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(?peer_id, "dial failed: {error}");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    let fresh = self.redial.addrs(&peer).is_empty();
+                    self.redial.learn(peer, addr.clone(), now);
+                    self.store_dirty = true;
+                    self.emit(NodeEvent::Discovered { peer, addr: addr.clone() });
+                    // LAN peers we do not know yet (another device of ours that has not
+                    // met us, say) are dialled once; the handshake tells them nothing.
+                    if fresh && !self.redial.is_wanted(&peer) && !self.connections.contains_key(&peer) {
+                        let opts = DialOpts::peer_id(peer)
+                            .addresses(vec![addr])
+                            .condition(PeerCondition::DisconnectedAndNotDialing)
+                            .build();
+                        let _ = self.swarm.dial(opts);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+                let kad = info.protocols.contains(&super::behaviour::KAD_PROTOCOL);
+                for addr in info.listen_addrs {
+                    let addr = without_peer(&addr);
+                    if kad {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr.clone());
+                    }
+                    if self.redial.is_wanted(&peer_id) {
+                        self.redial.learn(peer_id, addr, now);
+                        self.store_dirty = true;
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(e) })) => {
+                tracing::info!(%peer, "ping failed ({e}): closing the connection");
+                self.swarm.close_connection(connection);
+            }
+            _ => {}
+        }
+    }
+
+    fn listener_done(&mut self, id: ListenerId, error: Option<String>) {
+        if !self.pending_listeners.remove(&id) {
+            return;
+        }
+        if let Some(reason) = error
+            && let Some(r) = self.ready.take()
+        {
+            let _ = r.send(Err(NetError::Listen { addr: format!("{id:?}"), reason }));
+            return;
+        }
+        if self.pending_listeners.is_empty()
+            && let Some(r) = self.ready.take()
+        {
+            let _ = r.send(Ok(()));
+        }
+    }
+
+    /// The peer with the smaller id opens the replication stream; the other accepts it.
+    fn maybe_open(&mut self, peer: PeerId) {
+        if *self.swarm.local_peer_id() >= peer
+            || self.sessions.contains_key(&peer)
+            || self.opening.contains(&peer)
+            || !self.connections.contains_key(&peer)
+        {
+            return;
+        }
+        self.opening.insert(peer);
+        let mut control = self.control.clone();
+        let tx = self.internal.clone();
+        tokio::spawn(async move {
+            let r = control.open_stream(peer, REPLICATE_PROTOCOL).await;
+            let _ = tx.send(Internal::Opened(peer, r));
+        });
+    }
+
+    fn retry_later(&self, peer: PeerId, after: Duration) {
+        let tx = self.internal.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = tx.send(Internal::Retry(peer));
+        });
+    }
+
+    fn start_session(&mut self, peer: PeerId, stream: libp2p::Stream) {
+        let Ok(device) = PublicKey::from_peer_id(&peer) else {
+            tracing::info!(%peer, "not an ed25519 peer: no replication");
+            return;
+        };
+        self.next_session += 1;
+        let id = self.next_session;
+        let (tx, report) = (self.internal.clone(), self.internal.clone());
+        let ctx = self.ctx.clone();
+        let handle = tokio::spawn(async move {
+            let r = driver::run(stream.compat(), device, id, ctx, move |ev| {
+                let _ = report.send(Internal::Session(peer, id, ev));
+            })
+            .await;
+            let _ = tx.send(Internal::SessionEnded(peer, id, r.err().map(|e| e.to_string())));
+        });
+        if let Some(old) = self.sessions.insert(peer, Running { id, handle: handle.abort_handle() }) {
+            old.handle.abort();
+        }
+    }
+
+    fn on_internal(&mut self, msg: Internal) {
+        match msg {
+            Internal::Incoming(peer, stream) => {
+                if self.is_down() {
+                    return;
+                }
+                self.presence.remove(&peer);
+                self.start_session(peer, stream);
+            }
+            Internal::Opened(peer, r) => {
+                self.opening.remove(&peer);
+                match r {
+                    Ok(stream) => self.start_session(peer, stream),
+                    Err(OpenStreamError::UnsupportedProtocol(_)) => {
+                        tracing::debug!(%peer, "peer does not replicate (not a DXOS node)");
+                    }
+                    Err(e) => {
+                        tracing::debug!(%peer, "cannot open a replication stream: {e}");
+                        self.retry_later(peer, Duration::from_millis(500));
+                    }
+                }
+            }
+            Internal::Session(peer, id, ev) => {
+                if self.sessions.get(&peer).is_none_or(|s| s.id != id) {
+                    return;
+                }
+                let p = self.presence.entry(peer).or_default();
+                match &ev {
+                    SessionEvent::Verified { space, member, role } => {
+                        p.spaces.insert(*space, (*member, *role));
+                    }
+                    SessionEvent::Denied { space, .. } => {
+                        p.spaces.remove(space);
+                    }
+                    _ => {}
+                }
+                self.emit(NodeEvent::Session { peer, event: ev });
+            }
+            Internal::SessionEnded(peer, id, error) => {
+                if self.sessions.get(&peer).is_none_or(|s| s.id != id) {
+                    return;
+                }
+                self.sessions.remove(&peer);
+                self.presence.remove(&peer);
+                if let Some(e) = &error {
+                    tracing::info!(%peer, "replication ended: {e}");
+                }
+                let after = if error.as_deref().is_some_and(|e| e.starts_with("protocol")) {
+                    Duration::from_secs(5)
+                } else {
+                    Duration::from_millis(200)
+                };
+                self.emit(NodeEvent::SessionEnded { peer, error });
+                self.retry_later(peer, after);
+            }
+            Internal::Retry(peer) => self.maybe_open(peer),
+            Internal::HaloChanged => self.refresh_wanted(),
+        }
+    }
+
+    fn load_peer_store(&mut self) {
+        let Some(path) = &self.peer_store else { return };
+        let Ok(text) = std::fs::read_to_string(path) else { return };
+        let Ok(map) = serde_json::from_str::<HashMap<String, Vec<String>>>(&text) else {
+            tracing::warn!("ignoring unreadable peer store {}", path.display());
+            return;
+        };
+        let now = Instant::now();
+        for (peer, addrs) in map {
+            let Ok(peer) = peer.parse::<PeerId>() else { continue };
+            for a in addrs.iter().rev() {
+                if let Ok(a) = a.parse::<Multiaddr>() {
+                    self.redial.learn(peer, a, now);
+                }
+            }
+        }
+    }
+
+    fn save_peer_store(&mut self) {
+        if !self.store_dirty {
+            return;
+        }
+        self.store_dirty = false;
+        let Some(path) = &self.peer_store else { return };
+        let map: HashMap<String, Vec<String>> = self
+            .redial
+            .known()
+            .filter(|(p, a)| self.redial.is_wanted(p) && !a.is_empty())
+            .map(|(p, a)| (p.to_base58(), a.iter().map(|a| a.to_string()).collect()))
+            .collect();
+        let Ok(text) = serde_json::to_string_pretty(&map) else { return };
+        let tmp = path.with_extension("tmp");
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+            tracing::warn!("cannot write the peer store {}: {e}", path.display());
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Runs one replication session over a stream: the thin IO part around [`Session`].
+//!
+//! A reader task decodes frames into the session; a writer task sends what the session says,
+//! so a side that is busy sending a large message still reads (two peers each sending a
+//! whole space to the other never wait on each other). Local edits arrive through ECHO's
+//! update listeners, HALO's changes (a new space, a revocation) through its change listener.
+
+use std::collections::HashMap;
+
+use dxos_echo::{Echo, UpdateListener, UpdateOrigin};
+use dxos_halo::{Halo, PublicKey, Role};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+
+use super::framing;
+use super::proto::{Action, ProtoError, Session};
+
+/// What a session tells the node (for presence, events and logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// The peer's device proved it acts for `member` in `space`, with `role`.
+    Verified {
+        /// The space.
+        space: PublicKey,
+        /// The member the peer's device acts for.
+        member: PublicKey,
+        /// Its role.
+        role: Role,
+    },
+    /// The peer could not prove membership of `space` (or lost it): it gets nothing of it.
+    Denied {
+        /// The space.
+        space: PublicKey,
+        /// Why.
+        reason: String,
+    },
+    /// The first sync of `space` from the peer was applied.
+    Synced {
+        /// The space.
+        space: PublicKey,
+    },
+    /// An update from a reader's device was refused.
+    Refused {
+        /// The space.
+        space: PublicKey,
+    },
+    /// The peer is (or no longer is) another device of this identity.
+    SameIdentity(bool),
+}
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The stream failed or was closed.
+    #[error("stream: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer broke the protocol (the stream is closed; nothing it sent was kept).
+    #[error("protocol: {0}")]
+    Protocol(#[from] ProtoError),
+    /// This profile has no identity yet, so it replicates nothing.
+    #[error("this profile has no identity")]
+    NoIdentity,
+    /// The peer id is not an ed25519 key.
+    #[error("peer key: {0}")]
+    PeerKey(String),
+}
+
+/// What a session needs of the profile.
+#[derive(Clone)]
+pub struct Context {
+    /// The profile's spaces.
+    pub echo: Echo,
+    /// The profile's identity and credentials.
+    pub halo: Halo,
+    /// Largest message accepted from the peer.
+    pub max_message: usize,
+}
+
+enum Local {
+    Update(PublicKey, Vec<u8>, UpdateOrigin),
+    Halo,
+}
+
+struct Driver {
+    ctx: Context,
+    local: PublicKey,
+    session: Session,
+    listeners: HashMap<PublicKey, UpdateListener>,
+    local_tx: mpsc::UnboundedSender<Local>,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    report: Box<dyn Fn(SessionEvent) + Send>,
+}
+
+impl Driver {
+    fn listen(&mut self, space: &dxos_echo::Space) {
+        let (id, tx) = (space.id(), self.local_tx.clone());
+        let l = space.on_update(move |u, origin| {
+            let _ = tx.send(Local::Update(id, u.to_vec(), origin));
+        });
+        self.listeners.insert(id, l);
+    }
+
+    /// The spaces this device belongs to, opened in ECHO (an empty replica if new here).
+    fn member_spaces(&self) -> Vec<(dxos_echo::Space, dxos_halo::SpaceState)> {
+        let mut out = Vec::new();
+        for id in self.ctx.halo.spaces() {
+            let Some(state) = self.ctx.halo.space_state(&id) else { continue };
+            if state.member_of_device(&self.local).is_none() {
+                continue;
+            }
+            match self.ctx.echo.open_replica(id) {
+                Ok(space) => out.push((space, state)),
+                Err(e) => tracing::warn!(space = %id, "cannot open space for replication: {e}"),
+            }
+        }
+        out
+    }
+
+    fn act(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Send(w) => {
+                    let _ = self.out.send(w.encode());
+                }
+                Action::Store { credentials, .. } | Action::StoreAll(credentials) => {
+                    if let Err(e) = self.ctx.halo.apply_all(credentials) {
+                        tracing::warn!("cannot store credentials from a peer: {e}");
+                    }
+                }
+                Action::Verified { space, member, role } => {
+                    (self.report)(SessionEvent::Verified { space, member, role })
+                }
+                Action::Denied { space, reason } => {
+                    tracing::info!(peer = %self.session.peer_device(), %space, "denied: {reason}");
+                    (self.report)(SessionEvent::Denied { space, reason })
+                }
+                Action::Refused { space } => {
+                    tracing::info!(peer = %self.session.peer_device(), %space, "refused a reader's update");
+                    (self.report)(SessionEvent::Refused { space })
+                }
+                Action::Synced { space } => (self.report)(SessionEvent::Synced { space }),
+                Action::SameIdentity(same) => (self.report)(SessionEvent::SameIdentity(same)),
+            }
+        }
+    }
+
+    /// HALO changed: identity and memberships are checked again; new spaces are taken up.
+    fn refresh(&mut self) {
+        if let Some(state) = self.ctx.halo.identity_state() {
+            let a = self.session.update_identity(state);
+            self.act(a);
+        }
+        for (space, state) in self.member_spaces() {
+            let a = if self.session.has_space(&space.id()) {
+                self.session.update_members(state)
+            } else {
+                self.listen(&space);
+                self.session.add_space(space, state)
+            };
+            self.act(a);
+        }
+    }
+}
+
+/// Runs replication with `peer_device` over `io` until the stream ends or the peer breaks the
+/// protocol. `source` tags the updates applied from this peer; `report` hears what happens.
+pub async fn run<T>(
+    io: T,
+    peer_device: PublicKey,
+    source: u64,
+    ctx: Context,
+    report: impl Fn(SessionEvent) + Send + 'static,
+) -> Result<(), SessionError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let local = ctx.halo.device_key().ok_or(SessionError::NoIdentity)?.public();
+    let (mut sink, mut stream) = StreamExt::split::<tokio_util::bytes::Bytes>(framing::framed(io, ctx.max_message));
+    let (out, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = out_rx.recv().await {
+            sink.send(bytes.into()).await?;
+        }
+        sink.close().await
+    });
+    let (local_tx, mut local_rx) = mpsc::unbounded_channel();
+    let halo_tx = local_tx.clone();
+    let _halo_listener = ctx.halo.on_change(move || {
+        let _ = halo_tx.send(Local::Halo);
+    });
+    let mut driver = Driver {
+        session: Session::new(local, peer_device, source, Vec::new()),
+        ctx,
+        local,
+        listeners: HashMap::new(),
+        local_tx,
+        out,
+        report: Box::new(report),
+    };
+    let spaces = driver.member_spaces();
+    for (space, _) in &spaces {
+        driver.listen(space);
+    }
+    let mut session = Session::new(local, peer_device, source, spaces);
+    if let Some(identity) = driver.ctx.halo.identity_state() {
+        session = session.with_identity(identity);
+    }
+    driver.session = session;
+    let start = driver.session.start();
+    driver.act(start);
+
+    let result = loop {
+        tokio::select! {
+            frame = stream.next() => match frame {
+                Some(Ok(bytes)) => match driver.session.receive(&bytes) {
+                    Ok(actions) => driver.act(actions),
+                    Err(e) => break Err(SessionError::Protocol(e)),
+                },
+                Some(Err(e)) => break Err(SessionError::Io(e)),
+                None => break Ok(()),
+            },
+            Some(local) = local_rx.recv() => match local {
+                Local::Update(space, update, origin) => {
+                    let source = match origin {
+                        UpdateOrigin::Local => None,
+                        UpdateOrigin::Remote(s) => Some(s),
+                    };
+                    let a = driver.session.local_update(&space, &update, source);
+                    driver.act(a);
+                }
+                Local::Halo => driver.refresh(),
+            },
+        }
+    };
+    drop(driver);
+    writer.abort();
+    result
+}

@@ -1,0 +1,300 @@
+//! Several nodes on loopback: replication over WebRTC-direct, QUIC and TCP, convergence of
+//! offline edits, restarts, link loss, and what outsiders, readers, removed members, revoked
+//! devices and hostile peers get (nothing they should).
+
+use std::time::{Duration, Instant};
+
+use dxos_halo::{Claim, Credential, KeyPair, Role, Subject};
+use dxos_net::testing::{TestProfile, TestResult, titles, wait_until};
+use dxos_net::{Node, NodeEvent, SessionEvent, Transport};
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// Logs to the test's output when `RUST_LOG` asks for it.
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+async fn connect(from: &Node, to: &Node) -> TestResult<()> {
+    let addr = to.listen_addrs().await?.into_iter().next().ok_or("no listen address")?;
+    from.dial(addr).await?;
+    Ok(())
+}
+
+/// Owner A with a space holding "milk", editor B admitted, both nodes up over `t`, B dialled A.
+async fn two(t: Transport) -> TestResult<(TestProfile, TestProfile, KeyPair, Node, Node)> {
+    logs();
+    let a = TestProfile::new("Ada")?;
+    let b = TestProfile::new("Bob")?;
+    let (key, space) = a.create_space("Shared")?;
+    space.add_task("milk")?;
+    a.admit(&key, &b, Role::Editor)?;
+    let na = a.start(a.config(&[t])).await?;
+    let nb = b.start(b.config(&[t])).await?;
+    connect(&nb, &na).await?;
+    Ok((a, b, key, na, nb))
+}
+
+async fn replicate_both_ways(t: Transport) -> TestResult<()> {
+    let (a, b, key, na, nb) = two(t).await?;
+    let (sa, sb) = (a.echo.space(&key.public())?, b.echo.open_replica(key.public())?);
+    assert!(wait_until(LONG, || titles(&sb) == ["milk"]).await.is_some(), "B got A's task over {t:?}");
+    assert_eq!(sb.name(), "Shared");
+    sb.add_task("eggs")?;
+    assert!(wait_until(LONG, || titles(&sa) == ["milk", "eggs"]).await.is_some(), "A got B's task");
+    sa.add_task("bread")?;
+    assert!(wait_until(LONG, || titles(&sb) == ["milk", "eggs", "bread"]).await.is_some());
+    // Both see each other, over the transport asked for, and A sees B online in the space.
+    let peers = nb.peers().await?;
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].transport, t);
+    assert_eq!(peers[0].device_key, a.halo.device_key().map(|k| k.public()));
+    let bob = b.halo.identity().ok_or("no identity")?;
+    let online = na.presence().await?;
+    assert!(
+        online.iter().any(|p| p.device == bob.device_key && p.member == bob.identity_key && p.role == Role::Editor),
+        "{online:?}"
+    );
+    na.shutdown().await?;
+    nb.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_replicate_over_webrtc() -> TestResult<()> {
+    replicate_both_ways(Transport::WebRtcDirect).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_replicate_over_quic() -> TestResult<()> {
+    replicate_both_ways(Transport::Quic).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_replicate_over_tcp() -> TestResult<()> {
+    replicate_both_ways(Transport::Tcp).await
+}
+
+async fn three_in_a_line(t: Transport) -> TestResult<()> {
+    // A - B - C: C never meets A, and still gets A's edits through B (and A gets C's).
+    let a = TestProfile::new("Ada")?;
+    let b = TestProfile::new("Bob")?;
+    let c = TestProfile::new("Cy")?;
+    let (key, sa) = a.create_space("Shared")?;
+    a.admit(&key, &b, Role::Editor)?;
+    a.admit(&key, &c, Role::Editor)?;
+    // C's credentials must show B's admission too (as an invitation's chain would).
+    c.halo.apply_all(a.halo.space_credentials(&key.public()))?;
+    let (na, nb, nc) = (a.start(a.config(&[t])).await?, b.start(b.config(&[t])).await?, c.start(c.config(&[t])).await?);
+    connect(&nb, &na).await?;
+    connect(&nc, &nb).await?;
+    sa.add_task("from A")?;
+    let sc = c.echo.open_replica(key.public())?;
+    assert!(wait_until(LONG, || titles(&sc) == ["from A"]).await.is_some(), "C got A's task through B");
+    sc.add_task("from C")?;
+    assert!(wait_until(LONG, || titles(&sa) == ["from A", "from C"]).await.is_some(), "A got C's task");
+    for n in [na, nb, nc] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_replicate_over_webrtc() -> TestResult<()> {
+    three_in_a_line(Transport::WebRtcDirect).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_replicate_over_quic() -> TestResult<()> {
+    three_in_a_line(Transport::Quic).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_offline_edits_converge() -> TestResult<()> {
+    let a = TestProfile::new("Ada")?;
+    let b = TestProfile::new("Bob")?;
+    let (key, sa) = a.create_space("Shared")?;
+    let (shared, _) = sa.add_task("shared")?;
+    a.admit(&key, &b, Role::Editor)?;
+    let sb = b.echo.open_replica(key.public())?;
+    sb.import(&sa.export()?)?;
+    // Offline: both edit the same task and add their own.
+    sa.rename_task(&shared, "renamed by A")?;
+    sa.add_task("A's")?;
+    sb.set_task_completed(&shared, true)?;
+    sb.add_task("B's")?;
+    let t = Transport::Quic;
+    let (na, nb) = (a.start(a.config(&[t])).await?, b.start(b.config(&[t])).await?);
+    connect(&nb, &na).await?;
+    let same = wait_until(LONG, || {
+        let (ta, tb) = (sa.tasks(), sb.tasks());
+        ta.len() == 3 && ta == tb
+    })
+    .await;
+    assert!(same.is_some(), "A {:?} / B {:?}", sa.tasks(), sb.tasks());
+    let task = sa.tasks().into_iter().find(|(id, _)| *id == shared).ok_or("shared task gone")?.1;
+    assert_eq!((task.title.as_str(), task.completed), ("renamed by A", true));
+    na.shutdown().await?;
+    nb.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_catches_up() -> TestResult<()> {
+    let t = Transport::Quic;
+    let (a, b, key, na, nb) = two(t).await?;
+    let sa = a.echo.space(&key.public())?;
+    let sb = b.echo.open_replica(key.public())?;
+    assert!(wait_until(LONG, || titles(&sb) == ["milk"]).await.is_some());
+    nb.shutdown().await?;
+    drop((sb, nb));
+    // B is down (stores closed) while A goes on editing.
+    let b = b.reopen().await?;
+    sa.add_task("while B was away")?;
+    let sb = b.echo.space(&key.public())?;
+    assert_eq!(titles(&sb), ["milk"], "B kept what it had");
+    let nb = b.start(b.config(&[t])).await?;
+    // A redials B? No: B is the one that knows where A is (its peer store).
+    let _ = na.listen_addrs().await?;
+    assert!(
+        wait_until(LONG, || titles(&sb) == ["milk", "while B was away"]).await.is_some(),
+        "B caught up after its restart, dialling A from its stored peer addresses"
+    );
+    na.shutdown().await?;
+    nb.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_resumes_after_link_loss() -> TestResult<()> {
+    for t in [Transport::WebRtcDirect, Transport::Quic] {
+        let (a, b, key, na, nb) = two(t).await?;
+        let sa = a.echo.space(&key.public())?;
+        let sb = b.echo.open_replica(key.public())?;
+        assert!(wait_until(LONG, || titles(&sb) == ["milk"]).await.is_some());
+        let down = Duration::from_secs(1);
+        nb.sever(down).await?;
+        let severed = Instant::now();
+        sa.add_task("while the link was down")?;
+        tokio::time::sleep(down / 2).await;
+        assert_eq!(titles(&sb), ["milk"], "nothing crosses a severed link");
+        let back = severed + down;
+        assert!(wait_until(LONG, || titles(&sb).len() == 2).await.is_some(), "replication resumed over {t:?}");
+        let resumed = Instant::now().saturating_duration_since(back);
+        println!("{t:?}: replication resumed {} ms after the link returned", resumed.as_millis());
+        na.shutdown().await?;
+        nb.shutdown().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outsider_gets_nothing() -> TestResult<()> {
+    let t = Transport::Quic;
+    let (a, _b, key, na, _nb) = two(t).await?;
+    let outsider = TestProfile::new("Eve")?;
+    let no = outsider.start(outsider.config(&[t])).await?;
+    let mut events = no.subscribe();
+    connect(&no, &na).await?;
+    // Connected, with a replication session, and still nothing of the space.
+    let eve = outsider.halo.device_key().ok_or("no key")?.public().to_peer_id();
+    assert!(wait_peer(&na, eve).await, "the outsider connected");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(outsider.echo.spaces(true)?.is_empty(), "no space reached the outsider");
+    assert!(outsider.halo.spaces().is_empty(), "no credential reached the outsider");
+    while let Ok(ev) = events.try_recv() {
+        assert!(!matches!(
+            ev,
+            NodeEvent::Session { event: SessionEvent::Verified { .. } | SessionEvent::Synced { .. }, .. }
+        ));
+    }
+    let online = na.presence().await?;
+    assert!(online.iter().all(|p| p.device.to_peer_id() != eve), "{online:?}");
+    let _ = a.echo.space(&key.public())?;
+    Ok(())
+}
+
+async fn wait_peer(node: &Node, peer: libp2p::PeerId) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < LONG {
+        if node.peers().await.is_ok_and(|ps| ps.iter().any(|p| p.peer_id == peer)) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_writes_stay_home() -> TestResult<()> {
+    let a = TestProfile::new("Ada")?;
+    let r = TestProfile::new("Rea")?;
+    let (key, sa) = a.create_space("Shared")?;
+    sa.add_task("read me")?;
+    a.admit(&key, &r, Role::Reader)?;
+    let t = Transport::Quic;
+    let (na, nr) = (a.start(a.config(&[t])).await?, r.start(r.config(&[t])).await?);
+    connect(&nr, &na).await?;
+    let sr = r.echo.open_replica(key.public())?;
+    assert!(wait_until(LONG, || titles(&sr) == ["read me"]).await.is_some(), "the reader reads");
+    // A reader's own writes stay on its device (its UI would not even offer them); a
+    // hostile reader that sends them anyway is refused (see hostile.rs).
+    sr.add_task("local only")?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(titles(&sa), ["read me"]);
+    // The owner's edits still reach the reader.
+    sa.add_task("more")?;
+    assert!(wait_until(LONG, || titles(&sr).contains(&"more".to_owned())).await.is_some());
+    na.shutdown().await?;
+    nr.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_members_and_revoked_devices_get_nothing_new() -> TestResult<()> {
+    let a = TestProfile::new("Ada")?;
+    let a2 = TestProfile::second_device(&a)?;
+    let b = TestProfile::new("Bob")?;
+    let (key, sa) = a.create_space("Shared")?;
+    sa.add_task("before")?;
+    a.admit(&key, &b, Role::Editor)?;
+    let t = Transport::Quic;
+    let (na, na2, nb) =
+        (a.start(a.config(&[t])).await?, a2.start(a2.config(&[t])).await?, b.start(b.config(&[t])).await?);
+    connect(&na2, &na).await?;
+    connect(&nb, &na).await?;
+    // A's second device learns the space from A (same identity), and B gets it as a member.
+    let s2 = a2.echo.open_replica(key.public())?;
+    let sb = b.echo.open_replica(key.public())?;
+    assert!(wait_until(LONG, || titles(&s2) == ["before"]).await.is_some(), "the second device got the space");
+    assert!(wait_until(LONG, || titles(&sb) == ["before"]).await.is_some());
+    assert!(a2.halo.has_space(&key.public()));
+
+    // Revoke the second device (root key) and remove B (space key).
+    let root = a.keyring.load("identity-root")?.ok_or("no root key")?;
+    let identity = *root.public().as_bytes();
+    let device = *a2.halo.device_key().ok_or("no key")?.public().as_bytes();
+    let now = dxos_halo::credential::now_ms();
+    a.halo.apply(Credential::issue(Claim::Revocation(Subject::Device { identity, device }), &root, None, now))?;
+    let bob = *b.halo.identity().ok_or("no identity")?.identity_key.as_bytes();
+    let space = *key.public().as_bytes();
+    a.halo.apply(Credential::issue(
+        Claim::SpaceMember { space, identity: bob, role: Role::Removed },
+        &key,
+        None,
+        now,
+    ))?;
+    sa.add_task("after")?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(titles(&s2), ["before"], "the revoked device got nothing new");
+    assert_eq!(titles(&sb), ["before"], "the removed member got nothing new");
+    let online = na.presence().await?;
+    assert!(online.is_empty(), "{online:?}");
+    for n in [na, na2, nb] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
