@@ -10,8 +10,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio_util::bytes::Bytes;
 
-/// A transport that fails writes of 8192 bytes or more, like libp2p-webrtc.
-struct WebRtcLike(DuplexStream);
+/// A transport like libp2p-webrtc's stream: writes are buffered until a flush, and a flush
+/// hands everything buffered to the data channel as one message, which fails at 8192 bytes or
+/// more.
+struct WebRtcLike(DuplexStream, Vec<u8>);
 
 impl AsyncRead for WebRtcLike {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
@@ -21,12 +23,21 @@ impl AsyncRead for WebRtcLike {
 
 impl AsyncWrite for WebRtcLike {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        if buf.len() >= 8192 {
-            return Poll::Ready(Err(io::Error::other(format!("Short buffer (size: {})", buf.len()))));
+        if self.1.len() >= 64 << 10 {
+            std::task::ready!(self.as_mut().poll_flush(cx))?;
         }
-        Pin::new(&mut self.0).poll_write(cx, buf)
+        self.1.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.1.len() >= 8192 {
+            return Poll::Ready(Err(io::Error::other(format!("Short buffer (size: {})", self.1.len()))));
+        }
+        while !self.1.is_empty() {
+            let this = &mut *self;
+            let n = std::task::ready!(Pin::new(&mut this.0).poll_write(cx, &this.1))?;
+            this.1.drain(..n);
+        }
         Pin::new(&mut self.0).poll_flush(cx)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -42,8 +53,8 @@ fn payload(n: usize) -> Vec<u8> {
 async fn large_messages_cross_in_small_writes() {
     const MAX: usize = 64 << 20;
     let (a, b) = tokio::io::duplex(MAX_WRITE * 4);
-    let mut tx = framed(WebRtcLike(a), MAX);
-    let mut rx = framed(WebRtcLike(b), MAX);
+    let mut tx = framed(WebRtcLike(a, Vec::new()), MAX);
+    let mut rx = framed(WebRtcLike(b, Vec::new()), MAX);
     let sizes = [0usize, 1, 8191, 8192, 8193, 100_000, 20 << 20];
     let send = tokio::spawn(async move {
         for n in sizes {

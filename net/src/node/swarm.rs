@@ -449,7 +449,11 @@ impl Task {
                     }
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(e) })) => {
+            // A link that stopped answering is closed, so the peer is redialled; a peer that
+            // just does not speak ping keeps its connection.
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(e) }))
+                if !matches!(e, ping::Failure::Unsupported) =>
+            {
                 tracing::info!(%peer, "ping failed ({e}): closing the connection");
                 self.swarm.close_connection(connection);
             }

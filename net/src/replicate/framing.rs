@@ -14,15 +14,18 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 /// Most bytes handed to the transport in one write (below libp2p-webrtc's 8192-byte limit).
 pub const MAX_WRITE: usize = 8000;
 
-/// A stream whose writes are cut to at most [`MAX_WRITE`] bytes.
+/// A stream whose writes are cut to at most [`MAX_WRITE`] bytes, each flushed before the
+/// next: libp2p-webrtc's stream buffers writes and would otherwise hand several of them to
+/// the data channel as one message of 8192 bytes or more.
 pub struct SmallWrites<T> {
     inner: T,
+    unflushed: bool,
 }
 
 impl<T> SmallWrites<T> {
     /// Wraps a transport stream.
     pub fn new(inner: T) -> Self {
-        Self { inner }
+        Self { inner, unflushed: false }
     }
 
     /// The wrapped stream.
@@ -39,12 +42,20 @@ impl<T: AsyncRead + Unpin> AsyncRead for SmallWrites<T> {
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for SmallWrites<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if self.unflushed {
+            std::task::ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+            self.unflushed = false;
+        }
         let n = buf.len().min(MAX_WRITE);
-        Pin::new(&mut self.inner).poll_write(cx, &buf[..n])
+        let written = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &buf[..n]))?;
+        self.unflushed = true;
+        Poll::Ready(Ok(written))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        std::task::ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+        self.unflushed = false;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
