@@ -69,6 +69,12 @@ struct Run {
 
 /// Runs two sessions against each other until quiet.
 fn pump(a: &mut Session, b: &mut Session) -> Run {
+    let (first_a, first_b) = (a.start(), b.start());
+    exchange(a, b, first_a, first_b)
+}
+
+/// Delivers what each side's actions send, and everything that follows, until quiet.
+fn exchange(a: &mut Session, b: &mut Session, first_a: Vec<Action>, first_b: Vec<Action>) -> Run {
     let mut run = Run { acts_a: Vec::new(), acts_b: Vec::new(), sent_a: Vec::new(), sent_b: Vec::new() };
     let mut queue: VecDeque<(bool, Wire)> = VecDeque::new(); // (to b, message)
     let route = |acts: Vec<Action>,
@@ -86,8 +92,8 @@ fn pump(a: &mut Session, b: &mut Session) -> Run {
             }
         }
     };
-    route(a.start(), true, &mut queue, &mut run.acts_a, &mut run.sent_a);
-    route(b.start(), false, &mut queue, &mut run.acts_b, &mut run.sent_b);
+    route(first_a, true, &mut queue, &mut run.acts_a, &mut run.sent_a);
+    route(first_b, false, &mut queue, &mut run.acts_b, &mut run.sent_b);
     while let Some((to_b, w)) = queue.pop_front() {
         let bytes = w.encode();
         if to_b {
@@ -279,4 +285,93 @@ proptest! {
         a.start();
         let _ = a.receive(&bytes);
     }
+}
+
+#[test]
+fn a_space_taken_up_mid_session_is_announced_proved_and_synced() {
+    let w = World::new();
+    let guest = Person::new();
+    let admit = w.admit(&guest, Role::Editor, 10);
+    let sa = replica(w.key.public());
+    sa.add_task("milk").unwrap_or_else(|e| panic!("{e}"));
+    let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit]).collect();
+    let guest_view: Vec<&Credential> = w.founding.iter().chain(&guest.creds).chain([&admit]).collect();
+    let mut a = Session::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa, w.state(&owner_view))]);
+    let mut b = Session::new(guest.device.public(), w.owner.device.public(), 2, Vec::new());
+    let run = pump(&mut a, &mut b);
+    assert!(!has_sync(&run.sent_a), "nothing before the guest holds the space");
+    // The guest is admitted later (an invitation): it takes the space up in the same session.
+    let sb = replica(w.key.public());
+    let first = b.add_space(sb.clone(), w.state(&guest_view));
+    let run = exchange(&mut a, &mut b, Vec::new(), first);
+    assert!(run.acts_a.iter().any(|x| matches!(x, Action::Verified { role: Role::Editor, .. })));
+    assert!(run.acts_b.iter().any(|x| matches!(x, Action::Synced { .. })));
+    assert_eq!(titles(&sb), ["milk"]);
+}
+
+#[test]
+fn a_member_removed_mid_session_gets_nothing_more() {
+    let w = World::new();
+    let guest = Person::new();
+    let admit = w.admit(&guest, Role::Editor, 10);
+    let (sa, sb) = (replica(w.key.public()), replica(w.key.public()));
+    let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit]).collect();
+    let guest_view: Vec<&Credential> = w.founding.iter().chain(&guest.creds).chain([&admit]).collect();
+    let mut a =
+        Session::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
+    let mut b =
+        Session::new(guest.device.public(), w.owner.device.public(), 2, vec![(sb.clone(), w.state(&guest_view))]);
+    pump(&mut a, &mut b);
+    let sv = sa.state_vector().unwrap_or_default();
+    sa.add_task("before").unwrap_or_else(|e| panic!("{e}"));
+    let update = sa.diff(&sv).unwrap_or_default();
+    let first = a.local_update(&w.key.public(), &update, None);
+    exchange(&mut a, &mut b, first, Vec::new());
+    assert_eq!(titles(&sb), ["before"]);
+    // Removed: the session denies the guest at once and forwards nothing more.
+    let removed = w.admit(&guest, Role::Removed, 20);
+    let owner_view: Vec<&Credential> = owner_view.into_iter().chain([&removed]).collect();
+    let acts = a.update_members(w.state(&owner_view));
+    assert!(matches!(acts.as_slice(), [Action::Denied { .. }]), "{acts:?}");
+    assert!(a.local_update(&w.key.public(), b"anything", None).is_empty());
+}
+
+#[test]
+fn devices_of_one_identity_swap_their_spaces() {
+    let w = World::new();
+    // The owner's second device: authorized by the same root.
+    let device2 = KeyPair::generate();
+    let auth2 = Credential::issue(
+        Claim::AuthorizedDevice { identity: w.owner.key(), device: *device2.public().as_bytes() },
+        &w.owner.root,
+        None,
+        5,
+    );
+    let mut identity = dxos_halo::IdentityState::new(w.owner.root.public());
+    for c in w.owner.creds.iter().chain([&auth2]) {
+        let _ = identity.apply(c.clone());
+    }
+    let sa = replica(w.key.public());
+    let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).collect();
+    let mut a = Session::new(w.owner.device.public(), device2.public(), 1, vec![(sa, w.state(&owner_view))])
+        .with_identity(identity.clone());
+    // The new device knows only its own chain (genesis and its authorization).
+    let mut only_mine = dxos_halo::IdentityState::new(w.owner.root.public());
+    for c in [&w.owner.creds[0], &auth2] {
+        let _ = only_mine.apply(c.clone());
+    }
+    let mut b = Session::new(device2.public(), w.owner.device.public(), 2, Vec::new()).with_identity(only_mine);
+    let run = pump(&mut a, &mut b);
+    assert!(run.acts_a.contains(&Action::SameIdentity(true)));
+    assert!(run.acts_b.contains(&Action::SameIdentity(true)));
+    let got: Vec<&Credential> =
+        run.acts_b.iter().filter_map(|x| if let Action::StoreAll(c) = x { Some(c) } else { None }).flatten().collect();
+    assert!(got.iter().any(|c| matches!(c.claim(), Claim::SpaceGenesis { .. })), "the space's credentials arrived");
+    // A stranger's device is not taken for one of ours.
+    let stranger = Person::new();
+    let mut a = Session::new(w.owner.device.public(), stranger.device.public(), 1, Vec::new()).with_identity(identity);
+    let mut c = Session::new(stranger.device.public(), w.owner.device.public(), 2, Vec::new());
+    let run = pump(&mut a, &mut c);
+    assert!(run.acts_a.is_empty() && run.acts_b.is_empty());
+    assert!(!run.sent_a.iter().any(|w| matches!(w, Wire::Spaces { .. } | Wire::ProveIdentity { .. })));
 }
