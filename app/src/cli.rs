@@ -10,6 +10,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::client::{parse_data, parse_where};
+use crate::net::NetOptions;
 use crate::owner::{self, Role};
 use crate::profile::Profile;
 use crate::request::{CmdError, Kind, Request};
@@ -68,10 +69,10 @@ pub enum Command {
     },
     /// Runs the profile's owner headless until killed.
     Serve {
-        /// Addresses to listen on (the network layer is not built yet).
+        /// Addresses to listen on, instead of WebRTC-direct, QUIC and TCP on every interface.
         #[arg(long, value_name = "MULTIADDR")]
         listen: Vec<String>,
-        /// Peers to dial (the network layer is not built yet).
+        /// Peers to dial and keep dialling.
         #[arg(long, value_name = "MULTIADDR")]
         peer: Vec<String>,
         /// Do not use mDNS.
@@ -80,6 +81,8 @@ pub enum Command {
     },
     /// The profile's state in brief.
     Status,
+    /// The connected peers.
+    Peers,
 }
 
 /// `dxos identity ...`
@@ -281,7 +284,9 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
                 writeln!(stdout, "{text}").and_then(|_| stdout.flush()).is_ok()
             });
         }
-        Command::Serve { .. } => return serve(profile, json),
+        Command::Serve { listen, peer, no_mdns } => {
+            return serve(profile, json, &NetOptions { listen, peers: peer, no_mdns });
+        }
         Command::Space(SpaceCmd::Export { space, out }) => {
             let v = owner::call(profile, &Request::SpaceExport { space })?;
             let bytes = hex::decode(v.as_str().unwrap_or_default())
@@ -326,6 +331,7 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
             Request::Query { space, typename, conditions }
         }
         Command::Status => Request::Status,
+        Command::Peers => Request::Peers,
     };
     let value = owner::call(profile, &req)?;
     if json {
@@ -336,22 +342,99 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
     Ok(())
 }
 
-fn serve(profile: &Profile, json: bool) -> Result<(), CmdError> {
+fn serve(profile: &Profile, json: bool, net: &NetOptions) -> Result<(), CmdError> {
     owner::install_signal_handler();
+    let config = net.config(profile)?;
     let (owner, _events) = owner::acquire(profile, Role::Serve)?;
-    // The network layer is not built yet: no addresses to announce.
-    let peer_id = owner.client().halo().identity().map(|i| i.peer_id);
-    let first = json!({"peer_id": peer_id, "addrs": []});
-    if json {
-        println!("{first}");
-    } else {
-        println!("Serving profile {} (press Ctrl+C to stop)", profile.dir().display());
-    }
-    let _ = std::io::stdout().flush();
+    let say = |v: Value, text: String| {
+        if json {
+            println!("{v}");
+        } else {
+            println!("{text}");
+        }
+        let _ = std::io::stdout().flush();
+    };
+    type Events = tokio::sync::broadcast::Receiver<dxos_net::NodeEvent>;
+    let start = |owner: &owner::Owner, first: bool| -> Result<Option<Events>, CmdError> {
+        let Some(peer_id) = owner.client().halo().identity().map(|i| i.peer_id) else {
+            if first {
+                say(
+                    json!({"peer_id": null, "addrs": []}),
+                    "No identity yet: the node starts once one is made (`dxos identity create`).".to_owned(),
+                );
+            }
+            return Ok(None);
+        };
+        owner.start_net(config.clone())?;
+        let addrs = owner.with_net(|n| n.addrs()).unwrap_or_default();
+        let events = owner.with_net(|n| n.subscribe());
+        let line = json!({"peer_id": peer_id, "addrs": addrs});
+        let text = format!("Serving {} as {peer_id} on:\n  {}", profile.dir().display(), addrs.join("\n  "));
+        if first {
+            say(line, text);
+        } else {
+            let mut v = line;
+            v["event"] = json!("node_started");
+            say(v, text);
+        }
+        Ok(events)
+    };
+    let mut events = match start(&owner, true) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = owner.stop();
+            return Err(e);
+        }
+    };
     while !owner::STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        match events.as_mut() {
+            None => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if owner.client().halo().identity().is_some() {
+                    match start(&owner, false) {
+                        Ok(e) => events = e,
+                        Err(e) => {
+                            let _ = owner.stop();
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            Some(rx) => match rx.try_recv() {
+                Ok(ev) => say(ev.to_json(), human_event(&ev)),
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                    tracing::warn!("{n} node events were dropped (output too slow)");
+                }
+                Err(tokio::sync::broadcast::error::TryRecvError::Closed) => break,
+            },
+        }
     }
     owner.stop()
+}
+
+/// A node event as a person reads it.
+fn human_event(ev: &dxos_net::NodeEvent) -> String {
+    let v = ev.to_json();
+    let peer = s(&v, "peer_id");
+    match s(&v, "event").as_str() {
+        "listening" => format!("listening on {}", s(&v, "addr")),
+        "connected" => format!("connected to {peer} over {} ({})", s(&v, "transport"), s(&v, "addr")),
+        "disconnected" => format!("disconnected from {peer}"),
+        "discovered" => format!("found {peer} on the LAN at {}", s(&v, "addr")),
+        "verified" => format!("{peer} is a {} of space {}", s(&v, "role"), s(&v, "space")),
+        "denied" => format!("{peer} gets nothing of space {}: {}", s(&v, "space"), s(&v, "reason")),
+        "synced" => format!("space {} synced from {peer}", s(&v, "space")),
+        "refused" => format!("refused a reader's update from {peer} in space {}", s(&v, "space")),
+        "same_identity" => format!("{peer} is another device of this identity"),
+        "session_ended" => match &v["error"] {
+            Value::Null => format!("replication with {peer} ended"),
+            e => format!("replication with {peer} ended: {}", e.as_str().unwrap_or_default()),
+        },
+        _ => v.to_string(),
+    }
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -394,7 +477,13 @@ fn identity_text(v: &Value) -> String {
     if let Some(devices) = v["devices"].as_array() {
         out.push_str("\nDevices:");
         for d in devices {
-            let this = if d["online"] == true { " (this device)" } else { "" };
+            let this = if d["device_key"] == v["device_key"] {
+                " (this device)"
+            } else if d["online"] == true {
+                " (online)"
+            } else {
+                ""
+            };
             out.push_str(&format!("\n  {}  {}{this}", s(d, "name"), s(d, "device_key")));
         }
     }
@@ -432,12 +521,20 @@ fn human(req: &Request, v: &Value) -> String {
         Request::ObjectAdd { .. } => s(v, "id"),
         Request::ObjectGet { .. } | Request::ObjectSet { .. } => object_lines(v),
         Request::Query { .. } => list(&object_lines),
-        Request::Status => format!(
-            "identity: {}\nspaces: {}\npeers: {}",
-            if v["identity"].is_null() { "none".to_owned() } else { s(v, "identity") },
-            s(v, "spaces"),
-            s(v, "peers")
-        ),
+        Request::Status => {
+            let addrs: Vec<String> =
+                v["addrs"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_owned)).collect();
+            format!(
+                "identity: {}\nspaces: {}\npeers: {}\naddrs: {}",
+                if v["identity"].is_null() { "none".to_owned() } else { s(v, "identity") },
+                s(v, "spaces"),
+                s(v, "peers"),
+                if addrs.is_empty() { "(node not running)".to_owned() } else { addrs.join(" ") }
+            )
+        }
+        Request::Peers => list(&|p| {
+            format!("{}  {}  {}", s(p, "peer_id"), s(p, "transport"), p["addrs"][0].as_str().unwrap_or_default())
+        }),
         _ => v.to_string(),
     }
 }

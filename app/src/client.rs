@@ -138,6 +138,8 @@ impl Client {
                 let identity = self.halo.identity().map(|i| i.identity_key.to_string());
                 Ok(json!({"identity": identity, "spaces": spaces, "peers": 0, "addrs": []}))
             }
+            // With no owner there is no node, so no peers.
+            Request::Peers => Ok(json!([])),
             Request::Watch { .. } | Request::Hello | Request::Handover => {
                 Err(CmdError::new(Kind::Internal, "this request is answered by the owner loop"))
             }

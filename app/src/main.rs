@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod net;
 mod owner;
 mod profile;
 mod request;

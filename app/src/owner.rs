@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::client::{Client, OpenError};
+use crate::net::NetHost;
 use crate::profile::Profile;
 use crate::request::{CmdError, Kind, Reply, Request};
 
@@ -91,6 +92,8 @@ struct Shared {
     stop: AtomicBool,
     conns: Mutex<Vec<(UnixStream, JoinHandle<()>)>>,
     events: Mutex<Sender<OwnerEvent>>,
+    /// The owner's network node, once started.
+    net: Mutex<Option<NetHost>>,
 }
 
 impl Owner {
@@ -108,6 +111,7 @@ impl Owner {
             stop: AtomicBool::new(false),
             conns: Mutex::new(Vec::new()),
             events: Mutex::new(tx),
+            net: Mutex::new(None),
         });
         let client = Arc::new(client);
         let (c, s) = (client.clone(), shared.clone());
@@ -123,9 +127,26 @@ impl Owner {
         &self.client
     }
 
-    /// Stops serving, ends every connection, flushes, removes the socket and closes the store.
+    /// Starts the profile's network node (the profile needs an identity); `peers` and
+    /// `status` through the socket then answer from it.
+    pub fn start_net(&self, config: dxos_net::NodeConfig) -> Result<(), CmdError> {
+        let host = NetHost::start(&self.client, config)?;
+        *self.shared.net.lock().unwrap_or_else(|e| e.into_inner()) = Some(host);
+        Ok(())
+    }
+
+    /// Runs `f` on the network node, if it runs.
+    pub fn with_net<T>(&self, f: impl FnOnce(&NetHost) -> T) -> Option<T> {
+        self.shared.net.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(f)
+    }
+
+    /// Stops serving, ends every connection, stops the node, flushes, removes the socket and
+    /// closes the store.
     pub fn stop(mut self) -> Result<(), CmdError> {
         self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(net) = self.shared.net.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            net.shutdown();
+        }
         if let Some(a) = self.accept.take() {
             let _ = a.join();
         }
@@ -212,6 +233,40 @@ fn serve_connection(mut stream: UnixStream, client: &Client, shared: &Shared) {
             if let Err(e) = result {
                 send(&mut stream, &Reply::Err(e));
             }
+        }
+        Request::Peers => {
+            let net = shared.net.lock().unwrap_or_else(|e| e.into_inner());
+            send(&mut stream, &Reply::Ok(net.as_ref().map(NetHost::peers_json).unwrap_or(json!([]))));
+        }
+        Request::Status => {
+            let reply = match client.execute(&Request::Status) {
+                Ok(mut v) => {
+                    let net = shared.net.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(net) = net.as_ref() {
+                        v["peers"] = json!(net.peers().len());
+                        v["addrs"] = json!(net.addrs());
+                    }
+                    Reply::Ok(v)
+                }
+                Err(e) => Reply::Err(e),
+            };
+            send(&mut stream, &reply);
+        }
+        Request::IdentityShow | Request::SpaceMembers { .. } => {
+            let space = match &req {
+                Request::SpaceMembers { space } => client.echo().find_space(space).ok().map(|s| s.id()),
+                _ => None,
+            };
+            let reply = match client.execute(&req) {
+                Ok(mut v) => {
+                    if let Some(net) = shared.net.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                        net.mark_online(&mut v, space);
+                    }
+                    Reply::Ok(v)
+                }
+                Err(e) => Reply::Err(e),
+            };
+            send(&mut stream, &reply);
         }
         other => {
             // Durable before it is acknowledged, as when a command opens the store itself: an

@@ -52,6 +52,8 @@ pub enum Request {
     Watch { space: String, typename: Option<String> },
     /// `status`.
     Status,
+    /// `peers`.
+    Peers,
     /// Who owns the profile (`app`, `serve` or `temporary`).
     Hello,
     /// Asks a temporary owner to release the profile.

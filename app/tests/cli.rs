@@ -355,3 +355,105 @@ fn long_profile_paths_put_the_socket_in_the_runtime_dir() {
     watch.next_with(t["id"].as_str().unwrap_or_default());
     assert!(!socket_of(&p).exists());
 }
+
+/// Polls `f` every 50 ms for up to 30 s.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("not within 30 s: {what}");
+}
+
+fn titles(p: &Path, space: &str) -> Vec<String> {
+    ok(p, &["task", "list", space])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["title"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn certhash(addrs: &Value) -> Option<String> {
+    addrs
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|a| a.split("/certhash/").nth(1).map(|rest| rest.split('/').next().unwrap_or_default().to_owned()))
+}
+
+const LOOPBACK: [&str; 4] = ["--listen", "/ip4/127.0.0.1/udp/0/webrtc-direct", "--listen", "/ip4/127.0.0.1/tcp/0"];
+
+#[test]
+fn two_serves_replicate_edits_made_through_their_sockets() {
+    let dir = tmp();
+    let a = new_profile(dir.path(), "a");
+    ok(&a, &["space", "create", "--name", "Shared"]);
+    ok(&a, &["task", "add", "Shared", "milk"]);
+    // B is a second device of the same identity (recovered from the phrase): it learns the
+    // identity's spaces from A once they meet.
+    let phrase = ok(&a, &["identity", "phrase"])["phrase"].as_str().unwrap_or_default().to_owned();
+    let b = dir.path().join("b");
+    ok(&b, &["identity", "recover", "--phrase", &phrase]);
+    let b_device = ok(&b, &["identity", "show"])["device_key"].clone();
+
+    let mut args = vec!["serve", "--no-mdns"];
+    args.extend(LOOPBACK);
+    let serve_a = Running::start(&a, &args);
+    let first = serve_a.next();
+    let peer_id = first["peer_id"].as_str().unwrap_or_default().to_owned();
+    let addrs: Vec<String> =
+        first["addrs"].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_owned)).collect();
+    assert_eq!(addrs.len(), 2, "{first}");
+    assert!(addrs.iter().all(|x| x.ends_with(&format!("/p2p/{peer_id}"))), "{first}");
+    let webrtc = addrs.iter().find(|x| x.contains("/webrtc-direct/certhash/")).cloned().unwrap_or_default();
+    let hash = certhash(&first["addrs"]);
+
+    let mut args_b = args.clone();
+    args_b.extend(["--peer", webrtc.as_str()]);
+    let serve_b = Running::start(&b, &args_b);
+    assert!(serve_b.next()["peer_id"].is_string());
+    eventually("B shows A's task", || {
+        dxos(&b, &["--json", "task", "list", "Shared"]).status.success() && titles(&b, "Shared") == ["milk"]
+    });
+    ok(&b, &["task", "add", "Shared", "eggs"]);
+    eventually("A shows B's task", || titles(&a, "Shared") == ["milk", "eggs"]);
+
+    let peers = ok(&a, &["peers"]);
+    assert_eq!(peers.as_array().map(Vec::len), Some(1), "{peers}");
+    assert_eq!(peers[0]["device_key"], b_device);
+    assert_eq!(peers[0]["transport"], "webrtc-direct");
+    let status = ok(&a, &["status"]);
+    assert_eq!(status["peers"], 1);
+    assert_eq!(status["addrs"].as_array().map(Vec::len), Some(2));
+    let shown = ok(&a, &["identity", "show"]);
+    assert!(
+        shown["devices"].as_array().into_iter().flatten().any(|d| d["device_key"] == b_device && d["online"] == true)
+    );
+    // B's event lines tell the story.
+    let mut seen = Vec::new();
+    while let Ok(v) = serve_b.lines.recv_timeout(Duration::from_millis(500)) {
+        seen.push(v["event"].as_str().unwrap_or_default().to_owned());
+    }
+    for e in ["connected", "same_identity", "verified", "synced"] {
+        assert!(seen.iter().any(|s| s == e), "no {e} event in {seen:?}");
+    }
+
+    // A restarted keeps its WebRTC certificate: the same certhash, so stored addresses hold.
+    drop(serve_a);
+    let serve_a = Running::start(&a, &args);
+    assert_eq!(certhash(&serve_a.next()["addrs"]), hash);
+    drop((serve_a, serve_b));
+    assert_eq!(ok(&a, &["peers"]), serde_json::json!([]), "no owner, no node, no peers");
+}
+
+#[test]
+fn serve_refuses_a_bad_address() {
+    let dir = tmp();
+    let p = new_profile(dir.path(), "p");
+    assert_eq!(fails(&p, &["serve", "--listen", "not-an-address"]), (2, "usage".to_owned()));
+    assert_eq!(fails(&p, &["serve", "--peer", "/ip4/1.2.3.4/tcp/nope"]), (2, "usage".to_owned()));
+}
