@@ -295,15 +295,17 @@ pub struct Node {
     peer_id: PeerId,
     cmd: mpsc::UnboundedSender<swarm::Command>,
     events: broadcast::Sender<NodeEvent>,
+    /// Subscribed before the node started, for the first subscriber.
+    first: std::sync::Arc<std::sync::Mutex<Option<broadcast::Receiver<NodeEvent>>>>,
 }
 
 impl Node {
     /// Starts the node of the profile whose ECHO and HALO these are (its identity is the
     /// device key), on the current tokio runtime; returns once every listener has an address.
     pub async fn start(config: NodeConfig, echo: Echo, halo: Halo) -> Result<Node, NetError> {
-        let (events, _) = broadcast::channel(4096);
+        let (events, first) = broadcast::channel(4096);
         let (peer_id, cmd) = swarm::spawn(config, echo, halo, events.clone()).await?;
-        Ok(Node { peer_id, cmd, events })
+        Ok(Node { peer_id, cmd, events, first: std::sync::Arc::new(std::sync::Mutex::new(Some(first))) })
     }
 
     /// This node's peer id (its device key).
@@ -311,9 +313,11 @@ impl Node {
         self.peer_id
     }
 
-    /// Events from now on.
+    /// Events from now on; the first subscriber also gets those since the node started
+    /// (its listen addresses, peers found meanwhile).
     pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
-        self.events.subscribe()
+        let first = self.first.lock().unwrap_or_else(|e| e.into_inner()).take();
+        first.unwrap_or_else(|| self.events.subscribe())
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> swarm::Command) -> Result<T, NetError> {

@@ -11,6 +11,10 @@ use libp2p::{Multiaddr, PeerId};
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between dials of a wanted peer with a known address.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How much later the peer with the larger id dials: when both would dial at once (both found
+/// each other, or both saw the link return), the smaller id goes first, because two
+/// WebRTC-direct dials crossing between the same two UDP sockets break each other.
+pub const YIELD: Duration = Duration::from_millis(1500);
 /// Most addresses kept per peer (newest first).
 const MAX_ADDRS: usize = 16;
 
@@ -25,11 +29,22 @@ struct Entry {
 /// The redial schedule.
 #[derive(Debug, Default)]
 pub struct Redial {
+    local: Option<PeerId>,
     peers: HashMap<PeerId, Entry>,
     wanted: HashSet<PeerId>,
 }
 
 impl Redial {
+    /// A schedule for the node `local` (peers with smaller ids get to dial first).
+    pub fn new(local: PeerId) -> Self {
+        Self { local: Some(local), ..Self::default() }
+    }
+
+    /// How long to hold back a dial to `peer` that it may be making to us right now.
+    pub fn yield_to(&self, peer: &PeerId) -> Duration {
+        if self.local.is_some_and(|l| *peer < l) { YIELD } else { Duration::ZERO }
+    }
+
     /// Sets the peers we care about (our devices, members of our spaces, explicit peers).
     pub fn set_wanted(&mut self, wanted: impl IntoIterator<Item = PeerId>) {
         self.wanted = wanted.into_iter().collect();
@@ -57,11 +72,21 @@ impl Redial {
     /// An address where `peer` may be reached (mDNS, identify, an invitation, a stored one).
     /// New news of a peer that is not connected makes it due at once.
     pub fn learn(&mut self, peer: PeerId, addr: Multiaddr, now: Instant) {
+        let hold = self.yield_to(&peer);
         let e = self.entry(peer, now);
-        if let Some(i) = e.addrs.iter().position(|a| *a == addr) {
-            e.addrs.remove(i);
+        // One address per socket: the same endpoint learned with and without its certhash
+        // or peer id would be dialled twice at once, and two WebRTC-direct dials between the
+        // same sockets break each other.
+        let key = endpoint(&addr);
+        let mut addr = addr;
+        if let Some(i) = e.addrs.iter().position(|a| endpoint(a) == key) {
+            let old = e.addrs.remove(i);
+            // Keep the certhash a WebRTC-direct dial needs, whichever form came last.
+            if has_certhash(&old) && !has_certhash(&addr) {
+                addr = old;
+            }
         } else if !e.connected {
-            e.next = now;
+            e.next = now + hold;
             e.backoff = FIRST_BACKOFF;
         }
         e.addrs.insert(0, addr);
@@ -87,16 +112,18 @@ impl Redial {
 
     /// `peer`'s last connection closed: try again shortly.
     pub fn disconnected(&mut self, peer: PeerId, now: Instant) {
+        let hold = self.yield_to(&peer);
         let e = self.entry(peer, now);
         e.connected = false;
         e.backoff = FIRST_BACKOFF;
-        e.next = now + FIRST_BACKOFF;
+        e.next = now + FIRST_BACKOFF + hold;
     }
 
-    /// Everything due now is retried at once (the link is known to be back).
+    /// Everything is retried now (the link is known to be back), peers with smaller ids first.
     pub fn all_due(&mut self, now: Instant) {
-        for e in self.peers.values_mut() {
-            e.next = now;
+        let local = self.local;
+        for (peer, e) in self.peers.iter_mut() {
+            e.next = if local.is_some_and(|l| *peer < l) { now + YIELD } else { now };
             e.backoff = FIRST_BACKOFF;
         }
     }
@@ -115,6 +142,16 @@ impl Redial {
         }
         out
     }
+}
+
+fn has_certhash(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::Certhash(_)))
+}
+
+/// An address without its `/certhash` and `/p2p` parts: the socket it reaches.
+fn endpoint(addr: &Multiaddr) -> Multiaddr {
+    use libp2p::multiaddr::Protocol;
+    addr.iter().filter(|p| !matches!(p, Protocol::Certhash(_) | Protocol::P2p(_))).collect()
 }
 
 #[cfg(test)]
@@ -156,6 +193,41 @@ mod tests {
         r.disconnected(a, t);
         assert!(r.due(t).is_empty());
         assert_eq!(r.due(t + FIRST_BACKOFF).len(), 1);
+    }
+
+    #[test]
+    fn the_larger_id_holds_back_so_dials_do_not_cross() {
+        let (x, y) = (PeerId::random(), PeerId::random());
+        let (small, large) = if x < y { (x, y) } else { (y, x) };
+        let t0 = Instant::now();
+        // On the larger node, the smaller peer is dialled only after YIELD.
+        let mut on_large = Redial::new(large);
+        on_large.want(small);
+        on_large.learn(small, addr(1), t0);
+        assert!(on_large.due(t0).is_empty());
+        assert_eq!(on_large.due(t0 + YIELD).len(), 1);
+        // On the smaller node, the larger peer is dialled at once.
+        let mut on_small = Redial::new(small);
+        on_small.want(large);
+        on_small.learn(large, addr(2), t0);
+        assert_eq!(on_small.due(t0).len(), 1);
+    }
+
+    #[test]
+    fn one_address_per_socket_keeping_the_certhash() {
+        let a = PeerId::random();
+        let t0 = Instant::now();
+        let mut r = Redial::default();
+        let with: Multiaddr =
+            "/ip4/10.0.0.1/udp/9/webrtc-direct/certhash/uEiDHb5cZE16R7lnraWQXJBRkKQx5Ln0aZsfckoFWwv22vQ"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}"));
+        let plain: Multiaddr = "/ip4/10.0.0.1/udp/9/webrtc-direct".parse().unwrap_or_else(|e| panic!("{e}"));
+        r.learn(a, with.clone(), t0);
+        r.learn(a, plain, t0);
+        r.learn(a, with.clone().with(libp2p::multiaddr::Protocol::P2p(a)), t0);
+        assert_eq!(r.addrs(&a).len(), 1);
+        assert!(has_certhash(&r.addrs(&a)[0]));
     }
 
     #[test]

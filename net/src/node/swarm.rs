@@ -42,6 +42,7 @@ enum Internal {
     Session(PeerId, u64, SessionEvent),
     SessionEnded(PeerId, u64, Option<String>),
     Retry(PeerId),
+    DialLan(PeerId, Vec<Multiaddr>),
     HaloChanged,
 }
 
@@ -67,6 +68,10 @@ struct Task {
     /// Peers given explicitly (always wanted).
     explicit: HashSet<PeerId>,
     connections: HashMap<PeerId, Vec<(ConnectionId, Multiaddr)>>,
+    /// When each connection came up.
+    since: HashMap<ConnectionId, Instant>,
+    /// The redial in flight per peer, and when it started.
+    dialing: HashMap<PeerId, (ConnectionId, Instant)>,
     sessions: HashMap<PeerId, Running>,
     opening: HashSet<PeerId>,
     presence: HashMap<PeerId, PeerPresence>,
@@ -79,6 +84,14 @@ struct Task {
     peer_store: Option<PathBuf>,
     store_dirty: bool,
 }
+
+/// How long a WebRTC-direct connection may take to come up.
+const WEBRTC_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// A redial still pending after this long (LAN addresses) is given up for a fresh one: one
+/// started while the link was down would otherwise hold up reconnecting once it is back.
+const LAN_DIAL_PATIENCE: Duration = Duration::from_millis(1500);
+/// The same for peers beyond the LAN, whose handshakes take longer.
+const WAN_DIAL_PATIENCE: Duration = Duration::from_secs(4);
 
 fn transport_err(e: impl std::fmt::Display) -> NetError {
     NetError::Transport(e.to_string())
@@ -107,8 +120,11 @@ pub(super) async fn spawn(
         .map_err(transport_err)?
         .with_quic()
         .with_other_transport(|k| {
-            libp2p_webrtc::tokio::Transport::new(k.clone(), certificate)
-                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
+            // A WebRTC dial that has not connected in a few seconds never will (the link is
+            // down); give it up so the next attempt (only one at a time) can go.
+            let webrtc = libp2p_webrtc::tokio::Transport::new(k.clone(), certificate)
+                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
+            libp2p::core::transport::timeout::TransportTimeout::with_outgoing_timeout(webrtc, WEBRTC_DIAL_TIMEOUT)
         })
         .map_err(transport_err)?
         .with_dns()
@@ -144,10 +160,12 @@ pub(super) async fn spawn(
         control,
         events,
         internal: internal.clone(),
-        redial: Redial::default(),
+        redial: Redial::new(peer_id),
         anonymous: Vec::new(),
         explicit: HashSet::new(),
         connections: HashMap::new(),
+        since: HashMap::new(),
+        dialing: HashMap::new(),
         sessions: HashMap::new(),
         opening: HashSet::new(),
         presence: HashMap::new(),
@@ -226,6 +244,23 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
     })
 }
 
+/// Whether `addr` is on this host or a private network (a LAN).
+fn is_local_network(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        Protocol::Ip6(ip) => ip.is_loopback() || ip.is_unicast_link_local() || ip.is_unique_local(),
+        _ => false,
+    })
+}
+
+fn is_loopback(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
+}
+
 fn without_peer(addr: &Multiaddr) -> Multiaddr {
     addr.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
 }
@@ -272,9 +307,22 @@ impl Task {
         }
         let now = Instant::now();
         for (peer, addrs) in self.redial.due(now) {
+            // One dial at a time (two WebRTC-direct dials from one socket to the same peer
+            // break each other); one pending too long is aborted for a fresh one.
+            if let Some((_, started)) = self.dialing.get(&peer) {
+                let patience = if addrs.iter().all(is_local_network) { LAN_DIAL_PATIENCE } else { WAN_DIAL_PATIENCE };
+                if now.duration_since(*started) < patience {
+                    continue;
+                }
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
             let opts = DialOpts::peer_id(peer).addresses(addrs).condition(PeerCondition::Disconnected).build();
-            if let Err(e) = self.swarm.dial(opts) {
-                tracing::debug!(%peer, "redial: {e}");
+            let id = opts.connection_id();
+            match self.swarm.dial(opts) {
+                Ok(()) => {
+                    self.dialing.insert(peer, (id, now));
+                }
+                Err(e) => tracing::debug!(%peer, "redial: {e}"),
             }
         }
         let connected_addrs: HashSet<Multiaddr> =
@@ -365,6 +413,10 @@ impl Task {
                 if !self.listen.contains(&address) {
                     self.listen.push(address.clone());
                 }
+                // An address coming (back) up is news of the network: dial everyone now.
+                if self.ready.is_none() {
+                    self.redial.all_due(now);
+                }
                 self.listener_done(listener_id, None);
                 self.emit(NodeEvent::Listening { addr: address });
             }
@@ -394,6 +446,19 @@ impl Task {
                     self.redial.learn(peer_id, plain, now);
                     self.store_dirty = true;
                 }
+                // A new connection to a peer we have had a connection with for a while means
+                // the peer came back (after a link loss or sleep) and the old one is likely
+                // dead though not yet noticed (a WebRTC one certainly is: its address now
+                // serves the new one). Close the old ones so replication moves over now.
+                // Young ones are left alone: two peers dialling each other at once.
+                for (old, _) in self.connections.get(&peer_id).into_iter().flatten() {
+                    if self.since.get(old).is_some_and(|t| now.duration_since(*t) > Duration::from_secs(2)) {
+                        tracing::debug!(peer = %peer_id, "closing an older connection");
+                        self.swarm.close_connection(*old);
+                    }
+                }
+                self.since.insert(connection_id, now);
+                self.dialing.remove(&peer_id);
                 self.connections.entry(peer_id).or_default().push((connection_id, addr.clone()));
                 self.redial.connected(peer_id, now);
                 if num_established.get() == 1 {
@@ -409,6 +474,7 @@ impl Task {
                 if let Some(c) = self.connections.get_mut(&peer_id) {
                     c.retain(|(id, _)| *id != connection_id);
                 }
+                self.since.remove(&connection_id);
                 if num_established == 0 {
                     self.connections.remove(&peer_id);
                     self.redial.disconnected(peer_id, now);
@@ -416,11 +482,21 @@ impl Task {
                     self.emit(NodeEvent::Disconnected { peer: peer_id });
                 }
             }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+            SwarmEvent::OutgoingConnectionError { peer_id, connection_id, error } => {
                 tracing::debug!(?peer_id, "dial failed: {error}");
+                if let Some(p) = peer_id
+                    && self.dialing.get(&p).is_some_and(|(id, _)| *id == connection_id)
+                {
+                    self.dialing.remove(&p);
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {
+                    // Over the LAN, a peer's loopback addresses lead back to ourselves.
+                    if is_loopback(&addr) {
+                        continue;
+                    }
+                    let addr = without_peer(&addr);
                     let fresh = self.redial.addrs(&peer).is_empty();
                     self.redial.learn(peer, addr.clone(), now);
                     self.store_dirty = true;
@@ -428,17 +504,27 @@ impl Task {
                     // LAN peers we do not know yet (another device of ours that has not
                     // met us, say) are dialled once; the handshake tells them nothing.
                     if fresh && !self.redial.is_wanted(&peer) && !self.connections.contains_key(&peer) {
-                        let opts = DialOpts::peer_id(peer)
-                            .addresses(vec![addr])
-                            .condition(PeerCondition::DisconnectedAndNotDialing)
-                            .build();
-                        let _ = self.swarm.dial(opts);
+                        let hold = self.redial.yield_to(&peer);
+                        if hold.is_zero() {
+                            self.dial_lan(peer, vec![addr]);
+                        } else {
+                            let tx = self.internal.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(hold).await;
+                                let _ = tx.send(Internal::DialLan(peer, vec![addr]));
+                            });
+                        }
                     }
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
                 let kad = info.protocols.contains(&super::behaviour::KAD_PROTOCOL);
+                // A peer's loopback addresses are only worth keeping if it is on this host.
+                let local = self.connections.get(&peer_id).is_some_and(|c| c.iter().any(|(_, a)| is_loopback(a)));
                 for addr in info.listen_addrs {
+                    if is_loopback(&addr) && !local {
+                        continue;
+                    }
                     let addr = without_peer(&addr);
                     if kad {
                         self.swarm.behaviour_mut().kad.add_address(&peer_id, addr.clone());
@@ -459,6 +545,15 @@ impl Task {
             }
             _ => {}
         }
+    }
+
+    /// Dials a LAN peer we do not know yet, unless connected or dialling it already.
+    fn dial_lan(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if self.connections.contains_key(&peer) || self.is_down() {
+            return;
+        }
+        let opts = DialOpts::peer_id(peer).addresses(addrs).condition(PeerCondition::DisconnectedAndNotDialing).build();
+        let _ = self.swarm.dial(opts);
     }
 
     fn listener_done(&mut self, id: ListenerId, error: Option<String>) {
@@ -581,6 +676,7 @@ impl Task {
                 self.retry_later(peer, after);
             }
             Internal::Retry(peer) => self.maybe_open(peer),
+            Internal::DialLan(peer, addrs) => self.dial_lan(peer, addrs),
             Internal::HaloChanged => self.refresh_wanted(),
         }
     }

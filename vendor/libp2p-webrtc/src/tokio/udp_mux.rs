@@ -79,6 +79,8 @@ pub(crate) struct UDPMuxNewAddr {
 
     /// Maps from socket address to the underlying connection.
     address_map: HashMap<SocketAddr, UDPMuxConn>,
+    /// DXOS patch: when each address was mapped to its connection.
+    mapped_at: HashMap<SocketAddr, std::time::Instant>,
 
     /// Set of the new addresses to avoid sending the same address multiple times.
     new_addrs: HashMap<SocketAddr, String>,
@@ -118,6 +120,7 @@ impl UDPMuxNewAddr {
             listen_addr,
             conns: HashMap::default(),
             address_map: HashMap::default(),
+            mapped_at: HashMap::default(),
             new_addrs: HashMap::default(),
             is_closed: false,
             send_buffer: None,
@@ -230,6 +233,7 @@ impl UDPMuxNewAddr {
 
                 // remove addr from new_addrs once conn is established
                 self.new_addrs.remove(&addr);
+                self.mapped_at.insert(addr, std::time::Instant::now());
 
                 let _ = response.send(());
 
@@ -289,6 +293,7 @@ impl UDPMuxNewAddr {
                 // NOTE: This is important, we need to drop all instances of `UDPMuxConn` to
                 // avoid a retain cycle due to the use of [`std::sync::Arc`] on both sides.
                 self.address_map.clear();
+                self.mapped_at.clear();
 
                 // NOTE: This is important, we need to drop all instances of `UDPMuxConn` to
                 // avoid a retain cycle due to the use of [`std::sync::Arc`] on both sides.
@@ -346,10 +351,21 @@ impl UDPMuxNewAddr {
                                     self.address_map.get(&addr),
                                     ufrag_from_stun_message(read.filled(), true),
                                 ) {
-                                    if mapped.key() != ufrag && !self.conns.contains_key(&ufrag) {
+                                    // Two dials crossing between the same sockets (both
+                                    // peers dialled at once) map the address to a young
+                                    // connection: then only one side gives way (the one
+                                    // whose mapped ufrag is smaller), so one of the two
+                                    // connections survives instead of neither.
+                                    let young = self
+                                        .mapped_at
+                                        .get(&addr)
+                                        .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1));
+                                    let gives_way = !young || mapped.key() < ufrag.as_str();
+                                    if mapped.key() != ufrag && !self.conns.contains_key(&ufrag) && gives_way {
                                         tracing::debug!(address=%addr, %ufrag, "new ufrag from a mapped address");
                                         mapped.remove_address(&addr);
                                         self.address_map.remove(&addr);
+                                        self.mapped_at.remove(&addr);
                                     }
                                 }
                             }

@@ -56,6 +56,11 @@ pub(crate) async fn outbound(
     tracing::debug!(address=%addr, "new outbound connection to address");
 
     let (peer_connection, ufrag) = new_outbound_connection(addr, config, udp_mux).await?;
+    // DXOS patch: a dial given up (timed out, dropped) closes its peer connection, so its
+    // ICE agent stops sending binding requests that would take the address over at the
+    // other end from the next attempt.
+    let peer_connection = Arc::new(peer_connection);
+    let guard = CloseOnDrop(Some(peer_connection.clone()));
     let noise_channel_open_rx = create_noise_data_channel(&peer_connection).await?;
 
     let offer = peer_connection.create_offer(None).await?;
@@ -75,7 +80,31 @@ pub(crate) async fn outbound(
     )
     .await?;
 
+    drop(guard.disarm());
+    let peer_connection = Arc::try_unwrap(peer_connection)
+        .map_err(|_| Error::Internal("peer connection still shared".into()))?;
     Ok((peer_id, Connection::new(peer_connection).await))
+}
+
+/// DXOS patch: closes a peer connection unless disarmed.
+struct CloseOnDrop(Option<Arc<RTCPeerConnection>>);
+
+impl CloseOnDrop {
+    fn disarm(mut self) -> Option<Arc<RTCPeerConnection>> {
+        self.0.take()
+    }
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if let Some(pc) = self.0.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = pc.close().await;
+                });
+            }
+        }
+    }
 }
 
 /// Creates a new inbound WebRTC connection.
@@ -91,6 +120,8 @@ pub(crate) async fn inbound(
     tracing::debug!(address=%addr, ufrag=%remote_ufrag, "new inbound connection from address");
 
     let peer_connection = new_inbound_connection(addr, config, udp_mux, &remote_ufrag).await?;
+    let peer_connection = Arc::new(peer_connection);
+    let guard = CloseOnDrop(Some(peer_connection.clone()));
     let noise_channel_open_rx = create_noise_data_channel(&peer_connection).await?;
 
     let offer = sdp::offer(addr, &remote_ufrag);
@@ -111,6 +142,9 @@ pub(crate) async fn inbound(
     )
     .await?;
 
+    drop(guard.disarm());
+    let peer_connection = Arc::try_unwrap(peer_connection)
+        .map_err(|_| Error::Internal("peer connection still shared".into()))?;
     Ok((peer_id, Connection::new(peer_connection).await))
 }
 

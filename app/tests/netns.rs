@@ -1,0 +1,139 @@
+//! Two `dxos serve` processes in two network namespaces joined by a veth pair: they find each
+//! other by mDNS with no `--peer`, and replication resumes by itself after the link between
+//! them goes down and comes back (`ip link set down`). Needs root and iproute2; without them
+//! the tests print why and skip.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Two namespaces and the veth pair between them, removed on drop.
+struct Link {
+    ns: [String; 2],
+    veth: [String; 2],
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip").args(args).output().map_err(|e| format!("ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+impl Link {
+    fn make(tag: &str) -> Result<Link, String> {
+        let id = std::process::id() % 100_000;
+        let ns = [format!("dx{tag}a{id}"), format!("dx{tag}b{id}")];
+        let veth = [format!("v{tag}a{id}"), format!("v{tag}b{id}")];
+        let link = Link { ns: ns.clone(), veth: veth.clone() };
+        for n in &ns {
+            ip(&["netns", "add", n])?;
+            ip(&["-n", n, "link", "set", "lo", "up"])?;
+        }
+        ip(&["link", "add", &veth[0], "type", "veth", "peer", "name", &veth[1]])?;
+        for (i, (n, v)) in ns.iter().zip(&veth).enumerate() {
+            ip(&["link", "set", v, "netns", n])?;
+            ip(&["-n", n, "addr", "add", &format!("10.77.{}.{}/24", id % 200, i + 1), "dev", v])?;
+            ip(&["-n", n, "link", "set", v, "up"])?;
+        }
+        Ok(link)
+    }
+
+    fn set(&self, up: bool) -> Result<(), String> {
+        ip(&["-n", &self.ns[1], "link", "set", &self.veth[1], if up { "up" } else { "down" }])
+    }
+
+    fn serve(&self, side: usize, profile: &Path, extra: &[&str]) -> Running {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns[side], BIN, "--profile"])
+            .arg(profile)
+            .args(["--json", "serve"])
+            .args(extra);
+        Running::spawn(cmd)
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        for n in &self.ns {
+            let _ = ip(&["netns", "del", n]);
+        }
+    }
+}
+
+/// A's profile with a space and a task; B a second device of A's identity (it knows neither
+/// A's device nor its addresses).
+fn two_devices(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let a = new_profile(dir, "a");
+    ok(&a, &["space", "create", "--name", "Shared"]);
+    ok(&a, &["task", "add", "Shared", "milk"]);
+    let phrase = ok(&a, &["identity", "phrase"])["phrase"].as_str().unwrap_or_default().to_owned();
+    let b = dir.join("b");
+    ok(&b, &["identity", "recover", "--phrase", &phrase]);
+    (a, b)
+}
+
+fn shows(p: &Path, want: &[&str]) -> bool {
+    dxos(p, &["--json", "task", "list", "Shared"]).status.success() && titles(p, "Shared") == want
+}
+
+#[test]
+fn mdns_finds_a_peer_in_another_namespace() {
+    let link = match Link::make("m") {
+        Ok(l) => l,
+        Err(why) => {
+            println!("SKIPPED: cannot make network namespaces here ({why})");
+            return;
+        }
+    };
+    let dir = tmp();
+    let (a, b) = two_devices(dir.path());
+    let sa = link.serve(0, &a, &[]);
+    let sb = link.serve(1, &b, &[]);
+    // Both are up (their first line) before B is asked anything.
+    assert!(sa.next()["peer_id"].is_string() && sb.next()["peer_id"].is_string());
+    let start = Instant::now();
+    eventually("B finds A by mDNS and gets its task", || shows(&b, &["milk"]));
+    println!("found by mDNS and synced in {} ms", start.elapsed().as_millis());
+    let mut discovered = false;
+    while let Ok(v) = sb.lines.recv_timeout(Duration::from_millis(200)) {
+        discovered |= v["event"] == "discovered";
+    }
+    assert!(discovered, "B reported a discovered event");
+}
+
+#[test]
+fn replication_resumes_after_the_link_comes_back() {
+    let link = match Link::make("l") {
+        Ok(l) => l,
+        Err(why) => {
+            println!("SKIPPED: cannot make network namespaces here ({why})");
+            return;
+        }
+    };
+    let dir = tmp();
+    let (a, b) = two_devices(dir.path());
+    // WebRTC-direct only, the transport that must work.
+    let webrtc = ["--listen", "/ip4/0.0.0.0/udp/0/webrtc-direct"];
+    let sa = link.serve(0, &a, &webrtc);
+    let sb = link.serve(1, &b, &webrtc);
+    assert!(sa.next()["peer_id"].is_string() && sb.next()["peer_id"].is_string());
+    eventually("B syncs with A", || shows(&b, &["milk"]));
+    for round in 0..2 {
+        link.set(false).unwrap_or_else(|e| panic!("{e}"));
+        let title = format!("while down {round}");
+        ok(&a, &["task", "add", "Shared", &title]);
+        std::thread::sleep(Duration::from_secs(6));
+        assert!(!titles(&b, "Shared").contains(&title), "nothing crosses a link that is down");
+        link.set(true).unwrap_or_else(|e| panic!("{e}"));
+        let back = Instant::now();
+        eventually("replication resumes", || titles(&b, "Shared").contains(&title));
+        println!("round {round}: replication resumed {} ms after the link came back", back.elapsed().as_millis());
+    }
+}
