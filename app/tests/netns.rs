@@ -108,9 +108,9 @@ fn mdns_finds_a_peer_in_another_namespace() {
     assert!(discovered, "B reported a discovered event");
 }
 
-#[test]
-fn replication_resumes_after_the_link_comes_back() {
-    let link = match Link::make("l") {
+/// Link loss between the namespaces, twice, with `serve` listening as `listen` says.
+fn link_loss(tag: &str, listen: &[&str]) {
+    let link = match Link::make(tag) {
         Ok(l) => l,
         Err(why) => {
             println!("SKIPPED: cannot make network namespaces here ({why})");
@@ -119,10 +119,8 @@ fn replication_resumes_after_the_link_comes_back() {
     };
     let dir = tmp();
     let (a, b) = two_devices(dir.path());
-    // WebRTC-direct only, the transport that must work.
-    let webrtc = ["--listen", "/ip4/0.0.0.0/udp/0/webrtc-direct"];
-    let sa = link.serve(0, &a, &webrtc);
-    let sb = link.serve(1, &b, &webrtc);
+    let sa = link.serve(0, &a, listen);
+    let sb = link.serve(1, &b, listen);
     assert!(sa.next()["peer_id"].is_string() && sb.next()["peer_id"].is_string());
     eventually("B syncs with A", || shows(&b, &["milk"]));
     for round in 0..2 {
@@ -134,6 +132,21 @@ fn replication_resumes_after_the_link_comes_back() {
         link.set(true).unwrap_or_else(|e| panic!("{e}"));
         let back = Instant::now();
         eventually("replication resumes", || titles(&b, "Shared").contains(&title));
-        println!("round {round}: replication resumed {} ms after the link came back", back.elapsed().as_millis());
+        println!(
+            "{tag}: round {round}: replication resumed {} ms after the link came back",
+            back.elapsed().as_millis()
+        );
     }
+}
+
+#[test]
+fn replication_resumes_after_the_link_comes_back_over_webrtc() {
+    // WebRTC-direct only, the transport that must work.
+    link_loss("w", &["--listen", "/ip4/0.0.0.0/udp/0/webrtc-direct"]);
+}
+
+#[test]
+fn replication_resumes_after_the_link_comes_back_with_every_transport() {
+    // The default: WebRTC-direct, QUIC and TCP, whichever connects first.
+    link_loss("d", &[]);
 }

@@ -24,7 +24,28 @@ const DEFAULT_SPACE: &str = "My Space";
 pub fn run(profile: &Profile) -> Result<(), CmdError> {
     owner::install_signal_handler();
     let (owner, _events) = owner::acquire(profile, Role::App)?;
+    let owner = Arc::new(owner);
     let client = owner.client().clone();
+    // The node runs in the background once the profile has an identity (on a first run,
+    // after the welcome view made it); the window never waits for it.
+    let net_config = crate::net::NetOptions::default().config(profile)?;
+    let starter = {
+        let owner = owner.clone();
+        std::thread::Builder::new()
+            .name("dxos-net-start".into())
+            .spawn(move || {
+                while !owner::STOP_SIGNAL.load(Ordering::SeqCst) {
+                    if owner.client().halo().identity().is_some() {
+                        if let Err(e) = owner.start_net(net_config) {
+                            tracing::warn!("the network node did not start: {}", e.message);
+                        }
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            })
+            .map_err(|e| CmdError::new(Kind::Internal, e.to_string()))?
+    };
     let space = match client.halo().identity() {
         Some(_) => Some(default_space(&client)?),
         None => None, // first run: the welcome view asks for a name
@@ -50,8 +71,13 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
             Ok(Box::new(DxosApp::new(&cc.egui_ctx, client, space)))
         }),
     );
-    // The window is closed and the app dropped: flush and release the profile.
-    let stopped = owner.stop();
+    // The window is closed and the app dropped: stop the node, flush and release the profile.
+    owner::STOP_SIGNAL.store(true, Ordering::SeqCst);
+    let _ = starter.join();
+    let stopped = match Arc::try_unwrap(owner) {
+        Ok(owner) => owner.stop(),
+        Err(_) => Err(CmdError::new(Kind::Internal, "the profile is still in use")),
+    };
     result.map_err(|e| CmdError::new(Kind::Internal, format!("the window could not be opened: {e}")))?;
     stopped
 }

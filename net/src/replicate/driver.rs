@@ -16,6 +16,14 @@ use tokio::sync::mpsc;
 use super::framing;
 use super::proto::{Action, ProtoError, Session};
 
+/// Protocol bytes all sessions of this process have written (messages and their length
+/// prefixes, before transport encryption and framing), for measuring overhead.
+pub fn bytes_sent() -> u64 {
+    BYTES_SENT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static BYTES_SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// What a session tells the node (for presence, events and logs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
@@ -181,6 +189,7 @@ where
     let (out, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = tokio::spawn(async move {
         while let Some(bytes) = out_rx.recv().await {
+            BYTES_SENT.fetch_add(bytes.len() as u64 + 4, std::sync::atomic::Ordering::Relaxed);
             sink.send(bytes.into()).await?;
         }
         sink.close().await

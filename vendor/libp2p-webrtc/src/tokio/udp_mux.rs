@@ -363,7 +363,11 @@ impl UDPMuxNewAddr {
                                     let gives_way = !young || mapped.key() < ufrag.as_str();
                                     if mapped.key() != ufrag && !self.conns.contains_key(&ufrag) && gives_way {
                                         tracing::debug!(address=%addr, %ufrag, "new ufrag from a mapped address");
+                                        // The old connection is dead (the peer left it):
+                                        // close it, or its retransmissions from this
+                                        // socket would garble the new handshake.
                                         mapped.remove_address(&addr);
+                                        mapped.close();
                                         self.address_map.remove(&addr);
                                         self.mapped_at.remove(&addr);
                                     }
