@@ -411,6 +411,14 @@ pub fn watch(
         match Client::open(profile) {
             Ok(client) => {
                 let (owner, events) = Owner::start(client, Role::Temporary, profile)?;
+                // A temporary owner runs the node too (CLI.md), so a watcher sees peers' edits.
+                if owner.client().halo().identity().is_some() {
+                    let started =
+                        crate::net::NetOptions::default().config(profile).and_then(|config| owner.start_net(config));
+                    if let Err(e) = started {
+                        tracing::warn!("the network node did not start: {}", e.message);
+                    }
+                }
                 let handover: Mutex<Option<UnixStream>> = Mutex::new(None);
                 let stop = || {
                     if stopping() {

@@ -325,3 +325,43 @@ fn serve_refuses_a_bad_address() {
     assert_eq!(fails(&p, &["serve", "--listen", "not-an-address"]), (2, "usage".to_owned()));
     assert_eq!(fails(&p, &["serve", "--peer", "/ip4/1.2.3.4/tcp/nope"]), (2, "usage".to_owned()));
 }
+
+#[test]
+fn a_watcher_runs_the_node_and_finds_peers_from_stored_addresses() {
+    let dir = tmp();
+    let a = new_profile(dir.path(), "a");
+    ok(&a, &["space", "create", "--name", "Shared"]);
+    ok(&a, &["task", "add", "Shared", "milk"]);
+    let phrase = ok(&a, &["identity", "phrase"])["phrase"].as_str().unwrap_or_default().to_owned();
+    let b = dir.path().join("b");
+    ok(&b, &["identity", "recover", "--phrase", &phrase]);
+    let mut args = vec!["serve", "--no-mdns"];
+    args.extend(LOOPBACK);
+    let serve_a = Running::start(&a, &args);
+    let first = serve_a.next();
+    let webrtc = first["addrs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+        .find(|x| x.contains("/webrtc-direct/"))
+        .unwrap_or_default()
+        .to_owned();
+    // B meets A once through an explicit --peer, then stops (keeping A's addresses).
+    let mut args_b = args.clone();
+    args_b.extend(["--peer", webrtc.as_str()]);
+    let mut serve_b = Running::start(&b, &args_b);
+    serve_b.next();
+    eventually("B syncs", || {
+        dxos(&b, &["--json", "task", "list", "Shared"]).status.success() && titles(&b, "Shared") == ["milk"]
+    });
+    assert_eq!(serve_b.signal("-TERM"), 0);
+    assert!(b.join("peers.json").exists(), "B kept the addresses of its peers");
+    // `watch` on B is a temporary owner: it runs the node, which dials A from the stored
+    // addresses, so A's edits reach the watcher.
+    let watch = Running::start(&b, &["watch", "Shared"]);
+    assert_eq!(watch.next()["ids"].as_array().map(Vec::len), Some(1));
+    let eggs = ok(&a, &["task", "add", "Shared", "eggs"]);
+    let id = eggs["id"].as_str().unwrap_or_default().to_owned();
+    watch.next_with(&id);
+}
