@@ -387,6 +387,11 @@ impl Task {
             }
             Command::Sever(down_for, tx) => {
                 self.down_until = Some(Instant::now() + down_for);
+                // Replication stops now, not when the connections have finished closing.
+                for (_, s) in self.sessions.drain() {
+                    s.handle.abort();
+                }
+                self.presence.clear();
                 for conns in self.connections.values() {
                     for (id, _) in conns {
                         self.swarm.close_connection(*id);
