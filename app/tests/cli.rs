@@ -258,14 +258,7 @@ const LOOPBACK: [&str; 4] = ["--listen", "/ip4/127.0.0.1/udp/0/webrtc-direct", "
 #[test]
 fn two_serves_replicate_edits_made_through_their_sockets() {
     let dir = tmp();
-    let a = new_profile(dir.path(), "a");
-    ok(&a, &["space", "create", "--name", "Shared"]);
-    ok(&a, &["task", "add", "Shared", "milk"]);
-    // B is a second device of the same identity (recovered from the phrase): it learns the
-    // identity's spaces from A once they meet.
-    let phrase = ok(&a, &["identity", "phrase"])["phrase"].as_str().unwrap_or_default().to_owned();
-    let b = dir.path().join("b");
-    ok(&b, &["identity", "recover", "--phrase", &phrase]);
+    let (a, b) = two_devices(dir.path());
     let b_device = ok(&b, &["identity", "show"])["device_key"].clone();
 
     let mut args = vec!["serve", "--no-mdns"];
@@ -329,12 +322,7 @@ fn serve_refuses_a_bad_address() {
 #[test]
 fn a_watcher_runs_the_node_and_finds_peers_from_stored_addresses() {
     let dir = tmp();
-    let a = new_profile(dir.path(), "a");
-    ok(&a, &["space", "create", "--name", "Shared"]);
-    ok(&a, &["task", "add", "Shared", "milk"]);
-    let phrase = ok(&a, &["identity", "phrase"])["phrase"].as_str().unwrap_or_default().to_owned();
-    let b = dir.path().join("b");
-    ok(&b, &["identity", "recover", "--phrase", &phrase]);
+    let (a, b) = two_devices(dir.path());
     let mut args = vec!["serve", "--no-mdns"];
     args.extend(LOOPBACK);
     let serve_a = Running::start(&a, &args);

@@ -59,6 +59,17 @@ impl Link {
     }
 }
 
+/// The link for a test, or `None` (printing why) where namespaces cannot be made.
+fn link_or_skip(tag: &str) -> Option<Link> {
+    match Link::make(tag) {
+        Ok(l) => Some(l),
+        Err(why) => {
+            println!("SKIPPED: cannot make network namespaces here ({why})");
+            None
+        }
+    }
+}
+
 impl Drop for Link {
     fn drop(&mut self) {
         for n in &self.ns {
@@ -67,31 +78,13 @@ impl Drop for Link {
     }
 }
 
-/// A's profile with a space and a task; B a second device of A's identity (it knows neither
-/// A's device nor its addresses).
-fn two_devices(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let a = new_profile(dir, "a");
-    ok(&a, &["space", "create", "--name", "Shared"]);
-    ok(&a, &["task", "add", "Shared", "milk"]);
-    let phrase = ok(&a, &["identity", "phrase"])["phrase"].as_str().unwrap_or_default().to_owned();
-    let b = dir.join("b");
-    ok(&b, &["identity", "recover", "--phrase", &phrase]);
-    (a, b)
-}
-
 fn shows(p: &Path, want: &[&str]) -> bool {
     dxos(p, &["--json", "task", "list", "Shared"]).status.success() && titles(p, "Shared") == want
 }
 
 #[test]
 fn mdns_finds_a_peer_in_another_namespace() {
-    let link = match Link::make("m") {
-        Ok(l) => l,
-        Err(why) => {
-            println!("SKIPPED: cannot make network namespaces here ({why})");
-            return;
-        }
-    };
+    let Some(link) = link_or_skip("m") else { return };
     let dir = tmp();
     let (a, b) = two_devices(dir.path());
     let sa = link.serve(0, &a, &[]);
@@ -110,13 +103,7 @@ fn mdns_finds_a_peer_in_another_namespace() {
 
 /// Link loss between the namespaces, twice, with `serve` listening as `listen` says.
 fn link_loss(tag: &str, listen: &[&str]) {
-    let link = match Link::make(tag) {
-        Ok(l) => l,
-        Err(why) => {
-            println!("SKIPPED: cannot make network namespaces here ({why})");
-            return;
-        }
-    };
+    let Some(link) = link_or_skip(tag) else { return };
     let dir = tmp();
     let (a, b) = two_devices(dir.path());
     let sa = link.serve(0, &a, listen);

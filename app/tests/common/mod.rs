@@ -150,3 +150,16 @@ pub fn certhash(addrs: &Value) -> Option<String> {
         .filter_map(Value::as_str)
         .find_map(|a| a.split("/certhash/").nth(1).map(|rest| rest.split('/').next().unwrap_or_default().to_owned()))
 }
+
+/// A's profile with a space "Shared" holding the task "milk"; B a second device of A's
+/// identity (recovered from its phrase), which knows neither A's device nor its addresses:
+/// it learns the identity's spaces from A once they meet.
+pub fn two_devices(dir: &Path) -> (PathBuf, PathBuf) {
+    let a = new_profile(dir, "a");
+    ok(&a, &["space", "create", "--name", "Shared"]);
+    ok(&a, &["task", "add", "Shared", "milk"]);
+    let phrase = ok(&a, &["identity", "phrase"])["phrase"].as_str().unwrap_or_default().to_owned();
+    let b = dir.join("b");
+    ok(&b, &["identity", "recover", "--phrase", &phrase]);
+    (a, b)
+}
