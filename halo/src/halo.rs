@@ -18,6 +18,8 @@ use crate::keys::{KeyPair, PublicKey};
 use crate::space_members::SpaceState;
 use crate::store;
 
+mod membership;
+
 /// Keyring name of the identity root key.
 const ROOT_KEY: &str = "identity-root";
 /// Keyring name of this device's key.
@@ -70,6 +72,15 @@ pub enum HaloError {
     /// The store failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// Credentials from a host do not admit this device or identity.
+    #[error("not admitted: {0}")]
+    NotAdmitted(String),
+    /// This identity may not do that (say, remove a member without being an owner or admin).
+    #[error("not allowed: {0}")]
+    Denied(String),
+    /// No such device in this identity.
+    #[error("no device {0} in this identity")]
+    UnknownDevice(String),
 }
 
 /// This profile's identity, as `dxos identity show` prints it.
@@ -305,8 +316,13 @@ impl Halo {
     }
 
     /// This device's key pair (its libp2p identity), if the profile has an identity.
+    /// On a profile with no identity, the key made for joining one ([`Halo::joining_device_key`]),
+    /// if any.
     pub fn device_key(&self) -> Option<KeyPair> {
-        self.lock().local.as_ref().and_then(|l| KeyPair::from_secret_bytes(&l.device.secret_bytes()).ok())
+        if let Some(l) = self.lock().local.as_ref() {
+            return KeyPair::from_secret_bytes(&l.device.secret_bytes()).ok();
+        }
+        self.keyring.load(DEVICE_KEY).ok().flatten()
     }
 
     /// Creates the identity and this device: root and device keys, genesis, device
@@ -338,7 +354,8 @@ impl Halo {
         if let Some(l) = &inner.local {
             return Err(HaloError::IdentityExists(l.identity.to_string()));
         }
-        let device = KeyPair::generate();
+        // A key made for joining an identity (and so the node's peer id) is kept.
+        let device = self.keyring.load(DEVICE_KEY)?.unwrap_or_else(KeyPair::generate);
         let me = *root.public().as_bytes();
         let now = now_ms();
         let genesis = Credential::issue(Claim::IdentityGenesis { identity: me }, &root, None, now);

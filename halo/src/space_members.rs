@@ -142,6 +142,10 @@ impl SpaceState {
             return Ok(());
         }
         let issuer = self.issuing_identity(c)?;
+        // Any member may leave: remove itself.
+        if role == Role::Removed && issuer == *target && self.members.contains_key(target) {
+            return Ok(());
+        }
         let target_role = self.members.get(target).map(|m| m.role);
         match self.members.get(&issuer).map(|m| m.role) {
             Some(Role::Owner) => Ok(()),

@@ -3,10 +3,12 @@
 //! - [`node`]: the libp2p node (WebRTC-direct, QUIC, TCP; identify, ping, mDNS, Kademlia,
 //!   relay client, DCUtR, AutoNAT), reached through a cloneable handle and an event stream;
 //!   peers we care about are redialled with a short backoff so dropped links recover.
+//! - [`invite`]: device pairing and space sharing by invitation (IO-less protocol and driver).
 //! - [`replicate`]: the replication protocol as an IO-less state machine (`proto`), its
 //!   framing with every write under 8 KiB (`framing`), and the thin driver that runs it over
 //!   a stream (`driver`).
 
+pub mod invite;
 pub mod node;
 pub mod replicate;
 #[cfg(feature = "testing")]

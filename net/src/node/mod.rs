@@ -288,6 +288,27 @@ pub enum NetError {
     Stopped,
 }
 
+/// The addresses an offer carries: one per transport (WebRTC-direct, QUIC, TCP in that
+/// order), each the best of ours: a LAN IPv4 address, else another IPv4, else loopback, else
+/// IPv6. Without `/p2p/` (the offer names the inviter).
+fn offer_addrs(listen: &[Multiaddr]) -> Vec<Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    let rank = |a: &Multiaddr| match a.iter().next() {
+        Some(Protocol::Ip4(ip)) if ip.is_private() => 0,
+        Some(Protocol::Ip4(ip)) if !ip.is_loopback() && !ip.is_unspecified() => 1,
+        Some(Protocol::Ip4(ip)) if ip.is_loopback() => 2,
+        _ => 3,
+    };
+    let mut out = Vec::new();
+    for t in [Transport::WebRtcDirect, Transport::Quic, Transport::Tcp] {
+        let best = listen.iter().filter(|a| Transport::of(a) == t).min_by_key(|a| rank(a));
+        if let Some(a) = best {
+            out.push(a.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect());
+        }
+    }
+    out
+}
+
 /// A handle to a running node. Cheap to clone; the node stops on [`Node::shutdown`] or when
 /// the runtime it runs on ends.
 #[derive(Clone)]
@@ -297,6 +318,9 @@ pub struct Node {
     events: broadcast::Sender<NodeEvent>,
     /// Subscribed before the node started, for the first subscriber.
     first: std::sync::Arc<std::sync::Mutex<Option<broadcast::Receiver<NodeEvent>>>>,
+    control: libp2p_stream::Control,
+    halo: Halo,
+    invites: std::sync::Arc<crate::invite::driver::Registry>,
 }
 
 impl Node {
@@ -304,8 +328,84 @@ impl Node {
     /// device key), on the current tokio runtime; returns once every listener has an address.
     pub async fn start(config: NodeConfig, echo: Echo, halo: Halo) -> Result<Node, NetError> {
         let (events, first) = broadcast::channel(4096);
-        let (peer_id, cmd) = swarm::spawn(config, echo, halo, events.clone()).await?;
-        Ok(Node { peer_id, cmd, events, first: std::sync::Arc::new(std::sync::Mutex::new(Some(first))) })
+        let invites = std::sync::Arc::default();
+        let (peer_id, cmd, control) =
+            swarm::spawn(config, echo, halo.clone(), events.clone(), std::sync::Arc::clone(&invites)).await?;
+        Ok(Node {
+            peer_id,
+            cmd,
+            events,
+            first: std::sync::Arc::new(std::sync::Mutex::new(Some(first))),
+            control,
+            halo,
+            invites,
+        })
+    }
+
+    /// Events from now on (never those from before, unlike the first [`Node::subscribe`]).
+    pub fn subscribe_new(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn halo(&self) -> &Halo {
+        &self.halo
+    }
+
+    pub(crate) fn control(&self) -> libp2p_stream::Control {
+        self.control.clone()
+    }
+
+    /// Whether a connection to `peer` is up.
+    pub async fn is_connected(&self, peer: PeerId) -> bool {
+        self.ask(|tx| swarm::Command::IsConnected(peer, tx)).await.unwrap_or(false)
+    }
+
+    pub(crate) async fn dial_invite(&self, peer: PeerId, addrs: Vec<Multiaddr>) -> Result<(), NetError> {
+        self.ask(|tx| swarm::Command::DialOnce(peer, addrs, tx)).await
+    }
+
+    /// Opens an invitation (device pairing or a space shared with a role), valid for
+    /// `valid_for`, with a 6-digit code when `with_code`. The offer carries a few of our
+    /// addresses (one per transport, LAN IPv4 first). The profile needs an identity.
+    pub async fn invite(
+        &self,
+        kind: dxos_halo::OfferKind,
+        valid_for: Duration,
+        with_code: bool,
+    ) -> Result<crate::invite::Invitation, NetError> {
+        let identity = self.halo.identity().ok_or(NetError::NoIdentity)?;
+        let addrs = offer_addrs(&self.listen_addrs().await?);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let offer = dxos_halo::Offer {
+            kind,
+            id: rand::random(),
+            secret: rand::random(),
+            inviter: *identity.device_key.as_bytes(),
+            addrs: addrs.iter().map(|a| a.to_vec()).collect(),
+            expires_at: now + valid_for.as_secs().max(1),
+            code_required: with_code,
+        };
+        let code = with_code.then(crate::invite::proto::new_code);
+        Ok(self.invites.open(offer, code, identity.device_key))
+    }
+
+    /// Cancels an open invitation; returns whether one was open.
+    pub fn cancel_invitation(&self, id: &[u8; 8]) -> bool {
+        self.invites.cancel(id)
+    }
+
+    /// Redeems an invitation: dials the inviter, proves the secret (and `code`), stores what
+    /// admits this device (naming it `label` when it joins an identity) and waits for the
+    /// first sync. Each step has a timeout; the returned channel says where it stands.
+    pub fn join(
+        &self,
+        offer: dxos_halo::Offer,
+        code: Option<String>,
+        label: String,
+    ) -> tokio::sync::watch::Receiver<crate::invite::JoinStatus> {
+        let (tx, rx) = tokio::sync::watch::channel(crate::invite::JoinStatus::Connecting);
+        tokio::spawn(crate::invite::driver::join(self.clone(), offer, code, label, tx));
+        rx
     }
 
     /// This node's peer id (its device key).

@@ -31,6 +31,9 @@ pub(super) enum Command {
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Presence(oneshot::Sender<Vec<Presence>>),
     Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
+    /// Dial an inviter once (its addresses are learned, it is not redialled for that).
+    DialOnce(PeerId, Vec<Multiaddr>, oneshot::Sender<()>),
+    IsConnected(PeerId, oneshot::Sender<bool>),
     Sever(Duration, oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -83,6 +86,8 @@ struct Task {
     next_session: u64,
     peer_store: Option<PathBuf>,
     store_dirty: bool,
+    /// Whether the profile had an identity when the sessions started.
+    had_identity: bool,
 }
 
 /// How long a WebRTC-direct connection may take to come up.
@@ -104,7 +109,8 @@ pub(super) async fn spawn(
     echo: Echo,
     halo: Halo,
     events: broadcast::Sender<NodeEvent>,
-) -> Result<(PeerId, mpsc::UnboundedSender<Command>), NetError> {
+    invites: std::sync::Arc<crate::invite::driver::Registry>,
+) -> Result<(PeerId, mpsc::UnboundedSender<Command>, Control), NetError> {
     // QUIC (aws-lc-rs) and WebRTC (ring) both bring a rustls provider: pick one for the process.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let device = halo.device_key().ok_or(NetError::NoIdentity)?;
@@ -148,6 +154,8 @@ pub(super) async fn spawn(
     }
     let mut control = swarm.behaviour().stream.new_control();
     let mut incoming = control.accept(REPLICATE_PROTOCOL).map_err(transport_err)?;
+    let mut invitations = control.accept(crate::invite::driver::INVITE_PROTOCOL).map_err(transport_err)?;
+    let public_control = control.clone();
 
     let (internal, mut internal_rx) = mpsc::unbounded_channel();
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
@@ -176,6 +184,7 @@ pub(super) async fn spawn(
         next_session: 0,
         peer_store: config.peer_store.clone(),
         store_dirty: false,
+        had_identity: halo.identity().is_some(),
     };
     task.load_peer_store();
     let now = Instant::now();
@@ -195,6 +204,12 @@ pub(super) async fn spawn(
             if incoming_tx.send(Internal::Incoming(peer, stream)).is_err() {
                 break;
             }
+        }
+    });
+    let answer_halo = halo.clone();
+    let answering = tokio::spawn(async move {
+        while let Some((peer, stream)) = invitations.next().await {
+            tokio::spawn(crate::invite::driver::answer(stream, peer, invites.clone(), answer_halo.clone()));
         }
     });
     let halo_tx = internal.clone();
@@ -228,12 +243,13 @@ pub(super) async fn spawn(
             }
         }
         accept.abort();
+        answering.abort();
     });
 
     match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
         Ok(Ok(Err(e))) => Err(e),
         Ok(Err(_)) => Err(NetError::Stopped),
-        _ => Ok((peer_id, cmd_tx)),
+        _ => Ok((peer_id, cmd_tx, public_control)),
     }
 }
 
@@ -384,6 +400,27 @@ impl Task {
                     self.add_explicit(addr, Instant::now() + super::redial::MAX_BACKOFF);
                 }
                 let _ = tx.send(r);
+            }
+            Command::DialOnce(peer, addrs, tx) => {
+                let now = Instant::now();
+                for a in &addrs {
+                    self.redial.learn(peer, without_peer(a), now);
+                }
+                let mut all: Vec<Multiaddr> = addrs.iter().map(without_peer).collect();
+                all.extend(self.redial.addrs(&peer).iter().filter(|a| !all.contains(a)).cloned().collect::<Vec<_>>());
+                if !self.connections.contains_key(&peer) && !self.dialing.contains_key(&peer) {
+                    let opts = DialOpts::peer_id(peer)
+                        .addresses(all)
+                        .condition(PeerCondition::DisconnectedAndNotDialing)
+                        .build();
+                    if let Err(e) = self.swarm.dial(opts) {
+                        tracing::debug!(%peer, "dial inviter: {e}");
+                    }
+                }
+                let _ = tx.send(());
+            }
+            Command::IsConnected(peer, tx) => {
+                let _ = tx.send(self.connections.get(&peer).is_some_and(|c| !c.is_empty()));
             }
             Command::Sever(down_for, tx) => {
                 self.down_until = Some(Instant::now() + down_for);
@@ -682,7 +719,22 @@ impl Task {
             }
             Internal::Retry(peer) => self.maybe_open(peer),
             Internal::DialLan(peer, addrs) => self.dial_lan(peer, addrs),
-            Internal::HaloChanged => self.refresh_wanted(),
+            Internal::HaloChanged => {
+                self.refresh_wanted();
+                // A device that just joined an identity replicates as that identity from now
+                // on: the sessions it had as a stranger start again.
+                if !self.had_identity && self.ctx.halo.identity().is_some() {
+                    self.had_identity = true;
+                    for (_, s) in self.sessions.drain() {
+                        s.handle.abort();
+                    }
+                    self.presence.clear();
+                    let peers: Vec<PeerId> = self.connections.keys().copied().collect();
+                    for peer in peers {
+                        self.maybe_open(peer);
+                    }
+                }
+            }
         }
     }
 

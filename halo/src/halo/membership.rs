@@ -1,0 +1,408 @@
+//! Admitting and removing: pairing a new device, admitting another identity to a space,
+//! revoking a device, removing a member, leaving a space. Each writes the credentials that say
+//! so (checked first against a copy of the state, so a refused one changes nothing) and
+//! notifies the change listeners, through which NET replicates them.
+
+use crate::credential::{Claim, Credential, Role, Subject, now_ms};
+use crate::identity::IdentityState;
+use crate::keys::{KeyPair, PublicKey};
+
+use super::{DEVICE_KEY, Halo, HaloError, IdentityInfo, Inner, check_name};
+
+impl Halo {
+    /// The key this fresh profile's device uses while it joins an identity (its peer id in
+    /// the pairing): made and kept in the keyring on the first call, and kept as the device
+    /// key once admitted. On a profile with an identity, its device key.
+    pub fn joining_device_key(&self) -> Result<KeyPair, HaloError> {
+        if let Some(k) = self.device_key() {
+            return Ok(k);
+        }
+        let key = KeyPair::generate();
+        self.keyring.store(DEVICE_KEY, &key)?;
+        Ok(key)
+    }
+
+    /// This identity's own credentials (genesis, devices, profiles): what a guest shows a host
+    /// that admits it to a space.
+    pub fn identity_credentials(&self) -> Result<Vec<Credential>, HaloError> {
+        let inner = self.lock();
+        let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
+        Ok(inner.identities.get(&local.identity).map(|i| i.credentials().cloned().collect()).unwrap_or_default())
+    }
+
+    /// Issues a credential as this device (citing its own authorization).
+    fn issue_as_device(inner: &Inner, claim: Claim) -> Result<Credential, HaloError> {
+        let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
+        let auth = inner
+            .identities
+            .get(&local.identity)
+            .and_then(|i| i.devices().find(|d| d.key == local.device.public() && d.revoked_at_ms.is_none()))
+            .map(|d| d.authorized_by)
+            .ok_or_else(|| HaloError::Denied("this device is no longer authorized".into()))?;
+        // Later than anything already said about the same scope (and than anything this
+        // process issued): a credential settles in issue order, so "admit, then remove" made
+        // within one millisecond must not come out the other way round.
+        static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let scope_latest = |creds: Vec<Credential>| creds.iter().map(Credential::issued_at_ms).max().unwrap_or(0);
+        let latest = match (claim.space_scope(), claim.identity_scope()) {
+            (Some(s), _) => PublicKey::from_bytes(&s)
+                .ok()
+                .and_then(|s| inner.spaces.get(&s))
+                .map(|s| scope_latest(s.credentials()))
+                .unwrap_or(0),
+            (_, Some(i)) => PublicKey::from_bytes(&i)
+                .ok()
+                .and_then(|i| inner.identities.get(&i))
+                .map(|i| scope_latest(i.credentials().cloned().collect()))
+                .unwrap_or(0),
+            _ => 0,
+        };
+        let floor = latest.max(LAST.load(std::sync::atomic::Ordering::SeqCst)) + 1;
+        let t = now_ms().max(floor);
+        LAST.fetch_max(t, std::sync::atomic::Ordering::SeqCst);
+        Ok(Credential::issue(claim, &local.device, Some(auth), t))
+    }
+
+    /// Writes credentials this profile made or takes for itself: all of them are checked on a
+    /// copy of the state first (any refused: nothing is written), then stored in one
+    /// transaction (with `local`, which identity and device this profile now is).
+    fn commit(
+        &self,
+        mut inner: std::sync::MutexGuard<'_, Inner>,
+        creds: Vec<Credential>,
+        local: Option<super::Local>,
+    ) -> Result<(), HaloError> {
+        let mut trial = Inner { local: None, identities: inner.identities.clone(), spaces: inner.spaces.clone() };
+        for c in &creds {
+            match Self::route(&mut trial, c.clone()) {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(HaloError::Denied(e.to_string())),
+                None => return Err(HaloError::Denied("not an identity or space credential".into())),
+            }
+        }
+        let keys = local.as_ref().map(|l| (*l.identity.as_bytes(), *l.device.public().as_bytes()));
+        super::store::write(&self.db, &creds, keys)?;
+        if local.is_some() {
+            inner.local = local;
+        }
+        for c in creds {
+            Self::route(&mut inner, c);
+        }
+        drop(inner);
+        self.notify();
+        Ok(())
+    }
+
+    /// Pairing, host side: authorizes `device` for this identity (nothing new if it already
+    /// is) and returns everything the new device needs: the identity's credentials and those
+    /// of every space this identity is a member of.
+    pub fn admit_device(&self, device: &PublicKey) -> Result<Vec<Credential>, HaloError> {
+        let inner = self.lock();
+        let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
+        let identity = local.identity;
+        let state = inner.identities.get(&identity).ok_or(HaloError::NoIdentity)?;
+        if state.devices().any(|d| d.key == *device && d.revoked_at_ms.is_some()) {
+            return Err(HaloError::Denied(format!("device {device} was revoked")));
+        }
+        if !state.is_active_device(device) {
+            let c = Self::issue_as_device(
+                &inner,
+                Claim::AuthorizedDevice { identity: *identity.as_bytes(), device: *device.as_bytes() },
+            )?;
+            self.commit(inner, vec![c], None)?;
+        } else {
+            drop(inner);
+        }
+        let inner = self.lock();
+        let mut out: Vec<Credential> =
+            inner.identities.get(&identity).map(|i| i.credentials().cloned().collect()).unwrap_or_default();
+        for s in inner.spaces.values() {
+            if s.exists() && s.role_of(&identity).is_some_and(|r| r != Role::Removed) {
+                out.extend(s.credentials());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pairing, guest side: takes this fresh profile into the identity whose credentials the
+    /// host sent, once they prove this device ([`Halo::joining_device_key`]) is authorized;
+    /// names the device `label`. Spaces' credentials in the batch are kept too.
+    pub fn adopt_identity(&self, credentials: Vec<Credential>, label: &str) -> Result<IdentityInfo, HaloError> {
+        let label = check_name(label)?;
+        let inner = self.lock();
+        if let Some(l) = &inner.local {
+            return Err(HaloError::IdentityExists(l.identity.to_string()));
+        }
+        let device = self
+            .keyring
+            .load(DEVICE_KEY)?
+            .ok_or_else(|| HaloError::NotAdmitted("this profile made no key to join with".into()))?;
+        let me = device.public();
+        let identity = credentials
+            .iter()
+            .find_map(|c| match c.claim() {
+                Claim::AuthorizedDevice { identity, device } if device == me.as_bytes() => {
+                    PublicKey::from_bytes(identity).ok()
+                }
+                _ => None,
+            })
+            .ok_or_else(|| HaloError::NotAdmitted("no credential authorizes this device".into()))?;
+        let own: Vec<Credential> =
+            credentials.iter().filter(|c| c.claim().identity_scope() == Some(*identity.as_bytes())).cloned().collect();
+        let state = IdentityState::from_credentials(identity, own)?;
+        let Some(auth) = state.devices().find(|d| d.key == me && d.revoked_at_ms.is_none()).map(|d| d.authorized_by)
+        else {
+            return Err(HaloError::NotAdmitted("the credentials do not authorize this device".into()));
+        };
+        let profile = Credential::issue(
+            Claim::DeviceProfile {
+                identity: *identity.as_bytes(),
+                device: *me.as_bytes(),
+                label: label.to_owned(),
+                platform: std::env::consts::OS.to_owned(),
+            },
+            &device,
+            Some(auth),
+            now_ms(),
+        );
+        // The identity's credentials must all be valid; other spaces' ones are kept when they
+        // are (a space's may wait for credentials still to come by replication).
+        let mut mine: Vec<Credential> =
+            credentials.iter().filter(|c| c.claim().identity_scope().is_some()).cloned().collect();
+        mine.push(profile);
+        let others: Vec<Credential> =
+            credentials.into_iter().filter(|c| c.claim().identity_scope().is_none()).collect();
+        self.commit(inner, mine, Some(super::Local { identity, device }))?;
+        self.apply_all(others)?;
+        self.identity().ok_or(HaloError::NoIdentity)
+    }
+
+    /// Sharing, host side: admits the identity whose device `guest` is (proved by
+    /// `credentials`, its identity chain) to `space` with `role`. A member already (and not
+    /// removed) keeps its role. Returns the identity and the space's credentials for it.
+    pub fn admit_member(
+        &self,
+        space: &PublicKey,
+        role: Role,
+        guest: &PublicKey,
+        credentials: Vec<Credential>,
+    ) -> Result<(PublicKey, Vec<Credential>), HaloError> {
+        let identity = credentials
+            .iter()
+            .find_map(|c| match c.claim() {
+                Claim::AuthorizedDevice { identity, device } if device == guest.as_bytes() => {
+                    PublicKey::from_bytes(identity).ok()
+                }
+                _ => None,
+            })
+            .ok_or_else(|| HaloError::NotAdmitted("the guest did not prove which identity it acts for".into()))?;
+        let chain: Vec<Credential> =
+            credentials.into_iter().filter(|c| c.claim().identity_scope() == Some(*identity.as_bytes())).collect();
+        let state = IdentityState::from_credentials(identity, chain.clone())?;
+        if !state.is_active_device(guest) {
+            return Err(HaloError::NotAdmitted("the guest's device is not authorized by its identity".into()));
+        }
+        let inner = self.lock();
+        let s =
+            inner.spaces.get(space).filter(|s| s.exists()).ok_or_else(|| HaloError::UnknownSpace(space.to_string()))?;
+        let mut creds = chain;
+        if s.role_of(&identity).is_none_or(|r| r == Role::Removed) {
+            creds.push(Self::issue_as_device(
+                &inner,
+                Claim::SpaceMember { space: *space.as_bytes(), identity: *identity.as_bytes(), role },
+            )?);
+        }
+        // Identity credentials already held are duplicates: keep only the new ones.
+        let fresh: Vec<Credential> = creds
+            .into_iter()
+            .filter(|c| {
+                let held = c
+                    .claim()
+                    .identity_scope()
+                    .and_then(|i| PublicKey::from_bytes(&i).ok())
+                    .and_then(|i| inner.identities.get(&i).map(|st| st.credentials().any(|x| x.id() == c.id())));
+                held != Some(true)
+            })
+            .collect();
+        self.commit(inner, fresh, None)?;
+        Ok((identity, self.space_credentials(space)))
+    }
+
+    /// Revokes another device of this identity: from now on it is no device of ours, and
+    /// peers give it nothing new.
+    pub fn revoke_device(&self, device: &PublicKey) -> Result<(), HaloError> {
+        let inner = self.lock();
+        let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
+        if local.device.public() == *device {
+            return Err(HaloError::Denied("a device cannot revoke itself; revoke it from another device".into()));
+        }
+        let identity = local.identity;
+        if !inner.identities.get(&identity).is_some_and(|i| i.is_active_device(device)) {
+            return Err(HaloError::UnknownDevice(device.to_string()));
+        }
+        let c = Self::issue_as_device(
+            &inner,
+            Claim::Revocation(Subject::Device { identity: *identity.as_bytes(), device: *device.as_bytes() }),
+        )?;
+        self.commit(inner, vec![c], None)
+    }
+
+    /// Removes another member from a space (owners and admins only; an admin cannot remove an
+    /// owner).
+    pub fn remove_member(&self, space: &PublicKey, member: &PublicKey) -> Result<(), HaloError> {
+        let inner = self.lock();
+        let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
+        if local.identity == *member {
+            return Err(HaloError::Denied("to remove yourself, leave the space".into()));
+        }
+        let s =
+            inner.spaces.get(space).filter(|s| s.exists()).ok_or_else(|| HaloError::UnknownSpace(space.to_string()))?;
+        if s.role_of(member).is_none_or(|r| r == Role::Removed) {
+            return Err(HaloError::Denied(format!("{member} is not a member of this space")));
+        }
+        match s.role_of(&local.identity) {
+            Some(Role::Owner | Role::Admin) => {}
+            _ => return Err(HaloError::Denied("only an owner or admin can remove members".into())),
+        }
+        let c = Self::issue_as_device(
+            &inner,
+            Claim::Revocation(Subject::Member { space: *space.as_bytes(), identity: *member.as_bytes() }),
+        )?;
+        self.commit(inner, vec![c], None)
+    }
+
+    /// Leaves a space: this identity is no member from now on (on all its devices, once
+    /// replicated); the other members keep the space.
+    pub fn leave_space(&self, space: &PublicKey) -> Result<(), HaloError> {
+        let inner = self.lock();
+        let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
+        let me = local.identity;
+        let s =
+            inner.spaces.get(space).filter(|s| s.exists()).ok_or_else(|| HaloError::UnknownSpace(space.to_string()))?;
+        if s.role_of(&me).is_none_or(|r| r == Role::Removed) {
+            return Err(HaloError::UnknownSpace(space.to_string()));
+        }
+        let c = Self::issue_as_device(
+            &inner,
+            Claim::Revocation(Subject::Member { space: *space.as_bytes(), identity: *me.as_bytes() }),
+        )?;
+        self.commit(inner, vec![c], None)
+    }
+
+    /// This identity's role in a space (`None`: not a member, or removed).
+    pub fn my_role(&self, space: &PublicKey) -> Option<Role> {
+        let inner = self.lock();
+        let me = inner.local.as_ref()?.identity;
+        inner.spaces.get(space)?.role_of(&me).filter(|r| *r != Role::Removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::keyring::Keyring;
+
+    fn open(dir: &std::path::Path) -> Halo {
+        let db = redb::Database::create(dir.join("p.redb")).unwrap_or_else(|e| panic!("{e}"));
+        Halo::open(Arc::new(db), Keyring::open(dir.join("keys")).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn pairing_gives_the_new_device_the_identity_and_its_spaces() -> Result<(), HaloError> {
+        let (a, b) = (tmp(), tmp());
+        let host = open(a.path());
+        let info = host.create_identity("Ada", "laptop")?;
+        let space = KeyPair::generate();
+        host.add_space(&space)?;
+        let guest = open(b.path());
+        let key = guest.joining_device_key()?;
+        assert_eq!(guest.joining_device_key()?.public(), key.public(), "the joining key is kept");
+        let creds = host.admit_device(&key.public())?;
+        let joined = guest.adopt_identity(creds, "phone")?;
+        assert_eq!(joined.identity_key, info.identity_key);
+        assert_eq!(joined.device_key, key.public());
+        assert_eq!(joined.devices.len(), 2);
+        assert_eq!(guest.my_role(&space.public()), Some(Role::Owner));
+        // The guest's new device profile reaches the host by replication; both list 2 devices.
+        host.apply_all(guest.identity_credentials()?)?;
+        assert_eq!(host.identity().map(|i| i.devices.len()), Some(2));
+        // It survives a restart.
+        drop(guest);
+        let guest = open(b.path());
+        assert_eq!(guest.identity().map(|i| i.identity_key), Some(info.identity_key));
+        Ok(())
+    }
+
+    #[test]
+    fn adopting_needs_credentials_for_this_device() -> Result<(), HaloError> {
+        let (a, b) = (tmp(), tmp());
+        let host = open(a.path());
+        host.create_identity("Ada", "laptop")?;
+        let guest = open(b.path());
+        guest.joining_device_key()?;
+        let other = KeyPair::generate();
+        let creds = host.admit_device(&other.public())?;
+        assert!(matches!(guest.adopt_identity(creds, "phone"), Err(HaloError::NotAdmitted(_))));
+        assert!(guest.identity().is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn sharing_revoking_removing_leaving() -> Result<(), HaloError> {
+        let (a, b, c) = (tmp(), tmp(), tmp());
+        let ada = open(a.path());
+        ada.create_identity("Ada", "laptop")?;
+        let bob = open(b.path());
+        let bob_info = bob.create_identity("Bob", "desk")?;
+        let space = KeyPair::generate();
+        ada.add_space(&space)?;
+        let id = space.public();
+        let (who, creds) = ada.admit_member(&id, Role::Reader, &bob_info.device_key, bob.identity_credentials()?)?;
+        assert_eq!(who, bob_info.identity_key);
+        bob.apply_all(creds)?;
+        assert_eq!(bob.my_role(&id), Some(Role::Reader));
+        // Again: nothing changes (the role stays).
+        ada.admit_member(&id, Role::Editor, &bob_info.device_key, bob.identity_credentials()?)?;
+        assert_eq!(ada.space_state(&id).and_then(|s| s.role_of(&who)), Some(Role::Reader));
+        // A reader cannot remove anyone; an impostor device cannot be admitted.
+        assert!(matches!(
+            bob.remove_member(&id, &ada.identity().map(|i| i.identity_key).unwrap_or(who)),
+            Err(HaloError::Denied(_))
+        ));
+        let stranger = KeyPair::generate().public();
+        assert!(matches!(
+            ada.admit_member(&id, Role::Editor, &stranger, bob.identity_credentials()?),
+            Err(HaloError::NotAdmitted(_))
+        ));
+        // Bob leaves; his leaving is valid for Ada too.
+        bob.leave_space(&id)?;
+        assert_eq!(bob.my_role(&id), None);
+        ada.apply_all(bob.space_credentials(&id))?;
+        assert_eq!(ada.space_state(&id).and_then(|s| s.role_of(&who)), Some(Role::Removed));
+        // Ada removes a member she re-admitted.
+        ada.admit_member(&id, Role::Editor, &bob_info.device_key, bob.identity_credentials()?)?;
+        assert_eq!(ada.space_state(&id).and_then(|s| s.role_of(&who)), Some(Role::Editor));
+        ada.remove_member(&id, &who)?;
+        assert_eq!(ada.space_state(&id).and_then(|s| s.role_of(&who)), Some(Role::Removed));
+        // Revoking a device of ours.
+        let phone = open(c.path());
+        let key = phone.joining_device_key()?;
+        phone.adopt_identity(ada.admit_device(&key.public())?, "phone")?;
+        assert!(matches!(
+            ada.revoke_device(&ada.identity().map(|i| i.device_key).unwrap_or(key.public())),
+            Err(HaloError::Denied(_))
+        ));
+        ada.revoke_device(&key.public())?;
+        assert_eq!(ada.identity().map(|i| i.devices.len()), Some(1));
+        assert!(matches!(ada.revoke_device(&key.public()), Err(HaloError::UnknownDevice(_))));
+        assert!(matches!(ada.admit_device(&key.public()), Err(HaloError::Denied(_))));
+        Ok(())
+    }
+}
