@@ -39,6 +39,13 @@ impl TestProfile {
         Ok(p)
     }
 
+    /// A fresh profile with no identity, only the device key it joins one with.
+    pub fn fresh() -> TestResult<TestProfile> {
+        let p = Self::open_in(tempfile::tempdir()?)?;
+        p.halo.joining_device_key()?;
+        Ok(p)
+    }
+
     /// A fresh profile holding the same identity as `other` (recovered from its phrase),
     /// with a device of its own.
     pub fn second_device(other: &TestProfile) -> TestResult<TestProfile> {

@@ -160,6 +160,17 @@ impl Driver {
             let a = self.session.update_identity(state);
             self.act(a);
         }
+        // A space we just left (or were removed from): the peer is sent the credential that
+        // says so (it needs it; we hold nothing more of the space to give), then nothing more.
+        for id in self.ctx.halo.spaces() {
+            if self.session.has_space(&id)
+                && let Some(state) = self.ctx.halo.space_state(&id)
+                && state.member_of_device(&self.local).is_none()
+            {
+                let a = self.session.update_members(state);
+                self.act(a);
+            }
+        }
         for (space, state) in self.member_spaces() {
             let a = if self.session.has_space(&space.id()) {
                 self.session.update_members(state)
