@@ -79,6 +79,24 @@ pub enum Command {
         #[arg(long)]
         no_mdns: bool,
     },
+    /// This identity's devices.
+    #[command(subcommand)]
+    Device(DeviceCmd),
+    /// Invites a new device of yours, or someone to a space; waits for one guest.
+    #[command(subcommand)]
+    Invite(InviteCmd),
+    /// Redeems an invitation (its text, or a picture of its QR code).
+    Join {
+        /// The invitation's text (`dxos:...`).
+        #[arg(required_unless_present = "qr", conflicts_with = "qr")]
+        uri: Option<String>,
+        /// A picture (PNG or JPEG) of the invitation's QR code.
+        #[arg(long, value_name = "IMAGE")]
+        qr: Option<PathBuf>,
+        /// The 6-digit code the inviter shows, if the invitation needs one.
+        #[arg(long)]
+        code: Option<String>,
+    },
     /// The profile's state in brief.
     Status,
     /// The connected peers.
@@ -109,6 +127,47 @@ pub enum IdentityCmd {
     },
 }
 
+/// `dxos device ...`
+#[derive(Debug, Subcommand)]
+pub enum DeviceCmd {
+    /// Revokes another device of this identity: it gets nothing new from then on.
+    Revoke {
+        /// The device's key (64 hex digits, as `identity show` lists it).
+        device_key: String,
+    },
+}
+
+/// Options every invitation takes.
+#[derive(Debug, clap::Args)]
+pub struct InviteOpts {
+    /// How long the invitation stays valid, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+    /// The guest must also type a 6-digit code shown here (for invitations sent as text).
+    #[arg(long)]
+    pub code: bool,
+}
+
+/// `dxos invite ...`
+#[derive(Debug, Subcommand)]
+pub enum InviteCmd {
+    /// A new device of your identity (run `dxos join` on it with a fresh profile).
+    Device {
+        #[command(flatten)]
+        opts: InviteOpts,
+    },
+    /// Another person, to a space.
+    Space {
+        /// Space id or unique name.
+        space: String,
+        /// What the guest may do.
+        #[arg(long, default_value = "editor", value_parser = ["editor", "reader"])]
+        role: String,
+        #[command(flatten)]
+        opts: InviteOpts,
+    },
+}
+
 /// `dxos space ...`
 #[derive(Debug, Subcommand)]
 pub enum SpaceCmd {
@@ -131,6 +190,18 @@ pub enum SpaceCmd {
         space: String,
         /// The new name.
         name: String,
+    },
+    /// Removes a member (owners and admins only): it gets nothing new from then on.
+    RemoveMember {
+        /// Space id or unique name.
+        space: String,
+        /// The member's identity key.
+        identity_key: String,
+    },
+    /// Leaves a space: it goes from this identity's devices; the other members keep it.
+    Leave {
+        /// Space id or unique name.
+        space: String,
     },
     /// Writes the whole space as one Yjs v1 update (raw bytes).
     Export {
@@ -287,6 +358,30 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
         Command::Serve { listen, peer, no_mdns } => {
             return serve(profile, json, &NetOptions { listen, peers: peer, no_mdns });
         }
+        Command::Invite(cmd) => {
+            let (space, role, opts) = match cmd {
+                InviteCmd::Device { opts } => (None, None, opts),
+                InviteCmd::Space { space, role, opts } => (Some(space), Some(role), opts),
+            };
+            let req = Request::Invite { space, role, timeout_secs: opts.timeout, code: opts.code };
+            return long(profile, &req, json);
+        }
+        Command::Join { uri, qr, code } => {
+            let uri = match (uri, qr) {
+                (Some(u), _) => u,
+                (None, Some(path)) => crate::qr::decode_file(&path)
+                    .map_err(|e| CmdError::new(Kind::InvalidInput, format!("{}: {e}", path.display())))?,
+                (None, None) => return Err(CmdError::new(Kind::Usage, "give the invitation's text or --qr IMAGE")),
+            };
+            // A malformed or expired invitation is refused before anything else happens.
+            crate::invite::parse_offer(&uri)?;
+            return long(profile, &Request::Join { uri, code }, json);
+        }
+        Command::Device(DeviceCmd::Revoke { device_key }) => Request::DeviceRevoke { device: device_key },
+        Command::Space(SpaceCmd::RemoveMember { space, identity_key }) => {
+            Request::SpaceRemoveMember { space, identity: identity_key }
+        }
+        Command::Space(SpaceCmd::Leave { space }) => Request::SpaceLeave { space },
         Command::Space(SpaceCmd::Export { space, out }) => {
             let v = owner::call(profile, &Request::SpaceExport { space })?;
             let bytes = hex::decode(v.as_str().unwrap_or_default())
@@ -340,6 +435,47 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
         println!("{}", human(&req, &value));
     }
     Ok(())
+}
+
+/// Runs `invite` or `join`, printing its lines: JSON on stdout with `--json`; otherwise the
+/// invitation's text on stdout and its QR code, code and pairing words on stderr (so stdout
+/// stays clean for scripts), then who was admitted.
+fn long(profile: &Profile, req: &Request, json: bool) -> Result<(), CmdError> {
+    owner::install_signal_handler();
+    let mut stdout = std::io::stdout();
+    let joining = matches!(req, Request::Join { .. });
+    owner::long(profile, req, |v| {
+        let out = if json && joining && v.get("fingerprint").is_some() {
+            // `join --json` prints one document (CLI.md); the words are for people.
+            Ok(())
+        } else if json {
+            writeln!(stdout, "{v}")
+        } else if let Some(uri) = v["uri"].as_str() {
+            match crate::qr::terminal(uri) {
+                Ok(q) => eprintln!("{q}"),
+                Err(e) => eprintln!("({e})"),
+            }
+            let minutes =
+                v["expires_at"].as_u64().map(|t| t.saturating_sub(crate::client::now_ms() / 1000).div_ceil(60));
+            eprintln!("Scan the code, or send this text (valid {} min, for one guest):", minutes.unwrap_or_default());
+            if let Some(code) = v["code"].as_str() {
+                eprintln!("The guest must also type the code: {code}");
+            }
+            writeln!(stdout, "{uri}")
+        } else if let Some(f) = v["fingerprint"].as_str() {
+            eprintln!("Pairing words (check they match on both screens): {f}");
+            Ok(())
+        } else if let Some(k) = v["admitted"].as_str() {
+            writeln!(stdout, "Admitted {k}")
+        } else if let Some(k) = v["identity_key"].as_str() {
+            writeln!(stdout, "Joined identity {k}; this device is one of its devices now.")
+        } else if let Some(k) = v["space"].as_str() {
+            writeln!(stdout, "Joined space {k}.")
+        } else {
+            writeln!(stdout, "{v}")
+        };
+        out.and_then(|_| stdout.flush()).is_ok()
+    })
 }
 
 fn serve(profile: &Profile, json: bool, net: &NetOptions) -> Result<(), CmdError> {
@@ -515,6 +651,9 @@ fn human(req: &Request, v: &Value) -> String {
         Request::SpaceRename { .. } => format!("Renamed space {} to {}", s(v, "id"), s(v, "name")),
         Request::SpaceList => list(&|x| format!("{}  {}  ({} objects)", s(x, "id"), s(x, "name"), s(x, "objects"))),
         Request::SpaceImport { .. } => "Imported.".to_owned(),
+        Request::DeviceRevoke { .. } => format!("Revoked device {}", s(v, "revoked")),
+        Request::SpaceRemoveMember { .. } => format!("Removed {}", s(v, "removed")),
+        Request::SpaceLeave { .. } => format!("Left space {}", s(v, "left")),
         Request::TaskList { .. } => list(&task_line),
         Request::TaskAdd { .. } | Request::TaskSetDone { .. } | Request::TaskRename { .. } => task_line(v),
         Request::TaskRm { .. } | Request::ObjectRm { .. } => format!("Deleted {}", s(v, "id")),

@@ -140,9 +140,11 @@ impl Client {
             }
             // With no owner there is no node, so no peers.
             Request::Peers => Ok(json!([])),
-            Request::Watch { .. } | Request::Hello | Request::Handover => {
-                Err(CmdError::new(Kind::Internal, "this request is answered by the owner loop"))
-            }
+            Request::Watch { .. }
+            | Request::Hello
+            | Request::Handover
+            | Request::Invite { .. }
+            | Request::Join { .. } => Err(CmdError::new(Kind::Internal, "this request is answered by the owner loop")),
             other => {
                 self.require_identity()?;
                 self.execute_data(other)
@@ -150,8 +152,30 @@ impl Client {
         }
     }
 
+    /// Refuses a write to a space where this identity is a reader: its peers would refuse
+    /// the change anyway, so it is not made here either.
+    fn check_writable(&self, space: &str) -> Result<(), CmdError> {
+        let s = self.space(space)?;
+        if self.halo.my_role(&s.id()) == Some(dxos_halo::Role::Reader) {
+            return Err(CmdError::new(Kind::Denied, "you are a reader in this space: it is read-only for you"));
+        }
+        Ok(())
+    }
+
     /// Requests that read or write spaces (the profile has an identity).
     fn execute_data(&self, req: &Request) -> Result<Value, CmdError> {
+        match req {
+            Request::SpaceRename { space, .. }
+            | Request::SpaceImport { space, .. }
+            | Request::TaskAdd { space, .. }
+            | Request::TaskSetDone { space, .. }
+            | Request::TaskRename { space, .. }
+            | Request::TaskRm { space, .. }
+            | Request::ObjectAdd { space, .. }
+            | Request::ObjectSet { space, .. }
+            | Request::ObjectRm { space, .. } => self.check_writable(space)?,
+            _ => {}
+        }
         match req {
             Request::SpaceMembers { space } => {
                 let s = self.space(space)?;
@@ -189,6 +213,24 @@ impl Client {
                 let s = self.space(space)?;
                 s.rename(name)?;
                 Ok(json!({"id": s.id().to_string(), "name": s.name()}))
+            }
+            Request::DeviceRevoke { device } => {
+                let key = parse_key(device, "device key")?;
+                self.halo.revoke_device(&key)?;
+                Ok(json!({"revoked": key.to_string()}))
+            }
+            Request::SpaceRemoveMember { space, identity } => {
+                let s = self.space(space)?;
+                let key = parse_key(identity, "identity key")?;
+                self.halo.remove_member(&s.id(), &key)?;
+                Ok(json!({"removed": key.to_string()}))
+            }
+            Request::SpaceLeave { space } => {
+                let s = self.space(space)?;
+                self.halo.leave_space(&s.id())?;
+                // Hidden here (restorable while the data stays on disk); the others keep it.
+                self.echo.delete_space(&s.id())?;
+                Ok(json!({"left": s.id().to_string()}))
             }
             Request::SpaceExport { space } => Ok(Value::String(hex::encode(self.space(space)?.export()?))),
             Request::SpaceImport { space, update_hex } => {
@@ -293,6 +335,13 @@ impl Client {
             }
         }
     }
+}
+
+/// Reads a key given on the command line (64 hex digits).
+pub fn parse_key(text: &str, what: &str) -> Result<dxos_halo::PublicKey, CmdError> {
+    text.trim()
+        .parse()
+        .map_err(|e| CmdError::new(Kind::InvalidInput, format!("{text:?} is not a {what} (64 hex digits): {e}")))
 }
 
 /// Milliseconds since the Unix epoch, now.

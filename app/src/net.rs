@@ -44,7 +44,8 @@ pub struct NetHost {
 }
 
 impl NetHost {
-    /// Starts the node of `client`'s profile (which must have an identity).
+    /// Starts the node of `client`'s profile (which needs an identity, or the key it joins
+    /// one with).
     pub fn start(client: &Client, config: NodeConfig) -> Result<NetHost, CmdError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -100,15 +101,48 @@ impl NetHost {
         }
     }
 
+    /// Opens an invitation on the node.
+    pub fn invite(
+        &self,
+        kind: dxos_halo::OfferKind,
+        valid_for: Duration,
+        code: bool,
+    ) -> Result<dxos_net::invite::Invitation, CmdError> {
+        self.runtime.block_on(self.node.invite(kind, valid_for, code)).map_err(|e| match e {
+            dxos_net::NetError::NoIdentity => dxos_halo::HaloError::NoIdentity.into(),
+            e => CmdError::new(Kind::Network, e.to_string()),
+        })
+    }
+
+    /// Cancels an open invitation.
+    pub fn cancel_invitation(&self, id: &[u8; 8]) -> bool {
+        self.node.cancel_invitation(id)
+    }
+
+    /// Starts redeeming an invitation; the channel says where it stands.
+    pub fn join(
+        &self,
+        offer: dxos_halo::Offer,
+        code: Option<String>,
+        label: String,
+    ) -> tokio::sync::watch::Receiver<dxos_net::invite::JoinStatus> {
+        let _guard = self.runtime.enter();
+        self.node.join(offer, code, label)
+    }
+
     /// `dxos peers --json`.
     pub fn peers_json(&self) -> Value {
         Value::Array(self.peers().iter().map(PeerInfo::to_json).collect())
     }
 
     /// Stops the node (saving the known peers' addresses) and its runtime.
-    pub fn shutdown(self) {
-        let NetHost { runtime, node } = self;
-        let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), node.shutdown()).await });
-        runtime.shutdown_timeout(Duration::from_secs(2));
+    /// The runtime goes when the last holder lets go (a command still running on the node
+    /// holds it until it sees the node stopped).
+    pub fn shutdown(self: std::sync::Arc<Self>) {
+        let node = self.node.clone();
+        let _ = self.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), node.shutdown()).await });
+        if let Ok(host) = std::sync::Arc::try_unwrap(self) {
+            host.runtime.shutdown_timeout(Duration::from_secs(2));
+        }
     }
 }

@@ -93,7 +93,13 @@ struct Shared {
     conns: Mutex<Vec<(UnixStream, JoinHandle<()>)>>,
     events: Mutex<Sender<OwnerEvent>>,
     /// The owner's network node, once started.
-    net: Mutex<Option<NetHost>>,
+    net: Mutex<Option<Arc<NetHost>>>,
+}
+
+impl Shared {
+    fn net(&self) -> Option<Arc<NetHost>> {
+        self.net.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 impl Owner {
@@ -131,13 +137,19 @@ impl Owner {
     /// `status` through the socket then answer from it.
     pub fn start_net(&self, config: dxos_net::NodeConfig) -> Result<(), CmdError> {
         let host = NetHost::start(&self.client, config)?;
-        *self.shared.net.lock().unwrap_or_else(|e| e.into_inner()) = Some(host);
+        *self.shared.net.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(host));
         Ok(())
     }
 
     /// Runs `f` on the network node, if it runs.
     pub fn with_net<T>(&self, f: impl FnOnce(&NetHost) -> T) -> Option<T> {
-        self.shared.net.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(f)
+        let net = self.net();
+        net.as_deref().map(f)
+    }
+
+    /// The network node, if it runs.
+    pub fn net(&self) -> Option<Arc<NetHost>> {
+        self.shared.net()
     }
 
     /// Stops serving, ends every connection, stops the node, flushes, removes the socket and
@@ -234,9 +246,29 @@ fn serve_connection(mut stream: UnixStream, client: &Client, shared: &Shared) {
                 send(&mut stream, &Reply::Err(e));
             }
         }
+        Request::Invite { .. } | Request::Join { .. } => {
+            let mut out = stream.try_clone();
+            let stop = || shared.stop.load(Ordering::SeqCst);
+            let result = {
+                let net = shared.net();
+                match net.as_deref() {
+                    Some(net) => crate::invite::run(client, net, &req, &stop, &mut |v| match out.as_mut() {
+                        Ok(s) => send(s, &Reply::Ok(v)),
+                        Err(_) => false,
+                    }),
+                    None => Err(CmdError::new(
+                        Kind::Network,
+                        "the profile's owner runs no network node (it has no identity yet)",
+                    )),
+                }
+            };
+            if let Err(e) = result {
+                send(&mut stream, &Reply::Err(e));
+            }
+        }
         Request::Peers => {
             let net = shared.net.lock().unwrap_or_else(|e| e.into_inner());
-            send(&mut stream, &Reply::Ok(net.as_ref().map(NetHost::peers_json).unwrap_or(json!([]))));
+            send(&mut stream, &Reply::Ok(net.as_deref().map(NetHost::peers_json).unwrap_or(json!([]))));
         }
         Request::Status => {
             let reply = match client.execute(&Request::Status) {
@@ -460,6 +492,80 @@ pub fn watch(
         }
     }
     Ok(())
+}
+
+/// Runs `invite` or `join`: through the owner, or as a temporary owner (store, node and
+/// socket) for its length. A temporary owner does not hand the profile over mid-way (an open
+/// invitation would be lost); it answers a request to once it is done. `emit` gets each line.
+pub fn long(profile: &Profile, req: &Request, mut emit: impl FnMut(&Value) -> bool) -> Result<(), CmdError> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        if let Some(mut stream) = connect(profile)
+            && write_request(&mut stream, req)
+        {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => {
+                        return Err(CmdError::new(Kind::Network, "the profile's owner stopped before the end"));
+                    }
+                    Ok(_) => match serde_json::from_str::<Reply>(&line) {
+                        Ok(Reply::Ok(v)) => {
+                            if !emit(&v) {
+                                return Ok(());
+                            }
+                            if v.get("admitted").is_some()
+                                || v.get("identity_key").is_some()
+                                || v.get("space").is_some()
+                            {
+                                return Ok(());
+                            }
+                        }
+                        Ok(Reply::Err(e)) => return Err(e),
+                        Err(e) => {
+                            return Err(CmdError::new(Kind::Internal, format!("bad reply from the owner: {e}")));
+                        }
+                    },
+                }
+            }
+        }
+        match Client::open(profile) {
+            Ok(client) => {
+                if matches!(req, Request::Join { .. }) && client.halo().identity().is_none() {
+                    // A device joining an identity meets the inviter with the key it keeps.
+                    client.halo().joining_device_key()?;
+                }
+                let (owner, events) = Owner::start(client, Role::Temporary, profile)?;
+                let started = match crate::net::NetOptions::default().config(profile) {
+                    Ok(config) => owner.start_net(config),
+                    Err(e) => Err(e),
+                };
+                let result = match started {
+                    Ok(()) => {
+                        let net = owner.net();
+                        match net.as_deref() {
+                            Some(net) => crate::invite::run(owner.client(), net, req, &stopping, &mut |v| emit(&v)),
+                            None => Err(CmdError::new(Kind::Internal, "the node did not start")),
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                let stopped = owner.stop();
+                while let Ok(OwnerEvent::Handover(mut s)) = events.try_recv() {
+                    send(&mut s, &Reply::Ok(json!({"released": true})));
+                }
+                return result.and(stopped);
+            }
+            Err(OpenError::Locked) => {}
+            Err(OpenError::Other(e)) => return Err(CmdError::new(Kind::Io, e)),
+        }
+        if Instant::now() > deadline {
+            return Err(CmdError::new(Kind::Timeout, "the profile stayed busy for 30 s; is another dxos stuck?"));
+        }
+        std::thread::sleep(RETRY);
+    }
 }
 
 /// Becomes the owner of a profile as the app or `serve`: asks a temporary owner to hand over,

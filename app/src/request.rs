@@ -50,6 +50,17 @@ pub enum Request {
     Query { space: String, typename: Option<String>, conditions: Vec<(String, Value)> },
     /// `watch`: answered by a stream of results.
     Watch { space: String, typename: Option<String> },
+    /// `device revoke`.
+    DeviceRevoke { device: String },
+    /// `space remove-member`.
+    SpaceRemoveMember { space: String, identity: String },
+    /// `space leave`.
+    SpaceLeave { space: String },
+    /// `invite device` (no space) or `invite space`: answered by a stream (the invitation,
+    /// then who was admitted).
+    Invite { space: Option<String>, role: Option<String>, timeout_secs: u64, code: bool },
+    /// `join`: answered by a stream of progress lines, then the result.
+    Join { uri: String, code: Option<String> },
     /// `status`.
     Status,
     /// `peers`.
@@ -145,7 +156,8 @@ impl From<dxos_halo::HaloError> for CmdError {
         let kind = match &e {
             H::NoIdentity => Kind::NoIdentity,
             H::IdentityExists(_) | H::InvalidPhrase(_) | H::InvalidName(_) | H::Credential(_) => Kind::InvalidInput,
-            H::NoRootKey => Kind::Denied,
+            H::NoRootKey | H::Denied(_) | H::NotAdmitted(_) => Kind::Denied,
+            H::UnknownDevice(_) => Kind::NotFound,
             H::UnknownSpace(_) => Kind::NotFound,
             H::Keyring(dxos_halo::KeyringError::Exposed(_)) => Kind::Denied,
             _ => Kind::Io,
