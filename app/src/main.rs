@@ -1,5 +1,6 @@
 //! `dxos`: the DXOS desktop app (no command) and command line (see CLI.md).
 
+mod camera;
 mod cli;
 mod client;
 mod invite;
