@@ -137,3 +137,60 @@ fn replication_resumes_after_the_link_comes_back_with_every_transport() {
     // The default: WebRTC-direct, QUIC and TCP, whichever connects first.
     link_loss("d", &[]);
 }
+
+/// Runs `dxos --json ARGS` on `profile` inside namespace `side` and parses its last line.
+fn ok_in(link: &Link, side: usize, profile: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &link.ns[side], BIN, "--profile"])
+        .arg(profile)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "dxos {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn pairing_and_sharing_across_namespaces() {
+    let Some(link) = link_or_skip("p") else { return };
+    let dir = tmp();
+    let a = new_profile(dir.path(), "a");
+    ok(&a, &["space", "create", "--name", "Shared"]);
+    ok(&a, &["task", "add", "Shared", "milk"]);
+    let sa = link.serve(0, &a, &["--no-mdns", "--listen", "/ip4/0.0.0.0/udp/0/webrtc-direct"]);
+    assert!(sa.next()["peer_id"].is_string());
+
+    // A new device, by text, over WebRTC-direct to A's LAN address.
+    let inv = Running::start(&a, &["invite", "device"]);
+    let uri = inv.next()["uri"].as_str().unwrap_or_default().to_owned();
+    let b = dir.path().join("b");
+    let start = Instant::now();
+    let joined = ok_in(&link, 1, &b, &["join", &uri]);
+    println!("paired across namespaces over WebRTC in {} ms ({} characters)", start.elapsed().as_millis(), uri.len());
+    assert_eq!(joined["identity_key"], ok(&a, &["identity", "show"])["identity_key"]);
+    assert_eq!(titles(&b, "Shared"), ["milk"]);
+
+    // Another person, by a picture of the QR code (every transport).
+    let inv = Running::start(&a, &["invite", "space", "Shared", "--role", "editor"]);
+    let uri = inv.next()["uri"].as_str().unwrap_or_default().to_owned();
+    let png = dir.path().join("share.png");
+    let code = qrcode::QrCode::new(uri.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let n = code.width() as u32;
+    let colors = code.to_colors();
+    let img = image::GrayImage::from_fn((n + 8) * 5, (n + 8) * 5, |x, y| {
+        let (mx, my) = ((x / 5) as i64 - 4, (y / 5) as i64 - 4);
+        let dark = (0..n as i64).contains(&mx)
+            && (0..n as i64).contains(&my)
+            && colors[(my * n as i64 + mx) as usize] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    img.save(&png).unwrap_or_else(|e| panic!("{e}"));
+    let c = new_profile(dir.path(), "c");
+    let start = Instant::now();
+    let joined = ok_in(&link, 1, &c, &["join", "--qr", &png.to_string_lossy()]);
+    println!("joined a space by QR picture across namespaces in {} ms", start.elapsed().as_millis());
+    assert!(joined["space"].is_string());
+    assert_eq!(titles(&c, "Shared"), ["milk"]);
+}
