@@ -153,6 +153,7 @@ pub struct InviteOpts {
 pub enum InviteCmd {
     /// A new device of your identity (run `dxos join` on it with a fresh profile).
     Device {
+        /// How long it is valid, and whether it needs a code.
         #[command(flatten)]
         opts: InviteOpts,
     },
@@ -163,6 +164,7 @@ pub enum InviteCmd {
         /// What the guest may do.
         #[arg(long, default_value = "editor", value_parser = ["editor", "reader"])]
         role: String,
+        /// How long it is valid, and whether it needs a code.
         #[command(flatten)]
         opts: InviteOpts,
     },

@@ -1,24 +1,15 @@
 //! `dxos`: the DXOS desktop app (no command) and command line (see CLI.md).
 
-mod camera;
-mod cli;
-mod client;
-mod invite;
-mod net;
-mod owner;
-mod profile;
-mod qr;
-mod request;
-mod ui;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use crate::cli::Cli;
-use crate::profile::Profile;
-use crate::request::{CmdError, Kind};
+use dxos::cli::{self, Cli};
+use dxos::profile::Profile;
+use dxos::ui;
+use dxos::request::{CmdError, Kind};
 
 fn init_logging(verbose: u8, profile: &Profile) {
     use tracing_subscriber::prelude::*;

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// One operation on a profile, as sent over the owner's socket.
+/// One operation on a profile, as sent over the owner's socket. Fields are the command's
+/// arguments of the same names (CLI.md documents them).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
