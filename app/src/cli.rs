@@ -97,6 +97,8 @@ pub enum Command {
         #[arg(long)]
         code: Option<String>,
     },
+    /// Opens a window with two devices of one identity, paired and syncing over loopback.
+    Demo,
     /// The profile's state in brief.
     Status,
     /// The connected peers.
@@ -379,6 +381,7 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
             crate::invite::parse_offer(&uri)?;
             return long(profile, &Request::Join { uri, code }, json);
         }
+        Command::Demo => return crate::ui::demo::run(),
         Command::Device(DeviceCmd::Revoke { device_key }) => Request::DeviceRevoke { device: device_key },
         Command::Space(SpaceCmd::RemoveMember { space, identity_key }) => {
             Request::SpaceRemoveMember { space, identity: identity_key }

@@ -1,6 +1,5 @@
 //! `dxos`: the DXOS desktop app (no command) and command line (see CLI.md).
 
-
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -8,8 +7,8 @@ use clap::error::ErrorKind;
 
 use dxos::cli::{self, Cli};
 use dxos::profile::Profile;
-use dxos::ui;
 use dxos::request::{CmdError, Kind};
+use dxos::ui;
 
 fn init_logging(verbose: u8, profile: &Profile) {
     use tracing_subscriber::prelude::*;

@@ -59,9 +59,14 @@ impl NetHost {
         Ok(NetHost { runtime, node })
     }
 
-    /// The node's events from now on.
+    /// The node's events from now on (the first caller also gets those since the start).
     pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
         self.node.subscribe()
+    }
+
+    /// The node's events from now on, only.
+    pub fn subscribe_new(&self) -> broadcast::Receiver<NodeEvent> {
+        self.node.subscribe_new()
     }
 
     /// The addresses the node listens on, as strings with `/p2p/`.

@@ -1,13 +1,29 @@
-//! The desktop app: an eframe window that owns the profile (CLI.md) and shows its spaces.
+//! The desktop app: an eframe window that owns the profile (CLI.md) and hosts plugins, as
+//! DXOS Composer does: each plugin contributes surfaces ([`plugin`]), the Layout puts them in
+//! place ([`layout`]), and they share [`state::AppState`].
 //!
-//! The UI thread only draws: it reads results that subscriptions refreshed, and writes go to
-//! ECHO in memory (the store's writer thread does the disk I/O). It never blocks on I/O.
+//! The UI thread only draws: it reads results that subscriptions refreshed and a snapshot a
+//! background thread keeps; writes go to ECHO in memory (its writer thread does the disk I/O)
+//! or to threads (HALO writes, the network). It never blocks on I/O.
 
-mod tasks;
-mod welcome;
+pub mod demo;
+pub mod devices;
+pub mod identity;
+pub mod invite_dialog;
+pub mod join_dialog;
+pub mod layout;
+pub mod plugin;
+pub mod spaces;
+pub mod state;
+pub mod sync;
+pub mod task_model;
+pub mod tasks;
+pub mod theme;
+pub mod todomvc;
+pub mod welcome;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use eframe::egui;
@@ -16,28 +32,34 @@ use crate::client::Client;
 use crate::owner::{self, Role};
 use crate::profile::Profile;
 use crate::request::{CmdError, Kind};
+use state::{AppState, Saved, Services};
 
 /// Name of the space made on first run.
-const DEFAULT_SPACE: &str = "My Space";
+pub const DEFAULT_SPACE: &str = "My Space";
+/// The key of the app's saved state in eframe's storage.
+const SAVED_KEY: &str = "dxos";
 
 /// Opens the desktop app on `profile` and returns when its window closes.
 pub fn run(profile: &Profile) -> Result<(), CmdError> {
     owner::install_signal_handler();
     let (owner, _events) = owner::acquire(profile, Role::App)?;
     let owner = Arc::new(owner);
-    let client = owner.client().clone();
     // The node runs in the background once the profile has an identity (on a first run,
-    // after the welcome view made it); the window never waits for it.
+    // after the welcome view made it, or a join started it); the window never waits for it.
     let net_config = crate::net::NetOptions::default().config(profile)?;
+    let services = Services::with_owner(owner.clone(), net_config.clone());
     let starter = {
-        let owner = owner.clone();
+        let services = services.clone();
         std::thread::Builder::new()
             .name("dxos-net-start".into())
             .spawn(move || {
                 while !owner::STOP_SIGNAL.load(Ordering::SeqCst) {
-                    if owner.client().halo().identity().is_some() {
-                        if let Err(e) = owner.start_net(net_config) {
-                            tracing::warn!("the network node did not start: {}", e.message);
+                    if services.net().is_some() {
+                        return;
+                    }
+                    if services.client.halo().identity().is_some() {
+                        if let Err(e) = services.ensure_net() {
+                            tracing::warn!("the network node did not start: {e}");
                         }
                         return;
                     }
@@ -46,13 +68,10 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
             })
             .map_err(|e| CmdError::new(Kind::Internal, e.to_string()))?
     };
-    let space = match client.halo().identity() {
-        Some(_) => Some(default_space(&client)?),
-        None => None, // first run: the welcome view asks for a name
-    };
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
-        viewport: egui::ViewportBuilder::default().with_title("DXOS").with_inner_size([760.0, 600.0]),
+        viewport: egui::ViewportBuilder::default().with_title("DXOS").with_inner_size([980.0, 640.0]),
+        persistence_path: Some(profile.dir().join("window.ron")),
         ..Default::default()
     };
     let result = eframe::run_native(
@@ -68,15 +87,30 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 ctx.request_repaint();
             });
-            Ok(Box::new(DxosApp::new(&cc.egui_ctx, client, space)))
+            let saved: Saved = cc.storage.and_then(|s| eframe::get_value(s, SAVED_KEY)).unwrap_or_default();
+            Ok(Box::new(DxosApp::new(&cc.egui_ctx, services, saved)))
         }),
     );
     // The window is closed and the app dropped: stop the node, flush and release the profile.
     owner::STOP_SIGNAL.store(true, Ordering::SeqCst);
     let _ = starter.join();
-    let stopped = match Arc::try_unwrap(owner) {
-        Ok(owner) => owner.stop(),
-        Err(_) => Err(CmdError::new(Kind::Internal, "the profile is still in use")),
+    // Background threads (the snapshot refresher) let go of the owner within moments.
+    let mut owner = owner;
+    let mut tries = 0;
+    let stopped = loop {
+        match Arc::try_unwrap(owner) {
+            Ok(o) => break o.stop(),
+            Err(o) if tries < 250 => {
+                owner = o;
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(o) => {
+                // Still flush what was written; the process ends and the OS releases the store.
+                let _ = o.client().flush();
+                break Err(CmdError::new(Kind::Internal, "the profile was still in use at exit (flushed)"));
+            }
+        }
     };
     result.map_err(|e| CmdError::new(Kind::Internal, format!("the window could not be opened: {e}")))?;
     stopped
@@ -84,40 +118,120 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
 
 /// The first live space of the profile, or a new default one.
 pub fn default_space(client: &Client) -> Result<dxos_echo::Space, CmdError> {
-    match client.echo().spaces(false)?.first() {
+    let halo = client.halo();
+    match client.echo().spaces(false)?.iter().find(|s| halo.my_role(&s.id).is_some()) {
         Some(info) => Ok(client.echo().space(&info.id)?),
         None => client.create_space(DEFAULT_SPACE),
     }
 }
 
-enum Screen {
-    Welcome(welcome::WelcomeView),
-    Tasks(tasks::TasksView),
+/// The space `saved` names, if the profile still has it, else the default one.
+fn initial_space(client: &Client, saved: &Saved) -> Result<dxos_echo::Space, CmdError> {
+    if let Some(id) = saved.space.as_deref().and_then(|s| s.parse::<dxos_halo::PublicKey>().ok())
+        && client.halo().my_role(&id).is_some()
+        && let Ok(space) = client.echo().space(&id)
+    {
+        return Ok(space);
+    }
+    default_space(client)
 }
 
-struct DxosApp {
+enum Screen {
+    Welcome(welcome::WelcomeView),
+    Main(layout::Layout),
+}
+
+/// The app: the plugins, their registry, the Layout, and the shared state.
+pub struct DxosApp {
+    plugins: Vec<Box<dyn plugin::Plugin>>,
+    registry: plugin::Registry,
     screen: Screen,
+    app: AppState,
+    stop: Arc<AtomicBool>,
 }
 
 impl DxosApp {
-    fn new(ctx: &egui::Context, client: Arc<Client>, space: Option<dxos_echo::Space>) -> Self {
-        let screen = match space {
-            Some(space) => Screen::Tasks(tasks::TasksView::new(ctx, space)),
-            None => Screen::Welcome(welcome::WelcomeView::new(client)),
+    /// The app over `services`, reopening what `saved` says.
+    pub fn new(ctx: &egui::Context, services: Arc<Services>, saved: Saved) -> Self {
+        let plugins = plugin::plugins();
+        for p in &plugins {
+            p.setup(ctx);
+        }
+        let registry = plugin::registry(&plugins);
+        let client = services.client.clone();
+        let mut app = AppState::new(services, None);
+        if let Some(v) = &saved.view {
+            app.view = v.clone();
+        }
+        app.filter = saved.filter;
+        let stop = Arc::new(AtomicBool::new(false));
+        app.start_refresh(ctx, stop.clone());
+        let screen = if client.halo().identity().is_some() {
+            match initial_space(&client, &saved) {
+                Ok(space) => app.space = Some(space),
+                Err(e) => app.notify(format!("Could not open a space: {}", e.message)),
+            }
+            Screen::Main(layout::Layout::new(&registry, ctx, &app))
+        } else {
+            Screen::Welcome(welcome::WelcomeView::new(client))
         };
-        Self { screen }
+        Self { plugins, registry, screen, app, stop }
+    }
+
+    /// The shared state (for tests).
+    pub fn state(&self) -> &AppState {
+        &self.app
+    }
+
+    /// Draws one frame.
+    pub fn frame(&mut self, ui: &mut egui::Ui) {
+        self.app.begin_frame();
+        let _ = &self.plugins;
+        if self.app.identity_changed {
+            self.app.identity_changed = false;
+            self.app.dialog = None;
+            match default_space(&self.app.services.client) {
+                Ok(space) => self.app.space = Some(space),
+                Err(e) => self.app.notify(format!("Could not open a space: {}", e.message)),
+            }
+            self.screen = Screen::Main(layout::Layout::new(&self.registry, ui.ctx(), &self.app));
+        }
+        let mut ready = None;
+        match &mut self.screen {
+            Screen::Welcome(w) => {
+                let app = &mut self.app;
+                egui::CentralPanel::default().show(ui, |ui| ready = w.ui(ui, app));
+                layout::dialog(ui.ctx(), &mut self.app);
+            }
+            Screen::Main(l) => l.ui(ui, &mut self.app),
+        }
+        if let Some(r) = ready {
+            self.app.space = Some(r.space);
+            self.screen = Screen::Main(layout::Layout::new(&self.registry, ui.ctx(), &self.app));
+        }
+    }
+}
+
+impl Drop for DxosApp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
 impl eframe::App for DxosApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        egui::CentralPanel::default().show(ui, |ui| match &mut self.screen {
-            Screen::Welcome(w) => {
-                if let Some(ready) = w.ui(ui) {
-                    self.screen = Screen::Tasks(tasks::TasksView::new(ui.ctx(), ready.space));
-                }
-            }
-            Screen::Tasks(t) => t.ui(ui),
-        });
+        self.frame(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        let saved = Saved {
+            space: self.app.space.as_ref().map(|s| s.id().to_string()),
+            view: Some(self.app.view.clone()),
+            filter: self.app.filter,
+        };
+        eframe::set_value(storage, SAVED_KEY, &saved);
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testing;

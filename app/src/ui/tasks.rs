@@ -1,24 +1,53 @@
-//! The Tasks view: the tasks of one space, bound live to an ECHO subscription.
-//!
-//! The list is refreshed only when the subscription says it changed; drawing reads the cached
-//! rows, so a frame costs the visible rows, not the size of the space.
+//! The Tasks view (the DXOS Tasks sample): add by button or Enter; a checkbox per task; click
+//! a title to edit it (Enter or leaving saves, Esc cancels); delete and move buttons on hover;
+//! drag a task by its handle to reorder; counts.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use dxos_echo::tasks::task_query;
-use dxos_echo::{ObjectId, Space, Subscription, Task};
+use dxos_echo::{ObjectId, Space};
 use eframe::egui;
 
-/// The Tasks view state.
+use super::plugin::{Contribution, Plugin, Registry, Surface, SurfaceRole};
+use super::state::AppState;
+use super::task_model::{READ_ONLY_NOTE, TASK_TYPE, TaskModel, undo_keys};
+
+/// Contributes the Tasks view.
+pub struct TasksPlugin;
+
+impl Plugin for TasksPlugin {
+    fn name(&self) -> &'static str {
+        "tasks"
+    }
+
+    fn register(&self, r: &mut Registry) {
+        r.add(Contribution {
+            role: SurfaceRole::Main,
+            id: "tasks",
+            label: "Tasks",
+            typename: Some(TASK_TYPE),
+            make: |ctx, app| app.space.clone().map(|s| Box::new(TasksView::new(ctx, s)) as Box<dyn Surface>),
+        });
+    }
+}
+
+struct Editing {
+    id: ObjectId,
+    text: String,
+    focused: bool,
+}
+
+enum Act {
+    Toggle(ObjectId, bool),
+    Delete(ObjectId),
+    Move(ObjectId, usize),
+    Edit(ObjectId, String),
+}
+
+/// The Tasks view of a space.
 pub struct TasksView {
-    space: Space,
-    rows: Vec<(ObjectId, Task)>,
-    /// Tasks not completed, counted when the rows change (not per frame).
-    left: usize,
-    stale: Arc<AtomicBool>,
-    _sub: Subscription,
+    model: TaskModel,
     input: String,
+    editing: Option<Editing>,
+    /// The new-item input's id (for the undo keys).
+    input_id: Option<egui::Id>,
     error: Option<String>,
 }
 
@@ -26,19 +55,16 @@ impl TasksView {
     /// A view of `space`'s tasks; changes (local or remote) ask `ctx` for a repaint.
     pub fn new(ctx: &egui::Context, space: Space) -> Self {
         let error = space.enable_undo().err().map(|e| format!("Undo is not available: {e}"));
-        let stale = Arc::new(AtomicBool::new(true));
-        let (s, c) = (stale.clone(), ctx.clone());
-        let sub = space.subscribe(task_query(), move |_| {
-            s.store(true, Ordering::Release);
-            c.request_repaint();
-        });
-        Self { space, rows: Vec::new(), left: 0, stale, _sub: sub, input: String::new(), error }
+        Self { model: TaskModel::new(ctx, space), input: String::new(), editing: None, input_id: None, error }
     }
 
-    fn refresh(&mut self) {
-        if self.stale.swap(false, Ordering::AcqRel) {
-            self.rows = self.space.tasks();
-            self.left = self.rows.iter().filter(|(_, t)| !t.completed).count();
+    fn space(&self) -> &Space {
+        self.model.space()
+    }
+
+    fn report<T>(&mut self, r: dxos_echo::Result<T>, what: &str) {
+        if let Err(e) = r {
+            self.error = Some(format!("Could not {what}: {e}"));
         }
     }
 
@@ -47,26 +73,34 @@ impl TasksView {
         if title.is_empty() {
             return;
         }
-        match self.space.add_task(&title) {
-            Ok(_) => self.input.clear(),
-            Err(e) => self.error = Some(format!("Could not add the task: {e}")),
+        let r = self.space().add_task(&title).map(|_| ());
+        if r.is_ok() {
+            self.input.clear();
+        }
+        self.report(r, "add the task");
+    }
+
+    fn finish_edit(&mut self, save: bool) {
+        let Some(e) = self.editing.take() else { return };
+        let title = e.text.trim().to_owned();
+        if save && !title.is_empty() {
+            let r = self.space().rename_task(&e.id, &title).map(|_| ());
+            self.report(r, "rename the task");
         }
     }
 
-    /// Draws the view.
-    pub fn ui(&mut self, ui: &mut egui::Ui) {
-        self.refresh();
-        ui.heading(self.space.name());
-        ui.add_space(8.0);
+    fn input_row(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let field = ui.add(
                 egui::TextEdit::singleline(&mut self.input)
                     .hint_text("What needs to be done?")
                     .desired_width(ui.available_width() - 70.0),
             );
+            field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "New task"));
+            self.input_id = Some(field.id);
             let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             // Typing goes to the new-task input unless something else has the focus.
-            if !enter && ui.memory(|m| m.focused().is_none()) {
+            if !enter && self.editing.is_none() && ui.memory(|m| m.focused().is_none()) {
                 field.request_focus();
             }
             if ui.button("Add").clicked() || enter {
@@ -74,109 +108,275 @@ impl TasksView {
                 field.request_focus();
             }
         });
+    }
+
+    fn row(&mut self, ui: &mut egui::Ui, index: usize, read_only: bool, act: &mut Option<Act>) {
+        let count = self.model.rows().len();
+        let Some((id, task)) = self.model.rows().get(index) else { return };
+        let (id, title, completed) = (id.clone(), task.title.clone(), task.completed);
+        let row = ui.horizontal(|ui| {
+            if !read_only {
+                let handle = ui.dnd_drag_source(egui::Id::unique(("task-drag", &id)), index, |ui| {
+                    // Three short lines, drawn (no font has to have a glyph for them).
+                    let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 16.0), egui::Sense::hover());
+                    let stroke = egui::Stroke::new(1.5, ui.visuals().weak_text_color());
+                    for dy in [-4.0, 0.0, 4.0] {
+                        let y = rect.center().y + dy;
+                        ui.painter().hline(rect.left() + 1.0..=rect.right() - 1.0, y, stroke);
+                    }
+                });
+                handle.response.on_hover_text("Drag to reorder");
+            }
+            let mut done = completed;
+            let check = ui.add_enabled(!read_only, egui::Checkbox::without_text(&mut done));
+            check.widget_info(|| {
+                egui::WidgetInfo::selected(egui::Role::CheckBox, !read_only, done, format!("Done: {title}"))
+            });
+            if check.changed() {
+                *act = Some(Act::Toggle(id.clone(), done));
+            }
+            if let Some(e) = self.editing.as_mut().filter(|e| e.id == id) {
+                let field = ui.add(egui::TextEdit::singleline(&mut e.text).desired_width(ui.available_width() - 8.0));
+                field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Edit task"));
+                if !e.focused {
+                    field.request_focus();
+                    e.focused = true;
+                }
+                if field.lost_focus() {
+                    let esc = ui.input(|i| i.key_pressed(egui::Key::Escape));
+                    self.finish_edit(!esc);
+                }
+                return;
+            }
+            let text = if completed {
+                egui::RichText::new(&title).strikethrough().weak()
+            } else {
+                egui::RichText::new(&title)
+            };
+            let label = ui.add(egui::Label::new(text).sense(egui::Sense::click()).truncate());
+            if label.clicked() && !read_only {
+                *act = Some(Act::Edit(id.clone(), title.clone()));
+            }
+            let hovered = ui.rect_contains_pointer(ui.max_rect().expand2(egui::vec2(0.0, 2.0)));
+            if hovered && !read_only {
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let del = ui.small_button("Delete");
+                    del.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Delete {title}")));
+                    if del.clicked() {
+                        *act = Some(Act::Delete(id.clone()));
+                    }
+                    if index + 1 < count {
+                        let down = ui.small_button("Down");
+                        down.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Move {title} down"))
+                        });
+                        if down.clicked() {
+                            *act = Some(Act::Move(id.clone(), index + 1));
+                        }
+                    }
+                    if index > 0 {
+                        let up = ui.small_button("Up");
+                        up.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Move {title} up"))
+                        });
+                        if up.clicked() {
+                            *act = Some(Act::Move(id.clone(), index - 1));
+                        }
+                    }
+                });
+            }
+        });
+        // Dropping a dragged task on this row moves it here; a line shows where.
+        if row.response.dnd_hover_payload::<usize>().is_some_and(|from| *from != index) {
+            let r = row.response.rect;
+            ui.painter().hline(r.x_range(), r.top(), ui.visuals().selection.stroke);
+        }
+        let dropped = row.response.dnd_release_payload::<usize>();
+        if let Some(from) = dropped
+            && *from != index
+            && let Some((moved, _)) = self.model.rows().get(*from)
+        {
+            *act = Some(Act::Move(moved.clone(), index));
+        }
+    }
+}
+
+impl Surface for TasksView {
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
+        self.model.refresh();
+        let read_only = app.read_only();
+        let free = self.input_id.filter(|_| self.input.is_empty() && self.editing.is_none());
+        undo_keys(ui, self.model.space(), free);
+        ui.heading(self.model.space().name());
+        ui.add_space(8.0);
+        if read_only {
+            ui.label(READ_ONLY_NOTE);
+        } else {
+            self.input_row(ui);
+        }
         if let Some(e) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
         ui.add_space(8.0);
-        let left = self.left;
-        ui.label(format!("{left} {} left", if left == 1 { "item" } else { "items" }));
+        let (total, done) = (self.model.rows().len(), self.model.completed());
+        ui.label(format!("{total} {}, {done} done", if total == 1 { "task" } else { "tasks" }));
         ui.separator();
-        let row_height = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
-        let mut toggled: Option<(ObjectId, bool)> = None;
-        egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(
-            ui,
-            row_height,
-            self.rows.len(),
-            |ui, range| {
-                for (id, task) in &self.rows[range] {
-                    let mut done = task.completed;
-                    if ui.checkbox(&mut done, &task.title).changed() {
-                        toggled = Some((id.clone(), done));
-                    }
-                }
-            },
-        );
-        if let Some((id, done)) = toggled
-            && let Err(e) = self.space.set_task_completed(&id, done)
-        {
-            self.error = Some(format!("Could not update the task: {e}"));
+        let row_height = ui.spacing().interact_size.y + ui.spacing().item_spacing.y + 2.0;
+        let mut act = None;
+        egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, row_height, total, |ui, range| {
+            for i in range {
+                self.row(ui, i, read_only, &mut act);
+            }
+        });
+        match act {
+            Some(Act::Toggle(id, done)) => {
+                let r = self.space().set_task_completed(&id, done).map(|_| ());
+                self.report(r, "update the task");
+            }
+            Some(Act::Delete(id)) => {
+                let r = self.space().delete(&id);
+                self.report(r, "delete the task");
+            }
+            Some(Act::Move(id, to)) => {
+                let r = self.space().move_task(&id, to);
+                self.report(r, "move the task");
+            }
+            Some(Act::Edit(id, text)) => {
+                self.finish_edit(true);
+                self.editing = Some(Editing { id, text, focused: false });
+            }
+            None => {}
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::client::Client;
-    use crate::profile::Profile;
-    use eframe::egui::accesskit::{Role, Toggled};
-    use egui_kittest::Harness;
+    use eframe::egui;
+    use eframe::egui::accesskit::Toggled;
     use egui_kittest::kittest::{NodeT, Queryable};
 
-    fn space() -> (tempfile::TempDir, Space) {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let profile = Profile::new(Some(dir.path().join("p"))).unwrap_or_else(|e| panic!("{e}"));
-        let client = Client::open(&profile).unwrap_or_else(|e| panic!("{e}"));
-        client.create_identity("Ada").unwrap_or_else(|e| panic!("{e}"));
-        let space = client.create_space("Groceries").unwrap_or_else(|e| panic!("{e}"));
-        (dir, space)
+    use super::TasksView;
+    use crate::ui::testing::{Drawn, fixture, harness, tasks};
+
+    type H = egui_kittest::Harness<'static, Drawn<TasksView>>;
+
+    fn titles(f: &crate::ui::testing::Fixture) -> Vec<String> {
+        tasks(&f.space).into_iter().map(|(t, _)| t).collect()
     }
 
-    fn harness(space: &Space) -> Harness<'static, Option<TasksView>> {
-        let space = space.clone();
-        Harness::new_ui_state(
-            move |ui, view: &mut Option<TasksView>| {
-                view.get_or_insert_with(|| TasksView::new(ui.ctx(), space.clone())).ui(ui)
-            },
-            None,
-        )
-    }
-
-    /// Types into the new-task input (it has the focus when nothing else does).
-    fn type_into(h: &mut Harness<'static, Option<TasksView>>, text: &str) {
-        assert!(h.get_by_role(Role::TextInput).is_focused(), "the new-task input waits for typing");
-        h.get_by_role(Role::TextInput).type_text(text);
+    fn type_new(h: &mut H, text: &str) {
+        assert!(h.get_by_label("New task").is_focused(), "the new-task input waits for typing");
+        h.get_by_label("New task").type_text(text);
         h.step();
     }
 
-    fn titles(space: &Space) -> Vec<(String, bool)> {
-        space.tasks().into_iter().map(|(_, t)| (t.title, t.completed)).collect()
-    }
-
     #[test]
-    fn add_by_enter_and_by_button_ignore_empty_and_complete() {
-        let (_dir, space) = space();
-        let mut h = harness(&space);
+    fn add_by_enter_and_by_button_check_edit_delete() {
+        let f = fixture();
+        let mut h = harness(&f, TasksView::new);
         h.run();
-        type_into(&mut h, "  Milk ");
+        type_new(&mut h, "  Milk ");
         h.key_press(egui::Key::Enter);
         h.run();
-        assert_eq!(titles(&space), [("Milk".to_owned(), false)], "Enter adds, trimmed");
-        type_into(&mut h, "Eggs");
+        assert_eq!(titles(&f), ["Milk"], "Enter adds, trimmed");
+        type_new(&mut h, "Eggs");
         h.get_by_label("Add").click();
         h.run();
-        type_into(&mut h, "   ");
+        type_new(&mut h, "   ");
         h.key_press(egui::Key::Enter);
         h.run();
-        assert_eq!(titles(&space).len(), 2, "an empty title is ignored");
-        h.get_by_label("2 items left");
+        assert_eq!(titles(&f), ["Milk", "Eggs"], "an empty title is ignored");
+        h.get_by_label("2 tasks, 0 done");
+        // Check.
+        h.get_by_label("Done: Milk").click();
+        h.run();
+        assert_eq!(tasks(&f.space)[0], ("Milk".to_owned(), true));
+        assert_eq!(h.get_by_label("Done: Milk").accesskit_node().toggled(), Some(Toggled::True));
+        h.get_by_label("2 tasks, 1 done");
+        // Click a title to edit it; Enter saves.
+        h.get_by_label("Eggs").click();
+        h.run();
+        assert!(h.get_by_label("Edit task").is_focused());
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.step();
+        h.get_by_label("Edit task").type_text("Free-range eggs");
+        h.step();
+        h.key_press(egui::Key::Enter);
+        h.run();
+        assert_eq!(titles(&f), ["Milk", "Free-range eggs"]);
+        // Esc cancels.
         h.get_by_label("Milk").click();
         h.run();
-        assert_eq!(titles(&space)[0], ("Milk".to_owned(), true));
-        assert_eq!(h.get_by_label("Milk").accesskit_node().toggled(), Some(Toggled::True));
-        h.get_by_label("1 item left");
+        h.get_by_label("Edit task").type_text(" and honey");
+        h.step();
+        h.key_press(egui::Key::Escape);
+        h.run();
+        assert_eq!(titles(&f), ["Milk", "Free-range eggs"]);
+        // Delete on hover.
+        h.remove_cursor();
+        h.run();
+        assert!(h.query_by_label("Delete Milk").is_none());
+        h.get_by_label("Milk").hover();
+        h.run();
+        h.get_by_label("Delete Milk").click();
+        h.run();
+        assert_eq!(titles(&f), ["Free-range eggs"]);
     }
 
     #[test]
-    fn a_change_from_elsewhere_shows_after_one_frame() {
-        let (_dir, space) = space();
-        let mut h = harness(&space);
+    fn reorder_by_buttons_and_by_drag() {
+        let f = fixture();
+        for t in ["One", "Two", "Three"] {
+            f.space.add_task(t).ok();
+        }
+        let mut h = harness(&f, TasksView::new);
         h.run();
-        // As a peer or another process would: a write from another thread.
-        let other = space.clone();
-        std::thread::spawn(move || other.add_task("From elsewhere")).join().ok();
+        h.get_by_label("One").hover();
+        h.run();
+        h.get_by_label("Move One down").click();
+        h.run();
+        assert_eq!(titles(&f), ["Two", "One", "Three"]);
+        h.get_by_label("Three").hover();
+        h.run();
+        h.get_by_label("Move Three up").click();
+        h.run();
+        assert_eq!(titles(&f), ["Two", "Three", "One"]);
+        // Drag "One" by its handle onto the first row.
+        let from = h.get_by_label("One").rect();
+        let to = h.get_by_label("Two").rect();
+        let handle = egui::pos2(from.left() - 40.0, from.center().y);
+        h.drag_at(handle);
         h.step();
-        h.get_by_label("From elsewhere");
-        assert_eq!(h.get_by_label("From elsewhere").accesskit_node().toggled(), Some(Toggled::False));
+        for i in 1..=10 {
+            let t = i as f32 / 10.0;
+            h.hover_at(handle + (egui::pos2(handle.x, to.center().y) - handle) * t);
+            h.step();
+        }
+        h.drop_at(egui::pos2(handle.x, to.center().y));
+        h.run();
+        assert_eq!(titles(&f), ["One", "Two", "Three"], "dragged to the top");
+    }
+
+    #[test]
+    fn undo_and_redo_with_the_keyboard() {
+        let f = fixture();
+        let mut h = harness(&f, TasksView::new);
+        h.run();
+        type_new(&mut h, "Milk");
+        h.key_press(egui::Key::Enter);
+        h.run();
+        assert_eq!(titles(&f), ["Milk"]);
+        // With the new-task input empty, Ctrl+Z is the space's undo.
+        f.space.undo_boundary();
+        h.get_by_label("Done: Milk").click();
+        h.run();
+        assert_eq!(tasks(&f.space)[0].1, true);
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+        h.run();
+        assert_eq!(tasks(&f.space)[0].1, false, "undone");
+        h.key_press_modifiers(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z);
+        h.run();
+        assert_eq!(tasks(&f.space)[0].1, true, "redone");
     }
 }

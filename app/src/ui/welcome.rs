@@ -1,5 +1,6 @@
 //! First run: asks for a display name, creates the identity and a default space in the
-//! background, then shows the recovery phrase once.
+//! background, then shows the recovery phrase once. Or, for a second device: joins the
+//! identity of another device by its invitation (QR code or text).
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
@@ -51,7 +52,7 @@ impl WelcomeView {
     }
 
     /// Draws the view; returns the default space once the user is through.
-    pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<Ready> {
+    pub fn ui(&mut self, ui: &mut egui::Ui, app: &mut super::state::AppState) -> Option<Ready> {
         let mut start: Option<String> = None;
         let mut done = None;
         match &mut self.step {
@@ -75,6 +76,11 @@ impl WelcomeView {
                     }
                     if let Some(e) = error {
                         ui.colored_label(ui.visuals().error_fg_color, e.as_str());
+                    }
+                    ui.add_space(24.0);
+                    ui.label("Already use DXOS on another device?");
+                    if ui.button("Join my other device").clicked() {
+                        app.open_dialog(Box::new(super::join_dialog::JoinDialog::new()));
                     }
                 });
             }
@@ -140,13 +146,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let profile = Profile::new(Some(dir.path().join("p"))).unwrap_or_else(|e| panic!("{e}"));
         let client = Arc::new(Client::open(&profile).unwrap_or_else(|e| panic!("{e}")));
+        let app =
+            super::super::state::AppState::new(super::super::state::Services::standalone(client.clone(), None), None);
         let mut h = Harness::new_ui_state(
-            |ui, state: &mut (WelcomeView, Option<Ready>)| {
-                if let Some(r) = state.0.ui(ui) {
+            |ui, state: &mut (WelcomeView, Option<Ready>, super::super::state::AppState)| {
+                if let Some(r) = state.0.ui(ui, &mut state.2) {
                     state.1 = Some(r);
                 }
             },
-            (WelcomeView::new(client.clone()), None),
+            (WelcomeView::new(client.clone()), None, app),
         );
         h.run();
         // No name, no way on.

@@ -1,0 +1,278 @@
+//! `dxos demo`: one window, two devices of one identity side by side, each with its own
+//! profile in a temporary folder, paired over loopback WebRTC-direct through the real
+//! invitation protocol. Typing in one shows in the other; a readout gives the measured
+//! edit-to-screen latency (an edit on one side until the frame that draws it on the other)
+//! and the transport.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dxos_echo::{Space, UpdateListener, UpdateOrigin};
+use dxos_halo::{Offer, OfferKind};
+use dxos_net::invite::JoinStatus;
+use dxos_net::{NodeConfig, Transport};
+use eframe::egui;
+
+use super::layout::Layout;
+use super::plugin;
+use super::state::{AppState, Services};
+use crate::client::Client;
+use crate::net::NetHost;
+use crate::profile::Profile;
+use crate::request::{CmdError, Kind};
+
+/// One device of the demo, ready.
+struct Device {
+    client: Arc<Client>,
+    net: NetHost,
+    space: Space,
+}
+
+fn err(e: impl std::fmt::Display) -> CmdError {
+    CmdError::new(Kind::Internal, e.to_string())
+}
+
+fn open(dir: &Path) -> Result<Arc<Client>, CmdError> {
+    let profile = Profile::new(Some(dir.to_path_buf())).map_err(err)?;
+    Client::open(&profile).map(Arc::new).map_err(err)
+}
+
+fn node_config(dir: &Path) -> NodeConfig {
+    NodeConfig { certificate: Some(dir.join("webrtc-cert.pem")), ..NodeConfig::loopback(&[Transport::WebRtcDirect]) }
+}
+
+/// Makes device A (identity, a space with a few tasks), device B (fresh), and pairs them.
+fn pair(dir: &Path) -> Result<(Device, Device, Duration), CmdError> {
+    let (da, db) = (dir.join("a"), dir.join("b"));
+    let a = open(&da)?;
+    a.create_identity("Demo")?;
+    let space_a = a.create_space("Groceries")?;
+    for t in ["Milk", "Bread", "Coffee"] {
+        space_a.add_task(t)?;
+    }
+    let net_a = NetHost::start(&a, node_config(&da))?;
+    let b = open(&db)?;
+    b.halo().joining_device_key()?;
+    let net_b = NetHost::start(&b, node_config(&db))?;
+    let start = Instant::now();
+    let inv = net_a.invite(OfferKind::Device, Duration::from_secs(60), false)?;
+    let offer = Offer::from_uri(&inv.uri, 0).map_err(err)?;
+    let status = net_b.join(offer, None, "Device B".into());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let s = status.borrow().clone();
+        match s {
+            JoinStatus::Done(_) => break,
+            JoinStatus::Failed { reason, .. } => return Err(CmdError::new(Kind::Network, reason)),
+            _ if Instant::now() > deadline => return Err(CmdError::new(Kind::Timeout, "pairing took too long")),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let paired = start.elapsed();
+    let space_b = b.echo().space(&space_a.id())?;
+    Ok((Device { client: a, net: net_a, space: space_a }, Device { client: b, net: net_b, space: space_b }, paired))
+}
+
+/// When an edit was made on one side and whether the other side has applied it.
+#[derive(Default)]
+struct Latency {
+    edited: Option<Instant>,
+    applied: bool,
+    last: Option<Duration>,
+}
+
+struct Side {
+    name: &'static str,
+    app: AppState,
+    layout: Layout,
+    _listener: UpdateListener,
+}
+
+struct Running {
+    sides: [Side; 2],
+    /// Per side: edits made there, seen on the other.
+    latency: [Arc<Mutex<Latency>>; 2],
+    paired: Duration,
+    stop: Arc<AtomicBool>,
+}
+
+enum Step {
+    Pairing(Receiver<Result<(Device, Device, Duration), CmdError>>),
+    Running(Box<Running>),
+    Failed(String),
+}
+
+/// The demo window.
+pub struct DemoApp {
+    step: Step,
+    dir: PathBuf,
+}
+
+fn side(
+    ctx: &egui::Context,
+    name: &'static str,
+    d: Device,
+    mine: Arc<Mutex<Latency>>,
+    theirs: Arc<Mutex<Latency>>,
+    stop: &Arc<AtomicBool>,
+) -> Side {
+    let listener = d.space.on_update(move |_, origin| match origin {
+        UpdateOrigin::Local => {
+            let mut m = mine.lock().unwrap_or_else(|e| e.into_inner());
+            m.edited = Some(Instant::now());
+            m.applied = false;
+        }
+        UpdateOrigin::Remote(_) => theirs.lock().unwrap_or_else(|e| e.into_inner()).applied = true,
+    });
+    let services = Services::standalone(d.client, Some(d.net));
+    let app = AppState::new(services, Some(d.space));
+    app.start_refresh(ctx, stop.clone());
+    let registry = plugin::registry(&plugin::plugins());
+    let layout = Layout::new(&registry, ctx, &app);
+    Side { name, app, layout, _listener: listener }
+}
+
+impl DemoApp {
+    /// Starts pairing two fresh devices in `dir` in the background.
+    pub fn new(ctx: &egui::Context, dir: PathBuf) -> Self {
+        for p in plugin::plugins() {
+            p.setup(ctx);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (d, ctx) = (dir.clone(), ctx.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(pair(&d));
+            ctx.request_repaint();
+        });
+        Self { step: Step::Pairing(rx), dir }
+    }
+
+    /// Draws one frame.
+    pub fn frame(&mut self, ui: &mut egui::Ui) {
+        if let Step::Pairing(rx) = &self.step {
+            match rx.try_recv() {
+                Ok(Ok((a, b, paired))) => {
+                    let stop = Arc::new(AtomicBool::new(false));
+                    let la = Arc::new(Mutex::new(Latency::default()));
+                    let lb = Arc::new(Mutex::new(Latency::default()));
+                    let sides = [
+                        side(ui.ctx(), "Device A", a, la.clone(), lb.clone(), &stop),
+                        side(ui.ctx(), "Device B", b, lb.clone(), la.clone(), &stop),
+                    ];
+                    self.step = Step::Running(Box::new(Running { sides, latency: [la, lb], paired, stop }));
+                }
+                Ok(Err(e)) => self.step = Step::Failed(e.message),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => self.step = Step::Failed("pairing stopped".into()),
+            }
+        }
+        match &mut self.step {
+            Step::Pairing(_) => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.vertical_centered(|ui| {
+                        ui.add_space(80.0);
+                        ui.spinner();
+                        ui.label("Making two devices and pairing them over WebRTC with an invitation…");
+                    });
+                });
+            }
+            Step::Failed(e) => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("The demo could not start: {e}"));
+                });
+            }
+            Step::Running(r) => {
+                let transport =
+                    r.sides[0].app.snapshot.transports.first().cloned().unwrap_or_else(|| "not connected".into());
+                let readout = {
+                    let fmt = |l: &Arc<Mutex<Latency>>| {
+                        l.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .last
+                            .map(|d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
+                    };
+                    match (fmt(&r.latency[0]), fmt(&r.latency[1])) {
+                        (None, None) => "edit on either side to measure".to_owned(),
+                        (a, b) => {
+                            format!("A→B {}, B→A {}", a.unwrap_or_else(|| "–".into()), b.unwrap_or_else(|| "–".into()))
+                        }
+                    }
+                };
+                egui::Panel::top("readout").show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.strong("Two devices of one identity, paired by invitation.");
+                        ui.label(format!(
+                            "Paired in {} ms. Transport: {transport}. Edit to screen: {readout}.",
+                            r.paired.as_millis()
+                        ));
+                    });
+                });
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.columns(2, |cols| {
+                        for (i, s) in r.sides.iter_mut().enumerate() {
+                            s.app.begin_frame();
+                            let col = &mut cols[i];
+                            col.push_id(s.name, |ui| {
+                                ui.heading(s.name);
+                                ui.label(super::sync::describe(&s.app.snapshot));
+                                ui.separator();
+                                s.layout.main_ui(ui, &mut s.app);
+                            });
+                        }
+                    });
+                });
+                // The other side's view drew the edit in this frame: edit-to-screen done.
+                for l in &r.latency {
+                    let mut l = l.lock().unwrap_or_else(|e| e.into_inner());
+                    if l.applied
+                        && let Some(t) = l.edited.take()
+                    {
+                        l.last = Some(t.elapsed());
+                        l.applied = false;
+                    }
+                }
+            }
+        }
+    }
+
+    fn shutdown(&mut self) {
+        if let Step::Running(r) = &mut self.step {
+            r.stop.store(true, Ordering::SeqCst);
+            for s in &r.sides {
+                let _ = s.app.services.client.flush();
+                if let Some(net) = s.app.services.net() {
+                    net.shutdown();
+                }
+            }
+        }
+        self.step = Step::Failed("closed".into());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl eframe::App for DemoApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame(ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.shutdown();
+    }
+}
+
+/// Opens the demo window; returns when it closes (its profiles are removed).
+pub fn run() -> Result<(), CmdError> {
+    let dir = std::env::temp_dir().join(format!("dxos-demo-{}-{}", std::process::id(), crate::client::now_ms()));
+    let options = eframe::NativeOptions {
+        renderer: eframe::Renderer::Glow,
+        viewport: egui::ViewportBuilder::default().with_title("DXOS demo").with_inner_size([1100.0, 620.0]),
+        ..Default::default()
+    };
+    let d = dir.clone();
+    let r = eframe::run_native("DXOS demo", options, Box::new(move |cc| Ok(Box::new(DemoApp::new(&cc.egui_ctx, d)))));
+    let _ = std::fs::remove_dir_all(&dir);
+    r.map_err(|e| CmdError::new(Kind::Internal, format!("the window could not be opened: {e}")))
+}

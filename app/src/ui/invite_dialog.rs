@@ -1,0 +1,159 @@
+//! The invitation dialog ("Add device", "Share space"): makes the invitation on the node in
+//! the background, then shows its QR code as a crisp texture (quiet zone included, about
+//! 300 points: a phone reads it at arm's length), the text with a Copy button, and where the
+//! invitation stands (waiting, checking, admitted, failed) until it ends.
+
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::Duration;
+
+use dxos_halo::OfferKind;
+use dxos_net::invite::{Invitation, InviteStatus};
+use eframe::egui;
+
+use super::plugin::Surface;
+use super::state::AppState;
+use crate::qr;
+
+/// How long an invitation from the app stays valid.
+const VALID_FOR: Duration = Duration::from_secs(600);
+/// Pixels per QR module in the texture (drawn at one point per pixel or more).
+const MODULE_PX: usize = 6;
+
+enum Step {
+    Making(Receiver<Result<Invitation, String>>),
+    Open { inv: Invitation, texture: Option<egui::TextureHandle>, copied: bool },
+    Failed(String),
+}
+
+/// The dialog for one invitation.
+pub struct InviteDialog {
+    title: String,
+    step: Step,
+}
+
+impl InviteDialog {
+    /// Starts making an invitation of `kind` on the app's node.
+    pub fn new(app: &AppState, ctx: &egui::Context, kind: OfferKind, title: impl Into<String>) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (services, ctx) = (app.services.clone(), ctx.clone());
+        std::thread::spawn(move || {
+            let r = match services.net() {
+                Some(net) => net.invite(kind, VALID_FOR, false).map_err(|e| e.message),
+                None => Err("The network is not running yet, so no one can be invited. Try again in a moment.".into()),
+            };
+            let _ = tx.send(r);
+            ctx.request_repaint();
+        });
+        Self { title: title.into(), step: Step::Making(rx) }
+    }
+
+    /// The invitation's text, once made.
+    pub fn uri(&self) -> Option<&str> {
+        match &self.step {
+            Step::Open { inv, .. } => Some(&inv.uri),
+            _ => None,
+        }
+    }
+
+    fn status_text(s: &InviteStatus) -> String {
+        match s {
+            InviteStatus::Waiting { failures: 0 } => "Waiting for the other device to scan the code…".into(),
+            InviteStatus::Waiting { failures } => {
+                format!(
+                    "Waiting… ({failures} failed attempt{}; 3 end the invitation)",
+                    if *failures == 1 { "" } else { "s" }
+                )
+            }
+            InviteStatus::Authenticating { fingerprint } => {
+                format!("Checking… Both screens should show: {fingerprint}")
+            }
+            InviteStatus::Admitted { fingerprint, .. } => format!("Admitted ({fingerprint}). It is syncing now."),
+            InviteStatus::Failed { reason, .. } => format!("Nobody was admitted: {reason}"),
+        }
+    }
+}
+
+impl Surface for InviteDialog {
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
+        ui.heading(&self.title);
+        let mut close = false;
+        if let Step::Making(rx) = &self.step {
+            match rx.try_recv() {
+                Ok(Ok(inv)) => self.step = Step::Open { inv, texture: None, copied: false },
+                Ok(Err(e)) => self.step = Step::Failed(e),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => self.step = Step::Failed("the invitation could not be made".into()),
+            }
+        }
+        match &mut self.step {
+            Step::Making(_) => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Making an invitation…");
+                });
+            }
+            Step::Failed(e) => {
+                ui.colored_label(ui.visuals().error_fg_color, e.as_str());
+            }
+            Step::Open { inv, texture, copied } => {
+                let tex = texture.get_or_insert_with(|| {
+                    let img =
+                        qr::luma(&inv.uri, MODULE_PX).unwrap_or(qr::Luma { width: 1, height: 1, pixels: vec![255] });
+                    let color = egui::ColorImage::from_gray([img.width, img.height], &img.pixels);
+                    ui.ctx().load_texture("invitation-qr", color, egui::TextureOptions::NEAREST)
+                });
+                let size = tex.size_vec2();
+                // At least 300 points, in whole multiples of the texture, so modules stay sharp.
+                let scale = (300.0 / size.x).ceil().max(1.0);
+                ui.vertical_centered(|ui| {
+                    let img = ui.add(egui::Image::new(&*tex).fit_to_exact_size(size * scale));
+                    img.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Invitation QR code"));
+                });
+                ui.label("Or send this text (valid for 10 minutes, for one device):");
+                let mut text = inv.uri.clone();
+                ui.add(
+                    egui::TextEdit::multiline(&mut text)
+                        .font(egui::TextStyle::Monospace)
+                        .desired_rows(3)
+                        .interactive(true),
+                );
+                ui.horizontal(|ui| {
+                    if ui.button("Copy").clicked() {
+                        ui.ctx().copy_text(inv.uri.clone());
+                        *copied = true;
+                    }
+                    if *copied {
+                        ui.label("Copied.");
+                    }
+                });
+                if let Some(code) = &inv.code {
+                    ui.label(format!("Code to type on the other device: {code}"));
+                }
+                let status = inv.status.borrow().clone();
+                let text = Self::status_text(&status);
+                match status {
+                    InviteStatus::Failed { .. } => ui.colored_label(ui.visuals().error_fg_color, text),
+                    _ => ui.label(text),
+                };
+                if !status.is_final() {
+                    // The status changes on the node's thread: look again soon.
+                    ui.ctx().request_repaint_after(Duration::from_millis(200));
+                }
+            }
+        }
+        ui.separator();
+        let label = match &self.step {
+            Step::Open { inv, .. } if !inv.status.borrow().is_final() => "Cancel",
+            _ => "Close",
+        };
+        if ui.button(label).clicked() {
+            close = true;
+        }
+        if close {
+            if let (Step::Open { inv, .. }, Some(net)) = (&self.step, app.services.net()) {
+                net.cancel_invitation(&inv.offer.id);
+            }
+            app.close_dialog = true;
+        }
+    }
+}

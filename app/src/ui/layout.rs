@@ -1,0 +1,127 @@
+//! The Layout: where the registry's surfaces go. Sidebar sections on the left (in plugin
+//! order), notices across the top, the selected space's views as tabs in the middle (one per
+//! main surface for the space's object type), and a modal for the open dialog.
+
+use dxos_halo::PublicKey;
+use eframe::egui;
+
+use super::plugin::{Contribution, MakeSurface, Registry, Surface, SurfaceRole};
+use super::state::AppState;
+
+struct Slot {
+    id: &'static str,
+    label: &'static str,
+    make: MakeSurface,
+    surface: Option<Box<dyn Surface>>,
+}
+
+/// Lays out the surfaces.
+pub struct Layout {
+    sidebar: Vec<(&'static str, Box<dyn Surface>)>,
+    mains: Vec<Slot>,
+    /// The space the main surfaces were made for.
+    for_space: Option<PublicKey>,
+}
+
+impl Layout {
+    /// The layout of what `registry` holds.
+    pub fn new(registry: &Registry, ctx: &egui::Context, app: &AppState) -> Self {
+        let sidebar = registry
+            .for_role(SurfaceRole::Sidebar)
+            .filter_map(|c: &Contribution| (c.make)(ctx, app).map(|s| (c.label, s)))
+            .collect();
+        let mains = registry
+            .for_role(SurfaceRole::Main)
+            .map(|c| Slot { id: c.id, label: c.label, make: c.make, surface: None })
+            .collect();
+        Self { sidebar, mains, for_space: None }
+    }
+
+    /// The ids and labels of the main views.
+    pub fn views(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.mains.iter().map(|s| (s.id, s.label))
+    }
+
+    fn notices(ui: &mut egui::Ui, app: &mut AppState) {
+        let mut dismiss = None;
+        for (i, n) in app.notices.iter().enumerate() {
+            ui.horizontal(|ui| {
+                ui.colored_label(ui.visuals().error_fg_color, n);
+                if ui.small_button("Dismiss").clicked() {
+                    dismiss = Some(i);
+                }
+            });
+        }
+        if let Some(i) = dismiss {
+            app.notices.remove(i);
+        }
+    }
+
+    /// Draws the main area only (the demo puts two of them side by side).
+    pub fn main_ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
+        let space = app.space.as_ref().map(|s| s.id());
+        if space != self.for_space {
+            for s in &mut self.mains {
+                s.surface = None;
+            }
+            self.for_space = space;
+        }
+        if app.space.is_none() {
+            ui.label(if app.is_loading() { "Opening the space…" } else { "No space selected." });
+            return;
+        }
+        if !self.mains.iter().any(|s| s.id == app.view)
+            && let Some(first) = self.mains.first()
+        {
+            app.view = first.id.to_owned();
+        }
+        ui.horizontal(|ui| {
+            for s in &self.mains {
+                if ui.selectable_label(app.view == s.id, s.label).clicked() {
+                    app.view = s.id.to_owned();
+                }
+            }
+        });
+        ui.separator();
+        let ctx = ui.ctx().clone();
+        if let Some(slot) = self.mains.iter_mut().find(|s| s.id == app.view) {
+            if slot.surface.is_none() {
+                slot.surface = (slot.make)(&ctx, app);
+            }
+            if let Some(surface) = slot.surface.as_mut() {
+                surface.ui(ui, app);
+            }
+        }
+    }
+
+    /// Draws everything.
+    pub fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
+        egui::Panel::left("sidebar").resizable(true).default_size(240.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                for (label, s) in &mut self.sidebar {
+                    egui::CollapsingHeader::new(*label).default_open(true).show(ui, |ui| s.ui(ui, app));
+                }
+            });
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            Self::notices(ui, app);
+            self.main_ui(ui, app);
+        });
+        dialog(ui.ctx(), app);
+    }
+}
+
+/// Draws the open dialog as a modal; closes it when it asks to (or on Esc).
+pub fn dialog(ctx: &egui::Context, app: &mut AppState) {
+    let Some(mut d) = app.dialog.take() else { return };
+    let r = egui::Modal::new(egui::Id::unique("dxos-dialog")).show(ctx, |ui| {
+        ui.set_max_width(420.0);
+        d.ui(ui, app);
+    });
+    if app.close_dialog || r.should_close() {
+        app.close_dialog = false;
+        // A dialog opened from within the dialog replaces it.
+    } else if app.dialog.is_none() {
+        app.dialog = Some(d);
+    }
+}

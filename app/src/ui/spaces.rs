@@ -1,0 +1,200 @@
+//! The spaces section of the sidebar: pick a space; create, rename, share by QR, delete (and
+//! restore), leave; and the selected space's members, who is online, and removing one.
+
+use dxos_halo::{OfferKind, PublicKey, Role};
+use eframe::egui;
+
+use super::invite_dialog::InviteDialog;
+use super::plugin::{Contribution, Plugin, Registry, Surface, SurfaceRole};
+use super::state::AppState;
+
+/// Contributes the spaces and members sections.
+pub struct SpacesPlugin;
+
+impl Plugin for SpacesPlugin {
+    fn name(&self) -> &'static str {
+        "spaces"
+    }
+
+    fn register(&self, r: &mut Registry) {
+        r.add(Contribution {
+            role: SurfaceRole::Sidebar,
+            id: "spaces",
+            label: "Spaces",
+            typename: None,
+            make: |_, _| Some(Box::new(SpacesSection::default())),
+        });
+        r.add(Contribution {
+            role: SurfaceRole::Sidebar,
+            id: "members",
+            label: "Members",
+            typename: None,
+            make: |_, _| Some(Box::new(MembersSection { confirm: None })),
+        });
+    }
+}
+
+#[derive(Default)]
+struct SpacesSection {
+    new_name: Option<String>,
+    rename: Option<String>,
+    confirm_leave: bool,
+}
+
+impl Surface for SpacesSection {
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
+        let selected = app.space.as_ref().map(|s| s.id());
+        let rows: Vec<(PublicKey, String)> = app
+            .snapshot
+            .spaces
+            .iter()
+            .filter(|s| !s.deleted && s.role.is_some())
+            .map(|s| (s.id, s.name.clone()))
+            .collect();
+        for (id, name) in &rows {
+            let label = if name.is_empty() { "(syncing…)".to_owned() } else { name.clone() };
+            if ui.selectable_label(selected == Some(*id), label).clicked() {
+                app.select_space(ui.ctx(), *id);
+            }
+        }
+        // New space.
+        match &mut self.new_name {
+            None => {
+                if ui.small_button("New space").clicked() {
+                    self.new_name = Some(String::new());
+                }
+            }
+            Some(name) => {
+                let mut done = None;
+                ui.horizontal(|ui| {
+                    let f = ui.add(egui::TextEdit::singleline(name).hint_text("Name").desired_width(110.0));
+                    f.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "New space name"));
+                    let enter = f.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if (ui.small_button("Create").clicked() || enter) && !name.trim().is_empty() {
+                        done = Some(name.trim().to_owned());
+                    }
+                    if ui.small_button("Cancel").clicked() {
+                        done = Some(String::new());
+                    }
+                });
+                if let Some(n) = done {
+                    if !n.is_empty() {
+                        app.spawn_write(ui.ctx(), "create the space", move |c| c.create_space(&n).map(|_| ()));
+                    }
+                    self.new_name = None;
+                }
+            }
+        }
+        let Some(space) = app.space.clone() else { return };
+        let role = app.role();
+        ui.separator();
+        ui.horizontal_wrapped(|ui| {
+            if matches!(role, Some(Role::Owner | Role::Admin | Role::Editor)) && ui.small_button("Rename").clicked() {
+                self.rename = Some(space.name());
+            }
+            if matches!(role, Some(Role::Owner | Role::Admin)) && ui.small_button("Share…").clicked() {
+                let kind = OfferKind::Space { space: *space.id().as_bytes(), role: Role::Editor };
+                let d = InviteDialog::new(app, ui.ctx(), kind, format!("Share {}", space.name()));
+                app.open_dialog(Box::new(d));
+            }
+            if ui.small_button("Delete").on_hover_text("Hide it here; restore it below").clicked() {
+                if let Err(e) = app.services.client.echo().delete_space(&space.id()) {
+                    app.notify(format!("Could not delete the space: {e}"));
+                }
+            }
+            let leave = if self.confirm_leave { "Really leave?" } else { "Leave" };
+            if ui.small_button(leave).on_hover_text("Leave it on all your devices; the others keep it").clicked() {
+                if self.confirm_leave {
+                    let id = space.id();
+                    app.spawn_write(ui.ctx(), "leave the space", move |c| {
+                        c.halo().leave_space(&id)?;
+                        c.echo().delete_space(&id)?;
+                        Ok(())
+                    });
+                }
+                self.confirm_leave = !self.confirm_leave;
+            }
+        });
+        if let Some(name) = &mut self.rename {
+            let mut done = None;
+            ui.horizontal(|ui| {
+                let f = ui.add(egui::TextEdit::singleline(name).desired_width(110.0));
+                f.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Space name"));
+                let enter = f.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if ui.small_button("Save").clicked() || enter {
+                    done = Some(true);
+                }
+                if ui.small_button("Cancel").clicked() {
+                    done = Some(false);
+                }
+            });
+            if let Some(save) = done {
+                if save && !name.trim().is_empty() {
+                    if let Err(e) = space.rename(name.trim()) {
+                        app.notify(format!("Could not rename the space: {e}"));
+                    }
+                }
+                self.rename = None;
+            }
+        }
+        // Deleted spaces can come back.
+        let deleted: Vec<(PublicKey, String)> = app
+            .snapshot
+            .spaces
+            .iter()
+            .filter(|s| s.deleted && s.role.is_some())
+            .map(|s| (s.id, s.name.clone()))
+            .collect();
+        if !deleted.is_empty() {
+            ui.collapsing("Deleted", |ui| {
+                for (id, name) in deleted {
+                    ui.horizontal(|ui| {
+                        ui.label(&name);
+                        if ui.small_button("Restore").clicked()
+                            && let Err(e) = app.services.client.echo().restore_space(&id)
+                        {
+                            app.notify(format!("Could not restore the space: {e}"));
+                        }
+                    });
+                }
+            });
+        }
+    }
+}
+
+struct MembersSection {
+    confirm: Option<PublicKey>,
+}
+
+impl Surface for MembersSection {
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
+        let Some(space) = app.space.as_ref().map(|s| s.id()) else { return };
+        let me = app.snapshot.identity.as_ref().map(|i| i.identity_key);
+        let manage = matches!(app.role(), Some(Role::Owner | Role::Admin));
+        let members = app.snapshot.members_of(&space).to_vec();
+        for m in members {
+            ui.horizontal(|ui| {
+                super::state::online_dot(ui, m.online);
+                let name = if m.name.is_empty() { m.identity.fingerprint() } else { m.name.clone() };
+                let you = if Some(m.identity) == me { " (you)" } else { "" };
+                ui.label(format!("{name}{you}"));
+                ui.label(egui::RichText::new(m.role.as_str()).weak());
+                if manage && Some(m.identity) != me && m.role != Role::Owner {
+                    let asking = self.confirm == Some(m.identity);
+                    let text = if asking { "Really remove?" } else { "Remove" };
+                    if ui.small_button(text).clicked() {
+                        if asking {
+                            let who = m.identity;
+                            app.spawn_write(ui.ctx(), "remove the member", move |c| {
+                                c.halo().remove_member(&space, &who).map_err(Into::into)
+                            });
+                            self.confirm = None;
+                        } else {
+                            self.confirm = Some(m.identity);
+                        }
+                    }
+                }
+            });
+        }
+    }
+}

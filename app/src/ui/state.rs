@@ -1,0 +1,413 @@
+//! What the app's surfaces share: the profile's Client and network node ([`Services`]), the
+//! selected space and view, notices for the person, an open dialog, and a [`Snapshot`] of
+//! the slower facts (spaces, devices, members, peers, sync) that a background thread refreshes,
+//! so a frame never touches the disk or the network.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dxos_echo::Space;
+use dxos_halo::{IdentityInfo, PublicKey, Role};
+use dxos_net::{NodeConfig, NodeEvent, SessionEvent};
+use eframe::egui;
+use serde::{Deserialize, Serialize};
+
+use super::plugin::Surface;
+use crate::client::Client;
+use crate::net::NetHost;
+use crate::owner::Owner;
+
+/// The profile and its node, as the app reaches them.
+pub struct Services {
+    /// The profile's Client.
+    pub client: Arc<Client>,
+    owner: Option<Arc<Owner>>,
+    net: Mutex<Option<Arc<NetHost>>>,
+    net_config: Option<NodeConfig>,
+}
+
+impl Services {
+    /// The app's: the owner runs the node.
+    pub fn with_owner(owner: Arc<Owner>, net_config: NodeConfig) -> Arc<Self> {
+        Arc::new(Self {
+            client: owner.client().clone(),
+            owner: Some(owner),
+            net: Mutex::new(None),
+            net_config: Some(net_config),
+        })
+    }
+
+    /// A Client with a node of its own (the demo), or none (tests).
+    pub fn standalone(client: Arc<Client>, net: Option<NetHost>) -> Arc<Self> {
+        Arc::new(Self { client, owner: None, net: Mutex::new(net.map(Arc::new)), net_config: None })
+    }
+
+    /// The network node, if it runs.
+    pub fn net(&self) -> Option<Arc<NetHost>> {
+        if let Some(o) = &self.owner {
+            return o.net();
+        }
+        self.net.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Starts the node if it does not run yet (for a profile with no identity, with the key
+    /// it joins one with). Blocks: call it off the UI thread.
+    pub fn ensure_net(&self) -> Result<Arc<NetHost>, String> {
+        if let Some(n) = self.net() {
+            return Ok(n);
+        }
+        let (Some(owner), Some(config)) = (&self.owner, &self.net_config) else {
+            return Err("this window runs no network node".into());
+        };
+        if self.client.halo().identity().is_none() {
+            self.client.halo().joining_device_key().map_err(|e| e.to_string())?;
+        }
+        owner.start_net(config.clone()).map_err(|e| e.message)?;
+        self.net().ok_or_else(|| "the network node did not start".into())
+    }
+}
+
+/// A space in the sidebar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaceRow {
+    /// Its id.
+    pub id: PublicKey,
+    /// Its name.
+    pub name: String,
+    /// Deleted here (restorable).
+    pub deleted: bool,
+    /// This identity's role (`None`: not a member any more).
+    pub role: Option<Role>,
+}
+
+/// A member of the selected space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// Their identity.
+    pub identity: PublicKey,
+    /// Their name.
+    pub name: String,
+    /// Their role.
+    pub role: Role,
+    /// A device of theirs is connected now (always true for ourselves).
+    pub online: bool,
+}
+
+/// The slower facts the sidebar shows, refreshed in the background.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// This profile's identity.
+    pub identity: Option<IdentityInfo>,
+    /// Spaces, deleted ones included.
+    pub spaces: Vec<SpaceRow>,
+    /// Members of every space.
+    pub members: Vec<(PublicKey, Vec<MemberRow>)>,
+    /// Devices connected now.
+    pub online_devices: Vec<PublicKey>,
+    /// Whether the node runs.
+    pub node: bool,
+    /// Connected peers.
+    pub peers: usize,
+    /// The transports of the connections (`webrtc-direct`, `quic`, `tcp`, `relay`).
+    pub transports: Vec<String>,
+    /// Spaces verified with a peer whose first sync has not arrived yet, and all verified.
+    pub syncing: (usize, usize),
+}
+
+impl Snapshot {
+    /// The members of a space.
+    pub fn members_of(&self, space: &PublicKey) -> &[MemberRow] {
+        self.members.iter().find(|(s, _)| s == space).map(|(_, m)| m.as_slice()).unwrap_or(&[])
+    }
+}
+
+/// Tracks first syncs from node events: (peer id, space) pairs verified and not yet synced.
+#[derive(Default)]
+struct SyncTracker {
+    verified: std::collections::HashSet<(String, PublicKey)>,
+    synced: std::collections::HashSet<(String, PublicKey)>,
+}
+
+impl SyncTracker {
+    fn on(&mut self, ev: &NodeEvent) {
+        match ev {
+            NodeEvent::Session { peer, event: SessionEvent::Verified { space, .. } } => {
+                self.verified.insert((peer.to_base58(), *space));
+            }
+            NodeEvent::Session { peer, event: SessionEvent::Synced { space } } => {
+                self.synced.insert((peer.to_base58(), *space));
+            }
+            NodeEvent::Disconnected { peer } | NodeEvent::SessionEnded { peer, .. } => {
+                let p = peer.to_base58();
+                self.verified.retain(|(q, _)| *q != p);
+                self.synced.retain(|(q, _)| *q != p);
+            }
+            _ => {}
+        }
+    }
+
+    fn progress(&self) -> (usize, usize) {
+        let pending = self.verified.iter().filter(|k| !self.synced.contains(*k)).count();
+        (pending, self.verified.len())
+    }
+}
+
+fn compute(services: &Services, sync: &SyncTracker) -> Snapshot {
+    let client = &services.client;
+    let halo = client.halo();
+    let net = services.net();
+    let (peers, presence) = match &net {
+        Some(n) => (n.peers(), n.presence()),
+        None => (Vec::new(), Vec::new()),
+    };
+    let identity = halo.identity();
+    let me = identity.as_ref().map(|i| i.identity_key);
+    let spaces: Vec<SpaceRow> = client
+        .echo()
+        .spaces(true)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| SpaceRow { role: halo.my_role(&s.id), id: s.id, name: s.name, deleted: s.deleted })
+        .collect();
+    let members = spaces
+        .iter()
+        .map(|s| {
+            let rows = halo
+                .members(&s.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| MemberRow {
+                    online: Some(m.identity_key) == me
+                        || presence.iter().any(|p| p.space == s.id && p.member == m.identity_key),
+                    identity: m.identity_key,
+                    name: m.display_name,
+                    role: m.role,
+                })
+                .collect();
+            (s.id, rows)
+        })
+        .collect();
+    Snapshot {
+        identity,
+        spaces,
+        members,
+        online_devices: peers.iter().filter_map(|p| p.device_key).collect(),
+        node: net.is_some(),
+        peers: peers.len(),
+        transports: peers.iter().map(|p| p.transport.as_str().to_owned()).collect(),
+        syncing: sync.progress(),
+    }
+}
+
+/// Refreshes `shared` every `every` (asking `ctx` for a repaint when it changed) until `stop`.
+pub fn spawn_refresher(
+    services: Arc<Services>,
+    shared: Arc<Mutex<Arc<Snapshot>>>,
+    ctx: egui::Context,
+    stop: Arc<AtomicBool>,
+    every: Duration,
+) {
+    let _ = std::thread::Builder::new().name("dxos-ui-refresh".into()).spawn(move || {
+        let mut sync = SyncTracker::default();
+        let mut events: Option<tokio::sync::broadcast::Receiver<NodeEvent>> = None;
+        while !stop.load(Ordering::SeqCst) {
+            if events.is_none() {
+                events = services.net().map(|n| n.subscribe_new());
+            }
+            if let Some(rx) = events.as_mut() {
+                while let Ok(ev) = rx.try_recv() {
+                    sync.on(&ev);
+                }
+            }
+            let next = compute(&services, &sync);
+            let changed = {
+                let mut cur = shared.lock().unwrap_or_else(|e| e.into_inner());
+                if **cur != next {
+                    *cur = Arc::new(next);
+                    true
+                } else {
+                    false
+                }
+            };
+            if changed {
+                ctx.request_repaint();
+            }
+            std::thread::sleep(every);
+        }
+    });
+}
+
+/// A small dot: filled when online.
+pub fn online_dot(ui: &mut egui::Ui, online: bool) {
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+    let color = if online { egui::Color32::from_rgb(60, 180, 90) } else { ui.visuals().weak_text_color() };
+    if online {
+        ui.painter().circle_filled(rect.center(), 4.0, color);
+    } else {
+        ui.painter().circle_stroke(rect.center(), 3.5, egui::Stroke::new(1.0, color));
+    }
+    resp.on_hover_text(if online { "online" } else { "offline" });
+}
+
+/// TodoMVC's filter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Filter {
+    /// Every task.
+    #[default]
+    All,
+    /// Not completed.
+    Active,
+    /// Completed.
+    Completed,
+}
+
+/// What the window remembers across runs (besides its size and place).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Saved {
+    /// The selected space (hex id).
+    pub space: Option<String>,
+    /// The selected main view.
+    pub view: Option<String>,
+    /// TodoMVC's filter.
+    pub filter: Filter,
+}
+
+/// The shared state of the app's surfaces.
+pub struct AppState {
+    /// The profile and its node.
+    pub services: Arc<Services>,
+    shared: Arc<Mutex<Arc<Snapshot>>>,
+    /// The latest snapshot (taken at the start of each frame).
+    pub snapshot: Arc<Snapshot>,
+    /// The selected space.
+    pub space: Option<Space>,
+    loading: Option<Receiver<Result<Space, String>>>,
+    /// The selected main view (a surface id).
+    pub view: String,
+    /// TodoMVC's filter.
+    pub filter: Filter,
+    /// Problems a person can act on, shown until dismissed.
+    pub notices: Vec<String>,
+    /// The open dialog, if any.
+    pub dialog: Option<Box<dyn Surface>>,
+    /// Set by a dialog to close itself.
+    pub close_dialog: bool,
+    /// Set when the identity was joined or created in a dialog: the app restarts its views.
+    pub identity_changed: bool,
+    notice_tx: std::sync::mpsc::Sender<String>,
+    notice_rx: Receiver<String>,
+}
+
+impl AppState {
+    /// State over `services`, showing `space`.
+    pub fn new(services: Arc<Services>, space: Option<Space>) -> Self {
+        let (notice_tx, notice_rx) = std::sync::mpsc::channel();
+        Self {
+            services,
+            shared: Arc::default(),
+            snapshot: Arc::default(),
+            space,
+            loading: None,
+            view: "tasks".into(),
+            filter: Filter::All,
+            notices: Vec::new(),
+            dialog: None,
+            close_dialog: false,
+            identity_changed: false,
+            notice_tx,
+            notice_rx,
+        }
+    }
+
+    /// Runs a write that touches the disk (HALO credentials, a new space) off the UI thread;
+    /// a failure becomes a notice in plain words ("Could not {what}: ...").
+    pub fn spawn_write(
+        &self,
+        ctx: &egui::Context,
+        what: &str,
+        f: impl FnOnce(&Client) -> Result<(), crate::request::CmdError> + Send + 'static,
+    ) {
+        let (client, tx, ctx, what) =
+            (self.services.client.clone(), self.notice_tx.clone(), ctx.clone(), what.to_owned());
+        std::thread::spawn(move || {
+            if let Err(e) = f(&client).and_then(|()| client.flush()) {
+                let _ = tx.send(format!("Could not {what}: {}", e.message));
+            }
+            ctx.request_repaint();
+        });
+    }
+
+    /// Starts the background refresh of the snapshot.
+    pub fn start_refresh(&self, ctx: &egui::Context, stop: Arc<AtomicBool>) {
+        // The first one now, so the first frame has it.
+        let first = compute(&self.services, &SyncTracker::default());
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(first);
+        spawn_refresher(self.services.clone(), self.shared.clone(), ctx.clone(), stop, Duration::from_millis(250));
+    }
+
+    /// Takes the latest snapshot and any space that finished loading.
+    pub fn begin_frame(&mut self) {
+        self.snapshot = self.shared.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        while let Ok(n) = self.notice_rx.try_recv() {
+            self.notify(n);
+        }
+        if let Some(rx) = &self.loading {
+            match rx.try_recv() {
+                Ok(Ok(space)) => {
+                    self.space = Some(space);
+                    self.loading = None;
+                }
+                Ok(Err(e)) => {
+                    self.notify(format!("Could not open the space: {e}"));
+                    self.loading = None;
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => self.loading = None,
+            }
+        }
+    }
+
+    /// This identity's role in the selected space.
+    pub fn role(&self) -> Option<Role> {
+        self.space.as_ref().and_then(|s| self.services.client.halo().my_role(&s.id()))
+    }
+
+    /// True when the selected space is read-only here (we are a reader).
+    pub fn read_only(&self) -> bool {
+        self.role() == Some(Role::Reader)
+    }
+
+    /// Shows a problem to the person.
+    pub fn notify(&mut self, message: impl Into<String>) {
+        let m = message.into();
+        if !self.notices.contains(&m) {
+            self.notices.push(m);
+        }
+    }
+
+    /// Opens a space (loading it from the store off the UI thread).
+    pub fn select_space(&mut self, ctx: &egui::Context, id: PublicKey) {
+        if self.space.as_ref().is_some_and(|s| s.id() == id) {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (client, ctx) = (self.services.client.clone(), ctx.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(client.echo().space(&id).map_err(|e| e.to_string()));
+            ctx.request_repaint();
+        });
+        self.loading = Some(rx);
+    }
+
+    /// Whether a space is being opened.
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    /// Opens a dialog (replacing any open one).
+    pub fn open_dialog(&mut self, d: Box<dyn Surface>) {
+        self.dialog = Some(d);
+    }
+}

@@ -1,0 +1,102 @@
+//! The Task objects of one space as the views hold them: the rows of an ECHO subscription,
+//! re-read only when the subscription says they changed (a local edit, or a peer's update
+//! applied on another thread, which also asks for a repaint), never per frame.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use dxos_echo::tasks::task_query;
+use dxos_echo::{ObjectId, Space, Subscription, Task};
+use eframe::egui;
+
+/// The live task list of a space.
+pub struct TaskModel {
+    space: Space,
+    rows: Vec<(ObjectId, Task)>,
+    completed: usize,
+    stale: Arc<AtomicBool>,
+    generation: u64,
+    _sub: Subscription,
+}
+
+impl TaskModel {
+    /// Subscribes to `space`'s tasks; changes ask `ctx` for a repaint.
+    pub fn new(ctx: &egui::Context, space: Space) -> Self {
+        let stale = Arc::new(AtomicBool::new(true));
+        let (s, c) = (stale.clone(), ctx.clone());
+        let sub = space.subscribe(task_query(), move |_| {
+            s.store(true, Ordering::Release);
+            c.request_repaint();
+        });
+        Self { space, rows: Vec::new(), completed: 0, stale, generation: 0, _sub: sub }
+    }
+
+    /// Re-reads the rows if they changed; returns whether they did.
+    pub fn refresh(&mut self) -> bool {
+        if !self.stale.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        self.rows = self.space.tasks();
+        self.completed = self.rows.iter().filter(|(_, t)| t.completed).count();
+        self.generation += 1;
+        true
+    }
+
+    /// Bumped each time the rows change (views cache what they derive from it).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The space.
+    pub fn space(&self) -> &Space {
+        &self.space
+    }
+
+    /// The tasks, in order.
+    pub fn rows(&self) -> &[(ObjectId, Task)] {
+        &self.rows
+    }
+
+    /// How many are completed.
+    pub fn completed(&self) -> usize {
+        self.completed
+    }
+
+    /// How many are not.
+    pub fn active(&self) -> usize {
+        self.rows.len() - self.completed
+    }
+}
+
+/// "1 item left", "2 items left".
+pub fn items_left(n: usize) -> String {
+    format!("{n} {} left", if n == 1 { "item" } else { "items" })
+}
+
+/// Ctrl+Z undoes and Ctrl+Shift+Z (or Ctrl+Y) redoes the space's local changes, unless a text
+/// field with something to undo has the focus (it has its own undo). `empty_field` is the
+/// view's new-item input when it is empty: its focus does not count.
+pub fn undo_keys(ui: &egui::Ui, space: &Space, empty_field: Option<egui::Id>) {
+    let focused = ui.memory(|m| m.focused());
+    if ui.ctx().egui_wants_keyboard_input() && (focused.is_none() || focused != empty_field) {
+        return;
+    }
+    let (undo, redo) = ui.input_mut(|i| {
+        let redo = i.consume_key(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z)
+            || i.consume_key(egui::Modifiers::COMMAND, egui::Key::Y);
+        let undo = i.consume_key(egui::Modifiers::COMMAND, egui::Key::Z);
+        (undo, redo)
+    });
+    if undo {
+        space.undo();
+    }
+    if redo {
+        space.redo();
+    }
+}
+
+/// The note a reader sees above a read-only view.
+pub const READ_ONLY_NOTE: &str = "You are a reader in this space: it is read-only for you.";
+
+/// The type both task views show.
+pub const TASK_TYPE: &str = "dxos.org/type/Task";

@@ -1,0 +1,19 @@
+//! The Theme plugin: light or dark, following the system, and a little more air.
+
+use eframe::egui;
+
+use super::plugin::Plugin;
+
+/// Follows the system's light/dark setting.
+pub struct ThemePlugin;
+
+impl Plugin for ThemePlugin {
+    fn name(&self) -> &'static str {
+        "theme"
+    }
+
+    fn setup(&self, ctx: &egui::Context) {
+        ctx.options_mut(|o| o.theme_preference = egui::ThemePreference::System);
+        ctx.all_styles_mut(|s| s.spacing.item_spacing = egui::vec2(8.0, 6.0));
+    }
+}
