@@ -276,3 +276,29 @@ pub fn run() -> Result<(), CmdError> {
     let _ = std::fs::remove_dir_all(&dir);
     r.map_err(|e| CmdError::new(Kind::Internal, format!("the window could not be opened: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_pairs_two_devices_through_an_invitation_and_they_sync_live() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, paired) = pair(dir.path()).unwrap_or_else(|e| panic!("{}", e.message));
+        println!("demo pairing over loopback WebRTC: {paired:?}");
+        let ia = a.client.halo().identity().map(|i| i.identity_key);
+        assert_eq!(ia, b.client.halo().identity().map(|i| i.identity_key), "one identity");
+        let titles = |s: &Space| s.tasks().into_iter().map(|(_, t)| t.title).collect::<Vec<_>>();
+        assert_eq!(titles(&b.space), ["Milk", "Bread", "Coffee"]);
+        assert_eq!(a.net.peers().first().map(|p| p.transport), Some(Transport::WebRtcDirect));
+        b.space.add_task("Tea").unwrap_or_else(|e| panic!("{e}"));
+        let start = Instant::now();
+        while titles(&a.space).len() < 4 && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(titles(&a.space), ["Milk", "Bread", "Coffee", "Tea"]);
+        for d in [a, b] {
+            std::sync::Arc::new(d.net).shutdown();
+        }
+    }
+}

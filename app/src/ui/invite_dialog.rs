@@ -21,7 +21,7 @@ const MODULE_PX: usize = 6;
 
 enum Step {
     Making(Receiver<Result<Invitation, String>>),
-    Open { inv: Invitation, texture: Option<egui::TextureHandle>, copied: bool },
+    Open { inv: Invitation, texture: Option<(egui::TextureHandle, std::sync::Arc<egui::ColorImage>)>, copied: bool },
     Failed(String),
 }
 
@@ -45,6 +45,14 @@ impl InviteDialog {
             ctx.request_repaint();
         });
         Self { title: title.into(), step: Step::Making(rx) }
+    }
+
+    /// The picture handed to the GPU as the QR code's texture, once made.
+    pub fn shown_image(&self) -> Option<std::sync::Arc<egui::ColorImage>> {
+        match &self.step {
+            Step::Open { texture: Some((_, img)), .. } => Some(img.clone()),
+            _ => None,
+        }
     }
 
     /// The invitation's text, once made.
@@ -96,11 +104,12 @@ impl Surface for InviteDialog {
                 ui.colored_label(ui.visuals().error_fg_color, e.as_str());
             }
             Step::Open { inv, texture, copied } => {
-                let tex = texture.get_or_insert_with(|| {
+                let (tex, _) = texture.get_or_insert_with(|| {
                     let img =
                         qr::luma(&inv.uri, MODULE_PX).unwrap_or(qr::Luma { width: 1, height: 1, pixels: vec![255] });
-                    let color = egui::ColorImage::from_gray([img.width, img.height], &img.pixels);
-                    ui.ctx().load_texture("invitation-qr", color, egui::TextureOptions::NEAREST)
+                    let color = std::sync::Arc::new(egui::ColorImage::from_gray([img.width, img.height], &img.pixels));
+                    let tex = ui.ctx().load_texture("invitation-qr", color.clone(), egui::TextureOptions::NEAREST);
+                    (tex, color)
                 });
                 let size = tex.size_vec2();
                 // At least 300 points, in whole multiples of the texture, so modules stay sharp.
@@ -111,12 +120,13 @@ impl Surface for InviteDialog {
                 });
                 ui.label("Or send this text (valid for 10 minutes, for one device):");
                 let mut text = inv.uri.clone();
-                ui.add(
+                let t = ui.add(
                     egui::TextEdit::multiline(&mut text)
                         .font(egui::TextStyle::Monospace)
                         .desired_rows(3)
-                        .interactive(true),
+                        .desired_width(f32::INFINITY),
                 );
+                t.widget_info(|| egui::WidgetInfo::labeled(egui::Role::MultilineTextInput, true, "Invitation text"));
                 ui.horizontal(|ui| {
                     if ui.button("Copy").clicked() {
                         ui.ctx().copy_text(inv.uri.clone());

@@ -235,3 +235,6 @@ impl eframe::App for DxosApp {
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+mod app_tests;

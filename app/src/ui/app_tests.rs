@@ -1,0 +1,157 @@
+//! The whole app in a kittest harness: both views react to an update from outside within one
+//! frame, a reader's views offer no editing, and the invitation dialog's texture is a QR code
+//! of the offer's URI.
+
+use dxos_echo::{Space, SpaceOptions};
+use dxos_halo::Role;
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+use super::DxosApp;
+use super::state::{AppState, Saved, Services};
+use super::testing::{Fixture, fixture, harness};
+use crate::client::Client;
+use crate::profile::Profile;
+
+fn app_harness(f: &Fixture) -> Harness<'static, Option<DxosApp>> {
+    let services = Services::standalone(f.client.clone(), None);
+    Harness::builder().with_size(egui::vec2(1000.0, 640.0)).with_step_dt(1.0 / 60.0).build_ui_state(
+        move |ui, app: &mut Option<DxosApp>| {
+            app.get_or_insert_with(|| DxosApp::new(ui.ctx(), services.clone(), Saved::default())).frame(ui);
+        },
+        None,
+    )
+}
+
+/// An update made by another replica of `space` (as a peer's), adding a task `title`.
+fn peer_update(space: &Space, title: &str) -> Vec<u8> {
+    let peer = Space::in_memory(space.id(), SpaceOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    peer.import(&space.export().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let sv = peer.state_vector().unwrap_or_default();
+    peer.add_task(title).unwrap_or_else(|e| panic!("{e}"));
+    peer.diff(&sv).unwrap_or_default()
+}
+
+/// Applies `update` on another thread, as the node does for a peer's update.
+fn apply_from_elsewhere(space: &Space, update: Vec<u8>) {
+    let s = space.clone();
+    std::thread::spawn(move || s.apply_update(&update, 42)).join().ok();
+}
+
+#[test]
+fn an_update_from_outside_shows_after_one_frame_in_both_views() {
+    let f = fixture();
+    f.space.add_task("Milk").ok();
+    let mut h = app_harness(&f);
+    h.run();
+    h.get_by_label("Tasks");
+    h.get_by_label("Milk");
+    apply_from_elsewhere(&f.space, peer_update(&f.space, "From a peer"));
+    h.step();
+    h.get_by_label("From a peer");
+    // The other view shows it at once too, and the next update after one frame.
+    h.get_by_label("TodoMVC").click();
+    h.step();
+    h.get_by_label("From a peer");
+    h.get_by_label("2 items left");
+    apply_from_elsewhere(&f.space, peer_update(&f.space, "Another"));
+    h.step();
+    h.get_by_label("Another");
+    h.get_by_label("3 items left");
+    // The sidebar lists the space, the identity and the sync state.
+    h.get_by_label("Groceries");
+    h.get_by_label("Ada");
+    h.get_by_label_contains("Offline");
+}
+
+/// A reader of a space owned by another identity, with the owner's tasks.
+fn reader_fixture() -> (Fixture, tempfile::TempDir) {
+    let reader = fixture();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let owner = Client::open(&Profile::new(Some(dir.path().join("o"))).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    owner.create_identity("Olga").unwrap_or_else(|e| panic!("{e}"));
+    let shared = owner.create_space("Shared").unwrap_or_else(|e| panic!("{e}"));
+    shared.add_task("Read me").ok();
+    let halo = reader.client.halo();
+    let device = halo.device_key().map(|k| k.public()).unwrap_or_else(|| panic!("no device"));
+    let (_, creds) = owner
+        .halo()
+        .admit_member(&shared.id(), Role::Reader, &device, halo.identity_credentials().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    halo.apply_all(creds).unwrap_or_else(|e| panic!("{e}"));
+    let replica = reader.client.echo().open_replica(shared.id()).unwrap_or_else(|e| panic!("{e}"));
+    replica.import(&shared.export().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    (Fixture { space: replica, ..reader }, dir)
+}
+
+#[test]
+fn a_reader_sees_the_space_read_only_in_both_views() {
+    let (f, _owner) = reader_fixture();
+    assert_eq!(f.client.halo().my_role(&f.space.id()), Some(Role::Reader));
+    let mut h = harness(&f, super::tasks::TasksView::new);
+    h.run();
+    h.get_by_label(super::task_model::READ_ONLY_NOTE);
+    assert!(h.query_by_label("New task").is_none() && h.query_by_label("Add").is_none());
+    assert!(h.get_by_label("Done: Read me").accesskit_node().is_disabled());
+    h.get_by_label("Read me").click();
+    h.run();
+    assert!(h.query_by_label("Edit task").is_none(), "no editing");
+    h.get_by_label("Read me").hover();
+    h.run();
+    assert!(h.query_by_label("Delete Read me").is_none());
+
+    let mut h = harness(&f, super::todomvc::TodoMvcView::new);
+    h.run();
+    h.get_by_label(super::task_model::READ_ONLY_NOTE);
+    assert!(h.query_by_label("New todo").is_none() && h.query_by_label("Mark all as complete").is_none());
+    assert!(h.get_by_label("Toggle Read me").accesskit_node().is_disabled());
+    h.get_by_label("Read me").click();
+    h.step();
+    h.get_by_label("Read me").click();
+    h.run();
+    assert!(h.query_by_label("Edit todo").is_none(), "no editing");
+    h.get_by_label("Read me").hover();
+    h.run();
+    assert!(h.query_by_label("Delete Read me").is_none());
+    assert_eq!(f.space.tasks().len(), 1);
+}
+
+#[test]
+fn the_invitation_dialog_shows_a_qr_code_of_the_offer() {
+    let f = fixture();
+    let config = dxos_net::NodeConfig::loopback(&[dxos_net::Transport::Tcp]);
+    let net = crate::net::NetHost::start(&f.client, config).unwrap_or_else(|e| panic!("{}", e.message));
+    let services = Services::standalone(f.client.clone(), Some(net));
+    let app = AppState::new(services, Some(f.space.clone()));
+    type State = (AppState, Option<super::invite_dialog::InviteDialog>);
+    let mut h = Harness::builder().with_size(egui::vec2(500.0, 700.0)).with_step_dt(1.0 / 60.0).build_ui_state(
+        |ui, s: &mut State| {
+            let (app, d) = s;
+            let d = d.get_or_insert_with(|| {
+                super::invite_dialog::InviteDialog::new(app, ui.ctx(), dxos_halo::OfferKind::Device, "Add a device")
+            });
+            super::plugin::Surface::ui(d, ui, app);
+        },
+        (app, None),
+    );
+    for _ in 0..600 {
+        h.step();
+        if h.query_by_label("Invitation QR code").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let shown = h.get_by_label("Invitation QR code").rect();
+    assert!(shown.width() >= 300.0 && shown.width() == shown.height(), "big and square: {shown:?}");
+    h.get_by_label("Copy");
+    let d = h.state().1.as_ref().unwrap_or_else(|| panic!("no dialog"));
+    let uri = d.uri().map(str::to_owned).unwrap_or_else(|| panic!("no offer"));
+    let img = d.shown_image().unwrap_or_else(|| panic!("no texture"));
+    let pixels = img.pixels.iter().map(|c| c.r()).collect();
+    let decoded = crate::qr::decode(&crate::qr::Luma { width: img.size[0], height: img.size[1], pixels });
+    assert_eq!(decoded.as_deref(), Ok(uri.as_str()), "the texture is the offer's QR code");
+    assert!(dxos_halo::Offer::from_uri(&uri, 0).is_ok());
+    h.get_by_label_contains("Waiting for the other device");
+}
