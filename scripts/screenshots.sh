@@ -1,29 +1,64 @@
 #!/usr/bin/env bash
-# Runs the desktop app under a virtual display and writes assets/screenshots/*.png.
-# Needs: apt-get install -y xvfb xauth imagemagick libgl1-mesa-dri libegl1
+# Runs the desktop app and the demo under a virtual display and writes assets/screenshots/*.png:
+# welcome (first run), tasks, todomvc, add-device (the QR dialog) and demo.
+# Needs: apt-get install -y xvfb xauth imagemagick xdotool libgl1-mesa-dri libegl1
+# BUILD=debug uses the debug binary (faster to build); the default is release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${DISPLAY:-}" ]; then
   exec xvfb-run -a -s '-screen 0 1280x800x24' "$0" "$@"
 fi
-cargo build --release -p dxos
-bin=target/release/dxos
-profile=$(mktemp -d)
-trap 'rm -rf "$profile"' EXIT
-$bin --profile "$profile" space create --name Weekend >/dev/null
-for t in "Buy milk" "Call the plumber" "Water the plants" "Book train tickets"; do
-  $bin --profile "$profile" task add Weekend "$t" >/dev/null
-done
-second=$($bin --profile "$profile" --json task list Weekend | python3 -c 'import json,sys; print(json.load(sys.stdin)[1]["id"])')
-$bin --profile "$profile" task done Weekend "$second" >/dev/null
-$bin --profile "$profile" &
+build=${BUILD:-release}
+if [ "$build" = release ]; then cargo build --release -p dxos; else cargo build -p dxos; fi
+bin=${CARGO_TARGET_DIR:-target}/$build/dxos
+out=assets/screenshots
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+shot() { # name width height
+  import -window root -crop "${2}x${3}+0+0" +repage "$out/$1.png"
+  echo "wrote $out/$1.png"
+}
+click() { xdotool mousemove "$1" "$2" click 1; sleep "${3:-1}"; }
+
+# First run: the welcome screen.
+$bin --profile "$work/fresh" &
 app=$!
-sleep 5
+sleep 4
+shot welcome 980 640
+kill -TERM $app; wait $app || true
+
+# A profile with an identity and a space of tasks, one done.
+p="$work/ada"
+$bin --profile "$p" identity create --name "Ada Lovelace" >/dev/null
+$bin --profile "$p" space create --name Weekend >/dev/null
+for t in "Buy milk" "Call the plumber" "Water the plants" "Book train tickets"; do
+  $bin --profile "$p" task add Weekend "$t" >/dev/null
+done
+second=$($bin --profile "$p" --json task list Weekend | python3 -c 'import json,sys; print(json.load(sys.stdin)[1]["id"])')
+$bin --profile "$p" task done Weekend "$second" >/dev/null
+$bin --profile "$p" &
+app=$!
+sleep 4
 # An edit from another process reaches the open window through the app's socket.
-$bin --profile "$profile" task add Weekend "Added from the CLI while the app is open" >/dev/null
+$bin --profile "$p" task add Weekend "Added from the CLI while the app is open" >/dev/null
 sleep 1
-mkdir -p assets/screenshots
-import -window root -crop 760x600+0+0 +repage assets/screenshots/app.png
-kill -TERM $app
-wait $app
-echo "wrote assets/screenshots/app.png"
+shot tasks 980 640
+click 339 18          # the TodoMVC tab
+shot todomvc 980 640
+click 65 342 3        # "Add device" in the sidebar
+shot add-device 980 640
+kill -TERM $app; wait $app || true
+
+# The demo: two devices paired by invitation, an edit on the left shown on the right.
+$bin demo &
+demo=$!
+sleep 6
+xdotool search --name "DXOS demo" windowfocus 2>/dev/null || true
+click 200 175 0.5     # device A's new-task field
+xdotool type --delay 40 "Tea from device A"
+xdotool key Return
+sleep 1.5
+shot demo 1100 620
+kill -TERM $demo; wait $demo || true

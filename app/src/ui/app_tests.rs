@@ -155,3 +155,59 @@ fn the_invitation_dialog_shows_a_qr_code_of_the_offer() {
     assert!(dxos_halo::Offer::from_uri(&uri, 0).is_ok());
     h.get_by_label_contains("Waiting for the other device");
 }
+
+#[test]
+fn the_join_dialog_pairs_a_fresh_device_from_pasted_text() {
+    let host = fixture();
+    host.space.add_task("Milk").ok();
+    let loopback = || dxos_net::NodeConfig::loopback(&[dxos_net::Transport::WebRtcDirect]);
+    let host_net = crate::net::NetHost::start(&host.client, loopback()).unwrap_or_else(|e| panic!("{}", e.message));
+    let inv = host_net.invite(dxos_halo::OfferKind::Device, std::time::Duration::from_secs(60), false);
+    let uri = inv.unwrap_or_else(|e| panic!("{}", e.message)).uri;
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let guest = std::sync::Arc::new(
+        Client::open(&Profile::new(Some(dir.path().join("g"))).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    guest.halo().joining_device_key().unwrap_or_else(|e| panic!("{e}"));
+    let guest_net = crate::net::NetHost::start(&guest, loopback()).unwrap_or_else(|e| panic!("{}", e.message));
+    let app = AppState::new(Services::standalone(guest.clone(), Some(guest_net)), None);
+    type State = (AppState, super::join_dialog::JoinDialog);
+    let mut h = Harness::builder().with_size(egui::vec2(500.0, 600.0)).with_step_dt(1.0 / 60.0).build_ui_state(
+        |ui, s: &mut State| {
+            s.0.begin_frame();
+            super::plugin::Surface::ui(&mut s.1, ui, &mut s.0);
+        },
+        (app, super::join_dialog::JoinDialog::new()),
+    );
+    h.run();
+    // A malformed text is refused with a reason, and nothing starts.
+    h.get_by_label("Invitation text").focus();
+    h.step();
+    h.get_by_label("Invitation text").type_text("DXOS:NOTANINVITATION");
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Join").click();
+    h.run();
+    h.get_by_label_contains("not a usable invitation");
+    h.get_by_label("Invitation text").focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label("Invitation text").type_text(&uri);
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Join").click();
+    let mut done = false;
+    for _ in 0..1000 {
+        h.step();
+        if h.query_by_label_contains("this device is now one of your devices").is_some() {
+            done = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(done, "the join finished");
+    assert!(h.state().0.identity_changed, "the app opens the joined identity");
+    assert_eq!(guest.halo().identity().map(|i| i.identity_key), host.client.halo().identity().map(|i| i.identity_key));
+    let space = guest.echo().space(&host.space.id()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(space.tasks().len(), 1);
+}

@@ -197,7 +197,11 @@ impl DemoApp {
                     match (fmt(&r.latency[0]), fmt(&r.latency[1])) {
                         (None, None) => "edit on either side to measure".to_owned(),
                         (a, b) => {
-                            format!("A→B {}, B→A {}", a.unwrap_or_else(|| "–".into()), b.unwrap_or_else(|| "–".into()))
+                            format!(
+                                "A to B {}, B to A {}",
+                                a.unwrap_or_else(|| "–".into()),
+                                b.unwrap_or_else(|| "–".into())
+                            )
                         }
                     }
                 };

@@ -21,7 +21,11 @@ const MODULE_PX: usize = 6;
 
 enum Step {
     Making(Receiver<Result<Invitation, String>>),
-    Open { inv: Invitation, texture: Option<(egui::TextureHandle, std::sync::Arc<egui::ColorImage>)>, copied: bool },
+    Open {
+        inv: Box<Invitation>,
+        texture: Option<(egui::TextureHandle, std::sync::Arc<egui::ColorImage>)>,
+        copied: bool,
+    },
     Failed(String),
 }
 
@@ -87,7 +91,7 @@ impl Surface for InviteDialog {
         let mut close = false;
         if let Step::Making(rx) = &self.step {
             match rx.try_recv() {
-                Ok(Ok(inv)) => self.step = Step::Open { inv, texture: None, copied: false },
+                Ok(Ok(inv)) => self.step = Step::Open { inv: Box::new(inv), texture: None, copied: false },
                 Ok(Err(e)) => self.step = Step::Failed(e),
                 Err(TryRecvError::Empty) => {}
                 Err(TryRecvError::Disconnected) => self.step = Step::Failed("the invitation could not be made".into()),

@@ -97,10 +97,10 @@ impl Surface for SpacesSection {
                 let d = InviteDialog::new(app, ui.ctx(), kind, format!("Share {}", space.name()));
                 app.open_dialog(Box::new(d));
             }
-            if ui.small_button("Delete").on_hover_text("Hide it here; restore it below").clicked() {
-                if let Err(e) = app.services.client.echo().delete_space(&space.id()) {
-                    app.notify(format!("Could not delete the space: {e}"));
-                }
+            if ui.small_button("Delete").on_hover_text("Hide it here; restore it below").clicked()
+                && let Err(e) = app.services.client.echo().delete_space(&space.id())
+            {
+                app.notify(format!("Could not delete the space: {e}"));
             }
             let leave = if self.confirm_leave { "Really leave?" } else { "Leave" };
             if ui.small_button(leave).on_hover_text("Leave it on all your devices; the others keep it").clicked() {
@@ -129,10 +129,11 @@ impl Surface for SpacesSection {
                 }
             });
             if let Some(save) = done {
-                if save && !name.trim().is_empty() {
-                    if let Err(e) = space.rename(name.trim()) {
-                        app.notify(format!("Could not rename the space: {e}"));
-                    }
+                if save
+                    && !name.trim().is_empty()
+                    && let Err(e) = space.rename(name.trim())
+                {
+                    app.notify(format!("Could not rename the space: {e}"));
                 }
                 self.rename = None;
             }

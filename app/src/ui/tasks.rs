@@ -116,7 +116,7 @@ impl TasksView {
         let (id, title, completed) = (id.clone(), task.title.clone(), task.completed);
         let row = ui.horizontal(|ui| {
             if !read_only {
-                let handle = ui.dnd_drag_source(egui::Id::unique(("task-drag", &id)), index, |ui| {
+                let handle = ui.dnd_drag_source(ui.make_persistent_id(("task-drag", &id)), index, |ui| {
                     // Three short lines, drawn (no font has to have a glyph for them).
                     let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 16.0), egui::Sense::hover());
                     let stroke = egui::Stroke::new(1.5, ui.visuals().weak_text_color());
@@ -371,12 +371,12 @@ mod tests {
         f.space.undo_boundary();
         h.get_by_label("Done: Milk").click();
         h.run();
-        assert_eq!(tasks(&f.space)[0].1, true);
+        assert!(tasks(&f.space)[0].1);
         h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
         h.run();
-        assert_eq!(tasks(&f.space)[0].1, false, "undone");
+        assert!(!tasks(&f.space)[0].1, "undone");
         h.key_press_modifiers(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z);
         h.run();
-        assert_eq!(tasks(&f.space)[0].1, true, "redone");
+        assert!(tasks(&f.space)[0].1, "redone");
     }
 }
