@@ -81,7 +81,7 @@ fn scroll_frames(c: &mut Criterion) {
                 b.iter(|| {
                     // Scroll down for a while, then back up, a wheel step per frame.
                     n += 1;
-                    if n % 400 == 0 {
+                    if n.is_multiple_of(400) {
                         down = !down;
                     }
                     h.event(wheel(if down { -120.0 } else { 120.0 }));
