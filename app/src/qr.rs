@@ -135,6 +135,19 @@ mod tests {
     }
 
     #[test]
+    fn an_offer_uri_makes_a_small_code() {
+        // The longest URI an offer may take stays at version 10 (57 modules a side) at level M.
+        let longest = format!("DXOS:{}", "A".repeat(MAX - 5));
+        let v = code(&longest).map(|c| c.version()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v, qrcode::Version::Normal(10), "{v:?}");
+        let typical = format!("DXOS:{}", "A".repeat(204));
+        let v = code(&typical).map(|c| c.version()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v, qrcode::Version::Normal(8), "{v:?}");
+    }
+
+    const MAX: usize = dxos_halo::invitation::MAX_URI;
+
+    #[test]
     fn terminal_form_is_square_half_blocks() {
         let t = terminal(URI).unwrap_or_else(|e| panic!("{e}"));
         let lines: Vec<&str> = t.lines().collect();
