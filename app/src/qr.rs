@@ -96,6 +96,28 @@ pub fn decode(img: &Luma) -> Result<String, QrError> {
     })
 }
 
+/// A picture given as RGBA bytes (a pasted image), as greyscale.
+pub fn from_rgba(width: usize, height: usize, rgba: &[u8]) -> Result<Luma, QrError> {
+    if rgba.len() != width * height * 4 || width == 0 {
+        return Err(QrError::Image(format!("{} bytes for a {width}x{height} picture", rgba.len())));
+    }
+    let pixels = rgba
+        .chunks_exact(4)
+        .map(|p| ((299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32) / 1000) as u8)
+        .collect();
+    Ok(Luma { width, height, pixels })
+}
+
+/// Reads the QR code in the picture on the clipboard (a screenshot pasted, say).
+pub fn decode_clipboard() -> Result<String, QrError> {
+    let mut clip = arboard::Clipboard::new().map_err(|e| QrError::Image(format!("the clipboard: {e}")))?;
+    let img = clip.get_image().map_err(|e| match e {
+        arboard::Error::ContentNotAvailable => QrError::Image("the clipboard holds no picture".into()),
+        e => QrError::Image(format!("the clipboard: {e}")),
+    })?;
+    decode(&from_rgba(img.width, img.height, &img.bytes)?)
+}
+
 /// Reads a picture (PNG or JPEG) as greyscale.
 pub fn load(bytes: &[u8]) -> Result<Luma, QrError> {
     let img = image::load_from_memory(bytes).map_err(|e| QrError::Image(e.to_string()))?.to_luma8();
@@ -155,6 +177,17 @@ mod tests {
         assert!(lines.iter().all(|l| l.chars().count() == w));
         assert_eq!(lines.len(), w.div_ceil(2));
         assert!(t.chars().all(|c| " \u{2580}\u{2584}\u{2588}\n".contains(c)));
+    }
+
+    #[test]
+    fn a_pasted_rgba_picture_is_read() {
+        let img = luma(URI, 3).unwrap_or_else(|e| panic!("{e}"));
+        // Dark blue on light yellow, as a screenshot might be.
+        let rgba: Vec<u8> =
+            img.pixels.iter().flat_map(|&p| if p < 128 { [10, 20, 90, 255] } else { [250, 240, 200, 255] }).collect();
+        let back = from_rgba(img.width, img.height, &rgba).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(decode(&back).as_deref(), Ok(URI));
+        assert!(matches!(from_rgba(3, 3, &[0; 5]), Err(QrError::Image(_))));
     }
 
     #[test]

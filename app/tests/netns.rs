@@ -171,6 +171,13 @@ fn pairing_and_sharing_across_namespaces() {
     println!("paired across namespaces over WebRTC in {} ms ({} characters)", start.elapsed().as_millis(), uri.len());
     assert_eq!(joined["identity_key"], ok(&a, &["identity", "show"])["identity_key"]);
     assert_eq!(titles(&b, "Shared"), ["milk"]);
+    // Then live, both ways, once B runs its node (it finds A at the address it paired with).
+    let sb = link.serve(1, &b, &["--no-mdns", "--listen", "/ip4/0.0.0.0/udp/0/webrtc-direct"]);
+    assert!(sb.next()["peer_id"].is_string());
+    ok(&a, &["task", "add", "Shared", "from A"]);
+    eventually("B shows A's new task", || shows(&b, &["milk", "from A"]));
+    ok(&b, &["task", "add", "Shared", "from B"]);
+    eventually("A shows B's task", || shows(&a, &["milk", "from A", "from B"]));
 
     // Another person, by a picture of the QR code (every transport).
     let inv = Running::start(&a, &["invite", "space", "Shared", "--role", "editor"]);
@@ -192,5 +199,5 @@ fn pairing_and_sharing_across_namespaces() {
     let joined = ok_in(&link, 1, &c, &["join", "--qr", &png.to_string_lossy()]);
     println!("joined a space by QR picture across namespaces in {} ms", start.elapsed().as_millis());
     assert!(joined["space"].is_string());
-    assert_eq!(titles(&c, "Shared"), ["milk"]);
+    assert_eq!(titles(&c, "Shared"), ["milk", "from A", "from B"]);
 }

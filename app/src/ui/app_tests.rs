@@ -211,3 +211,65 @@ fn the_join_dialog_pairs_a_fresh_device_from_pasted_text() {
     let space = guest.echo().space(&host.space.id()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(space.tasks().len(), 1);
 }
+
+/// eframe's storage, in memory.
+#[derive(Default)]
+struct Memory(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for Memory {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn the_app_reopens_where_it_was_left() {
+    let f = fixture();
+    let other = f.client.create_space("Work").unwrap_or_else(|e| panic!("{e}"));
+    other.add_task("Report").ok();
+    let services = Services::standalone(f.client.clone(), None);
+    // First run: pick the space "Work", the TodoMVC view and the Active filter; save.
+    let mut storage = Memory::default();
+    {
+        let s = services.clone();
+        let mut h = Harness::builder().with_size(egui::vec2(1000.0, 640.0)).with_step_dt(1.0 / 60.0).build_ui_state(
+            move |ui, app: &mut Option<DxosApp>| {
+                app.get_or_insert_with(|| DxosApp::new(ui.ctx(), s.clone(), Saved::default())).frame(ui);
+            },
+            None,
+        );
+        h.run();
+        h.get_by_label("Work").click();
+        h.run();
+        h.get_by_label("TodoMVC").click();
+        h.run();
+        h.get_by_label("Active").click();
+        h.run();
+        h.get_by_label("Report");
+        let app = h.state_mut().as_mut().unwrap_or_else(|| panic!("no app"));
+        eframe::App::save(app, &mut storage);
+    }
+    let saved: Saved = eframe::get_value(&storage, "dxos").unwrap_or_default();
+    assert_eq!(saved.space, Some(other.id().to_string()));
+    assert_eq!(saved.view.as_deref(), Some("todomvc"));
+    assert_eq!(saved.filter, super::state::Filter::Active);
+    // Next run: the same space, view and filter.
+    let mut h = Harness::builder().with_size(egui::vec2(1000.0, 640.0)).with_step_dt(1.0 / 60.0).build_ui_state(
+        move |ui, app: &mut Option<DxosApp>| {
+            app.get_or_insert_with(|| DxosApp::new(ui.ctx(), services.clone(), saved.clone())).frame(ui);
+        },
+        None,
+    );
+    h.run();
+    h.get_by_label("Report");
+    h.get_by_label("todos");
+    let state = h.state().as_ref().map(|a| (a.state().view.clone(), a.state().filter));
+    assert_eq!(state, Some(("todomvc".to_owned(), super::state::Filter::Active)));
+}

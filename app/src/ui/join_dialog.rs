@@ -178,6 +178,11 @@ impl JoinDialog {
             self.path = path.display().to_string();
             self.read_picture(ui.ctx(), path);
         }
+        if ui.button("Paste a picture").on_hover_text("A screenshot or photo of the code, copied").clicked() {
+            self.read_in_background(ui.ctx(), "Reading the picture on the clipboard…", |_| {
+                crate::qr::decode_clipboard().map_err(|e| e.to_string())
+            });
+        }
         ui.separator();
         if ui.button("Scan with the camera").clicked() {
             self.scan_camera(ui.ctx());
