@@ -160,7 +160,11 @@ fn the_invitation_dialog_shows_a_qr_code_of_the_offer() {
 fn the_join_dialog_pairs_a_fresh_device_from_pasted_text() {
     let host = fixture();
     host.space.add_task("Milk").ok();
-    let loopback = || dxos_net::NodeConfig::loopback(&[dxos_net::Transport::WebRtcDirect]);
+    // Every transport, as the app listens: the offer carries one address of each.
+    let loopback = || {
+        use dxos_net::Transport::*;
+        dxos_net::NodeConfig::loopback(&[WebRtcDirect, Quic, Tcp])
+    };
     let host_net = crate::net::NetHost::start(&host.client, loopback()).unwrap_or_else(|e| panic!("{}", e.message));
     let inv = host_net.invite(dxos_halo::OfferKind::Device, std::time::Duration::from_secs(60), false);
     let uri = inv.unwrap_or_else(|e| panic!("{}", e.message)).uri;
@@ -197,7 +201,7 @@ fn the_join_dialog_pairs_a_fresh_device_from_pasted_text() {
     h.step();
     h.get_by_role_and_label(egui::accesskit::Role::Button, "Join").click();
     let mut done = false;
-    for _ in 0..1000 {
+    for _ in 0..3000 {
         h.step();
         if h.query_by_label_contains("this device is now one of your devices").is_some() {
             done = true;
@@ -205,7 +209,11 @@ fn the_join_dialog_pairs_a_fresh_device_from_pasted_text() {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    assert!(done, "the join finished");
+    if !done {
+        let shown: Vec<String> =
+            h.root().children_recursive().filter_map(|n| n.accesskit_node().label()).map(|l| l.to_string()).collect();
+        panic!("the join did not finish; the dialog shows {shown:?}");
+    }
     assert!(h.state().0.identity_changed, "the app opens the joined identity");
     assert_eq!(guest.halo().identity().map(|i| i.identity_key), host.client.halo().identity().map(|i| i.identity_key));
     let space = guest.echo().space(&host.space.id()).unwrap_or_else(|e| panic!("{e}"));
@@ -247,6 +255,14 @@ fn the_app_reopens_where_it_was_left() {
         );
         h.run();
         h.get_by_label("Work").click();
+        // The space opens off the UI thread: wait for it.
+        for _ in 0..500 {
+            h.step();
+            if h.state().as_ref().and_then(|a| a.state().space.as_ref().map(|s| s.id())) == Some(other.id()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         h.run();
         h.get_by_label("TodoMVC").click();
         h.run();

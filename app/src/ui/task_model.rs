@@ -100,3 +100,50 @@ pub const READ_ONLY_NOTE: &str = "You are a reader in this space: it is read-onl
 
 /// The type both task views show.
 pub const TASK_TYPE: &str = "dxos.org/type/Task";
+
+/// A task's title being edited in place.
+pub struct Editing {
+    /// The task.
+    pub id: ObjectId,
+    /// The text as typed so far.
+    pub text: String,
+    focused: bool,
+}
+
+impl Editing {
+    /// Starts editing `id`, whose title is `text`.
+    pub fn new(id: ObjectId, text: String) -> Self {
+        Self { id, text, focused: false }
+    }
+}
+
+/// A row's checkbox, named `name` for AccessKit; returns the new value when it was clicked.
+pub fn task_checkbox(ui: &mut egui::Ui, completed: bool, enabled: bool, name: String) -> Option<bool> {
+    let mut done = completed;
+    let check = ui.add_enabled(enabled, egui::Checkbox::without_text(&mut done));
+    check.widget_info(|| egui::WidgetInfo::selected(egui::Role::CheckBox, enabled, done, name.clone()));
+    check.changed().then_some(done)
+}
+
+/// The in-place editor of a title (named `name`), focused when it opens. Returns `Some(true)`
+/// to save (Enter, or leaving the field) and `Some(false)` to cancel (Esc).
+pub fn edit_field(ui: &mut egui::Ui, e: &mut Editing, name: &'static str) -> Option<bool> {
+    let field = ui.add(egui::TextEdit::singleline(&mut e.text).desired_width(ui.available_width() - 8.0));
+    field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, name));
+    if !e.focused {
+        field.request_focus();
+        e.focused = true;
+    }
+    field.lost_focus().then(|| !ui.input(|i| i.key_pressed(egui::Key::Escape)))
+}
+
+/// A task's title as a clickable label, struck through when completed.
+pub fn title_label(ui: &mut egui::Ui, title: &str, completed: bool) -> egui::Response {
+    let text = if completed { egui::RichText::new(title).strikethrough().weak() } else { egui::RichText::new(title) };
+    ui.add(egui::Label::new(text).sense(egui::Sense::click()).truncate())
+}
+
+/// Whether the pointer is over the row being drawn (hover-only buttons show then).
+pub fn row_hovered(ui: &egui::Ui) -> bool {
+    ui.rect_contains_pointer(ui.max_rect().expand2(egui::vec2(0.0, 2.0)))
+}

@@ -7,7 +7,9 @@ use eframe::egui;
 
 use super::plugin::{Contribution, Plugin, Registry, Surface, SurfaceRole};
 use super::state::AppState;
-use super::task_model::{READ_ONLY_NOTE, TASK_TYPE, TaskModel, undo_keys};
+use super::task_model::{
+    Editing, READ_ONLY_NOTE, TASK_TYPE, TaskModel, edit_field, row_hovered, task_checkbox, title_label, undo_keys,
+};
 
 /// Contributes the Tasks view.
 pub struct TasksPlugin;
@@ -26,12 +28,6 @@ impl Plugin for TasksPlugin {
             make: |ctx, app| app.space.clone().map(|s| Box::new(TasksView::new(ctx, s)) as Box<dyn Surface>),
         });
     }
-}
-
-struct Editing {
-    id: ObjectId,
-    text: String,
-    focused: bool,
 }
 
 enum Act {
@@ -127,37 +123,21 @@ impl TasksView {
                 });
                 handle.response.on_hover_text("Drag to reorder");
             }
-            let mut done = completed;
-            let check = ui.add_enabled(!read_only, egui::Checkbox::without_text(&mut done));
-            check.widget_info(|| {
-                egui::WidgetInfo::selected(egui::Role::CheckBox, !read_only, done, format!("Done: {title}"))
-            });
-            if check.changed() {
+            if let Some(done) = task_checkbox(ui, completed, !read_only, format!("Done: {title}")) {
                 *act = Some(Act::Toggle(id.clone(), done));
             }
             if let Some(e) = self.editing.as_mut().filter(|e| e.id == id) {
-                let field = ui.add(egui::TextEdit::singleline(&mut e.text).desired_width(ui.available_width() - 8.0));
-                field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Edit task"));
-                if !e.focused {
-                    field.request_focus();
-                    e.focused = true;
-                }
-                if field.lost_focus() {
-                    let esc = ui.input(|i| i.key_pressed(egui::Key::Escape));
-                    self.finish_edit(!esc);
+                // Enter and leaving the field save; Esc cancels.
+                if let Some(save) = edit_field(ui, e, "Edit task") {
+                    self.finish_edit(save);
                 }
                 return;
             }
-            let text = if completed {
-                egui::RichText::new(&title).strikethrough().weak()
-            } else {
-                egui::RichText::new(&title)
-            };
-            let label = ui.add(egui::Label::new(text).sense(egui::Sense::click()).truncate());
+            let label = title_label(ui, &title, completed);
             if label.clicked() && !read_only {
                 *act = Some(Act::Edit(id.clone(), title.clone()));
             }
-            let hovered = ui.rect_contains_pointer(ui.max_rect().expand2(egui::vec2(0.0, 2.0)));
+            let hovered = row_hovered(ui);
             if hovered && !read_only {
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let del = ui.small_button("Delete");
@@ -243,7 +223,7 @@ impl Surface for TasksView {
             }
             Some(Act::Edit(id, text)) => {
                 self.finish_edit(true);
-                self.editing = Some(Editing { id, text, focused: false });
+                self.editing = Some(Editing::new(id, text));
             }
             None => {}
         }

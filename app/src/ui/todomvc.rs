@@ -8,7 +8,9 @@ use eframe::egui;
 
 use super::plugin::{Contribution, Plugin, Registry, Surface, SurfaceRole};
 use super::state::{AppState, Filter};
-use super::task_model::{READ_ONLY_NOTE, TaskModel, items_left, undo_keys};
+use super::task_model::{
+    Editing, READ_ONLY_NOTE, TaskModel, edit_field, items_left, row_hovered, task_checkbox, title_label, undo_keys,
+};
 
 /// Contributes the TodoMVC view of tasks.
 pub struct TodoMvcPlugin;
@@ -27,12 +29,6 @@ impl Plugin for TodoMvcPlugin {
             make: |ctx, app| app.space.clone().map(|s| Box::new(TodoMvcView::new(ctx, s)) as Box<dyn Surface>),
         });
     }
-}
-
-struct Editing {
-    id: ObjectId,
-    text: String,
-    focused: bool,
 }
 
 /// The TodoMVC view of a space.
@@ -143,39 +139,21 @@ impl TodoMvcView {
         let Some((id, task)) = self.model.rows().get(index) else { return };
         let (id, title, completed) = (id.clone(), task.title.clone(), task.completed);
         ui.horizontal(|ui| {
-            let mut done = completed;
-            let toggle = ui.add_enabled(!read_only, egui::Checkbox::without_text(&mut done));
-            toggle.widget_info(|| {
-                egui::WidgetInfo::selected(egui::Role::CheckBox, !read_only, done, format!("Toggle {title}"))
-            });
-            if toggle.changed() {
+            if let Some(done) = task_checkbox(ui, completed, !read_only, format!("Toggle {title}")) {
                 *act = Some(Act::Toggle(id.clone(), done));
             }
             if let Some(e) = self.editing.as_mut().filter(|e| e.id == id) {
-                let field = ui.add(egui::TextEdit::singleline(&mut e.text).desired_width(ui.available_width() - 8.0));
-                field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Edit todo"));
-                if !e.focused {
-                    field.request_focus();
-                    e.focused = true;
-                }
-                if field.lost_focus() {
-                    let esc = ui.input(|i| i.key_pressed(egui::Key::Escape));
-                    // Enter and leaving the field save; Esc cancels.
-                    self.finish_edit(!esc);
+                // Enter and leaving the field save; Esc cancels.
+                if let Some(save) = edit_field(ui, e, "Edit todo") {
+                    self.finish_edit(save);
                 }
                 return;
             }
-            let text = if completed {
-                egui::RichText::new(&title).strikethrough().weak()
-            } else {
-                egui::RichText::new(&title)
-            };
-            let label = ui.add(egui::Label::new(text).sense(egui::Sense::click()).truncate());
+            let label = title_label(ui, &title, completed);
             if label.double_clicked() && !read_only {
                 *act = Some(Act::StartEdit(id.clone(), title.clone()));
             }
-            let row_hovered = ui.rect_contains_pointer(ui.max_rect().expand2(egui::vec2(0.0, 2.0)));
-            if !read_only && row_hovered {
+            if !read_only && row_hovered(ui) {
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let destroy = ui.small_button("×");
                     destroy
@@ -271,7 +249,7 @@ impl Surface for TodoMvcView {
             }
             Some(Act::StartEdit(id, text)) => {
                 self.finish_edit(true);
-                self.editing = Some(Editing { id, text, focused: false });
+                self.editing = Some(Editing::new(id, text));
             }
             None => {}
         }

@@ -379,7 +379,7 @@ async fn run_join(
     let mut events = node.subscribe_new();
 
     // Connecting: dial the offer's addresses (and any the node learns by mDNS), again
-    // every 2 s, until connected.
+    // every 1.6 s (one dial at a time; a stuck one is given up), until connected.
     let _ = status.send(JoinStatus::Connecting);
     let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     let stream = loop {
@@ -396,7 +396,7 @@ async fn run_join(
         if let Err(e) = node.dial_invite(host, offer.multiaddrs()).await {
             return fail(JoinFailure::Network, e.to_string());
         }
-        let connected = tokio::time::timeout(Duration::from_secs(2), async {
+        let connected = tokio::time::timeout(Duration::from_millis(1600), async {
             loop {
                 if node.is_connected(host).await {
                     return;

@@ -408,13 +408,22 @@ impl Task {
                 }
                 let mut all: Vec<Multiaddr> = addrs.iter().map(without_peer).collect();
                 all.extend(self.redial.addrs(&peer).iter().filter(|a| !all.contains(a)).cloned().collect::<Vec<_>>());
-                if !self.connections.contains_key(&peer) && !self.dialing.contains_key(&peer) {
-                    let opts = DialOpts::peer_id(peer)
-                        .addresses(all)
-                        .condition(PeerCondition::DisconnectedAndNotDialing)
-                        .build();
-                    if let Err(e) = self.swarm.dial(opts) {
-                        tracing::debug!(%peer, "dial inviter: {e}");
+                // One dial at a time; one still pending after a while is given up for a fresh
+                // one (a WebRTC-direct dial now and then never completes: waiting out its 5 s
+                // timeout would hold up the pairing).
+                let stale =
+                    self.dialing.get(&peer).map(|(_, started)| now.duration_since(*started) >= LAN_DIAL_PATIENCE);
+                if !self.connections.contains_key(&peer) && stale != Some(false) {
+                    if stale == Some(true) {
+                        let _ = self.swarm.disconnect_peer_id(peer);
+                    }
+                    let opts = DialOpts::peer_id(peer).addresses(all).condition(PeerCondition::Disconnected).build();
+                    let id = opts.connection_id();
+                    match self.swarm.dial(opts) {
+                        Ok(()) => {
+                            self.dialing.insert(peer, (id, now));
+                        }
+                        Err(e) => tracing::debug!(%peer, "dial inviter: {e}"),
                     }
                 }
                 let _ = tx.send(());
