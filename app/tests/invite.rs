@@ -144,6 +144,10 @@ fn a_space_is_shared_by_a_qr_picture_with_a_code() {
     );
     // A reader's space is read-only.
     assert_eq!(fails(&r, &["task", "add", "Plans", "rita's"]), (1, "denied".to_owned()));
+    // Live from then on, once the reader runs its node.
+    let serve_r = serve(&r);
+    ok(&a, &["task", "add", "Plans", "eggs"]);
+    eventually("the reader sees the owner's new task", || titles(&r, "Plans") == ["milk", "eggs"]);
     // Joining again changes nothing (the owner need not even be asked).
     let (_inv2, first2) = invite(&a, &["space", "Plans"]);
     let again = ok(&r, &["join", first2["uri"].as_str().unwrap_or_default()]);
@@ -154,9 +158,27 @@ fn a_space_is_shared_by_a_qr_picture_with_a_code() {
     let left = ok(&r, &["space", "leave", "Plans"]);
     assert_eq!(left["left"], space_id);
     assert_eq!(ok(&r, &["space", "list"]).as_array().map(Vec::len), Some(0));
-    let removed = ok(&a, &["space", "remove-member", "Plans", &rita]);
-    assert_eq!(removed["removed"], rita.as_str());
-    assert_eq!(ok(&a, &["space", "members", "Plans"]).as_array().map(Vec::len), Some(1));
+    // The leave replicates: the owner sees the member go; removing it again is refused.
+    eventually("the owner sees the reader leave", || {
+        ok(&a, &["space", "members", "Plans"]).as_array().map(Vec::len) == Some(1)
+    });
+    assert_eq!(fails(&a, &["space", "remove-member", "Plans", &rita]), (1, "denied".to_owned()));
+    // An editor joins by text, then the owner removes them.
+    let e = new_profile(dir.path(), "e");
+    let (_inv3, first3) = invite(&a, &["space", "Plans"]);
+    ok(&e, &["join", first3["uri"].as_str().unwrap_or_default()]);
+    let ed = ok(&e, &["identity", "show"])["identity_key"].as_str().unwrap_or_default().to_owned();
+    ok(&e, &["task", "add", "Plans", "from the editor"]);
+    let removed = ok(&a, &["space", "remove-member", "Plans", &ed]);
+    assert_eq!(removed["removed"], ed.as_str());
+    assert!(
+        ok(&a, &["space", "members", "Plans"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|m| m["identity_key"] != ed.as_str())
+    );
+    drop(serve_r);
 }
 
 #[test]

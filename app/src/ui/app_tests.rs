@@ -289,3 +289,60 @@ fn the_app_reopens_where_it_was_left() {
     let state = h.state().as_ref().map(|a| (a.state().view.clone(), a.state().filter));
     assert_eq!(state, Some(("todomvc".to_owned(), super::state::Filter::Active)));
 }
+
+/// Steps (sleeping between) until `label` is shown, for what background threads bring.
+fn wait_for_label(h: &mut Harness<'static, Option<DxosApp>>, label: &str) {
+    for _ in 0..500 {
+        h.step();
+        if h.query_by_label(label).is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{label:?} never showed");
+}
+
+#[test]
+fn the_sidebar_creates_renames_deletes_and_restores_spaces() {
+    let f = fixture();
+    let mut h = app_harness(&f);
+    h.run();
+    h.get_by_label("New space").click();
+    h.run();
+    h.get_by_label("New space name").focus();
+    h.step();
+    h.get_by_label("New space name").type_text("Holidays");
+    h.step();
+    h.get_by_label("Create").click();
+    wait_for_label(&mut h, "Holidays");
+    assert!(f.client.echo().spaces(false).unwrap_or_default().iter().any(|s| s.name == "Holidays"));
+    // Rename the selected space (Groceries).
+    h.get_by_label("Rename").click();
+    h.run();
+    h.get_by_label("Space name").focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label("Space name").type_text("Food");
+    h.step();
+    h.get_by_label("Save").click();
+    wait_for_label(&mut h, "Food");
+    assert_eq!(f.space.name(), "Food");
+    // Delete it: it moves to "Deleted", from where it comes back.
+    h.get_by_label("Delete").click();
+    wait_for_label(&mut h, "Deleted");
+    h.get_by_label("Deleted").click();
+    wait_for_label(&mut h, "Restore");
+    assert!(f.client.echo().spaces(false).unwrap_or_default().iter().all(|s| s.name != "Food"));
+    h.get_by_label("Restore").click();
+    for _ in 0..200 {
+        h.step();
+        if h.query_by_label("Restore").is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(f.client.echo().spaces(false).unwrap_or_default().iter().any(|s| s.name == "Food"));
+    // Members and devices show who we are.
+    h.get_by_label("Ada (you)");
+    h.get_by_label_contains("(this device)");
+}

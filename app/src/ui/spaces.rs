@@ -41,6 +41,33 @@ struct SpacesSection {
     confirm_leave: bool,
 }
 
+impl SpacesSection {
+    /// Deleted spaces, which can come back.
+    fn deleted(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
+        let deleted: Vec<(PublicKey, String)> = app
+            .snapshot
+            .spaces
+            .iter()
+            .filter(|s| s.deleted && s.role.is_some())
+            .map(|s| (s.id, s.name.clone()))
+            .collect();
+        if !deleted.is_empty() {
+            ui.collapsing("Deleted", |ui| {
+                for (id, name) in deleted {
+                    ui.horizontal(|ui| {
+                        ui.label(&name);
+                        if ui.small_button("Restore").clicked()
+                            && let Err(e) = app.services.client.echo().restore_space(&id)
+                        {
+                            app.notify(format!("Could not restore the space: {e}"));
+                        }
+                    });
+                }
+            });
+        }
+    }
+}
+
 impl Surface for SpacesSection {
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
         let selected = app.space.as_ref().map(|s| s.id());
@@ -85,6 +112,7 @@ impl Surface for SpacesSection {
                 }
             }
         }
+        self.deleted(ui, app);
         let Some(space) = app.space.clone() else { return };
         let role = app.role();
         ui.separator();
@@ -97,10 +125,18 @@ impl Surface for SpacesSection {
                 let d = InviteDialog::new(app, ui.ctx(), kind, format!("Share {}", space.name()));
                 app.open_dialog(Box::new(d));
             }
-            if ui.small_button("Delete").on_hover_text("Hide it here; restore it below").clicked()
-                && let Err(e) = app.services.client.echo().delete_space(&space.id())
-            {
-                app.notify(format!("Could not delete the space: {e}"));
+            if ui.small_button("Delete").on_hover_text("Hide it here; restore it below").clicked() {
+                match app.services.client.echo().delete_space(&space.id()) {
+                    Ok(()) => {
+                        // Show another space, if there is one.
+                        app.space = None;
+                        let next = rows.iter().find(|(id, _)| *id != space.id()).map(|(id, _)| *id);
+                        if let Some(id) = next {
+                            app.select_space(ui.ctx(), id);
+                        }
+                    }
+                    Err(e) => app.notify(format!("Could not delete the space: {e}")),
+                }
             }
             let leave = if self.confirm_leave { "Really leave?" } else { "Leave" };
             if ui.small_button(leave).on_hover_text("Leave it on all your devices; the others keep it").clicked() {
@@ -137,28 +173,6 @@ impl Surface for SpacesSection {
                 }
                 self.rename = None;
             }
-        }
-        // Deleted spaces can come back.
-        let deleted: Vec<(PublicKey, String)> = app
-            .snapshot
-            .spaces
-            .iter()
-            .filter(|s| s.deleted && s.role.is_some())
-            .map(|s| (s.id, s.name.clone()))
-            .collect();
-        if !deleted.is_empty() {
-            ui.collapsing("Deleted", |ui| {
-                for (id, name) in deleted {
-                    ui.horizontal(|ui| {
-                        ui.label(&name);
-                        if ui.small_button("Restore").clicked()
-                            && let Err(e) = app.services.client.echo().restore_space(&id)
-                        {
-                            app.notify(format!("Could not restore the space: {e}"));
-                        }
-                    });
-                }
-            });
         }
     }
 }
