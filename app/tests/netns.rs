@@ -201,3 +201,28 @@ fn pairing_and_sharing_across_namespaces() {
     assert!(joined["space"].is_string());
     assert_eq!(titles(&c, "Shared"), ["milk", "from A", "from B"]);
 }
+
+#[test]
+fn an_invitation_whose_addresses_are_stale_finds_the_inviter_by_mdns() {
+    let Some(link) = link_or_skip("i") else { return };
+    let dir = tmp();
+    let a = new_profile(dir.path(), "a");
+    ok(&a, &["space", "create", "--name", "Shared"]);
+    ok(&a, &["task", "add", "Shared", "milk"]);
+    let sa = link.serve(0, &a, &[]);
+    assert!(sa.next()["peer_id"].is_string());
+    let inv = Running::start(&a, &["invite", "device"]);
+    let uri = inv.next()["uri"].as_str().unwrap_or_default().to_owned();
+    // The same offer, its addresses replaced by one where nobody listens (a laptop that moved
+    // to another network since): the guest finds the inviter on the LAN by mDNS instead.
+    let mut offer = dxos_halo::Offer::from_uri(&uri, 0).unwrap_or_else(|e| panic!("{e}"));
+    offer.addrs =
+        vec!["/ip4/10.254.254.254/tcp/4001".parse::<multiaddr::Multiaddr>().map(|m| m.to_vec()).unwrap_or_default()];
+    let stale = offer.to_uri();
+    let b = dir.path().join("b");
+    let start = Instant::now();
+    let joined = ok_in(&link, 1, &b, &["join", &stale]);
+    println!("joined through mDNS in {} ms", start.elapsed().as_millis());
+    assert_eq!(joined["identity_key"], ok(&a, &["identity", "show"])["identity_key"]);
+    assert_eq!(titles(&b, "Shared"), ["milk"]);
+}
