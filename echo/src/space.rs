@@ -21,7 +21,7 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{
     Any, DeepObservable, Doc, GetString, In, Map as _, MapPrelim, MapRef, Observable, OffsetKind, Options, Out,
-    ReadTxn, StateVector, Text, TextPrelim, Transact, TransactionMut, UndoManager, Update,
+    ReadTxn, StateVector, Text, TextPrelim, Transact, TransactionMut, UndoManager, Update, WriteTxn,
 };
 
 use crate::error::{EchoError, Result};
@@ -972,7 +972,18 @@ impl SpaceInner {
         let applied = observing_ids(&objects, &self.sink, || {
             catch_unwind(AssertUnwindSafe(|| {
                 let mut txn = doc.transact_mut_with(REMOTE_ORIGIN);
-                txn.apply_update(update)
+                let applied = txn.apply_update(update);
+                // Updates that arrived before what they build on wait in yrs' pending store; yrs
+                // retries them only when the update that completes them names the same client,
+                // and a pending delete set could be left unapplied (replicas then disagreed in
+                // the convergence property test). Offer what is pending once more.
+                if applied.is_ok()
+                    && txn.has_missing_updates()
+                    && let Some(pending) = txn.prune_pending()
+                {
+                    return txn.apply_update(pending);
+                }
+                applied
             }))
         });
         match applied {

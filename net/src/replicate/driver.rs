@@ -232,15 +232,12 @@ where
     driver.act(start);
 
     let result = loop {
+        // Local news first: a membership change (a removal, a revocation) made before an edit
+        // is queued before it, so it is acted on before any frame from the peer is answered
+        // with a state that holds the edit. Unbiased, a removed member's sync request could be
+        // answered from the session's stale copy of the membership (seen once in CI).
         tokio::select! {
-            frame = stream.next() => match frame {
-                Some(Ok(bytes)) => match driver.session.receive(&bytes) {
-                    Ok(actions) => driver.act(actions),
-                    Err(e) => break Err(SessionError::Protocol(e)),
-                },
-                Some(Err(e)) => break Err(SessionError::Io(e)),
-                None => break Ok(()),
-            },
+            biased;
             Some(local) = local_rx.recv() => match local {
                 Local::Update(space, update, origin) => {
                     let source = match origin {
@@ -251,6 +248,14 @@ where
                     driver.act(a);
                 }
                 Local::Halo => driver.refresh(),
+            },
+            frame = stream.next() => match frame {
+                Some(Ok(bytes)) => match driver.session.receive(&bytes) {
+                    Ok(actions) => driver.act(actions),
+                    Err(e) => break Err(SessionError::Protocol(e)),
+                },
+                Some(Err(e)) => break Err(SessionError::Io(e)),
+                None => break Ok(()),
             },
         }
     };
