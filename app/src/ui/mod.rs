@@ -190,10 +190,7 @@ impl DxosApp {
         if self.app.identity_changed {
             self.app.identity_changed = false;
             self.app.dialog = None;
-            match default_space(&self.app.services.client) {
-                Ok(space) => self.app.space = Some(space),
-                Err(e) => self.app.notify(format!("Could not open a space: {}", e.message)),
-            }
+            self.app.open_default_space(ui.ctx());
             self.screen = Screen::Main(layout::Layout::new(&self.registry, ui.ctx(), &self.app));
         }
         let mut ready = None;

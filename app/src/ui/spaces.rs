@@ -56,10 +56,11 @@ impl SpacesSection {
                 for (id, name) in deleted {
                     ui.horizontal(|ui| {
                         ui.label(&name);
-                        if ui.small_button("Restore").clicked()
-                            && let Err(e) = app.services.client.echo().restore_space(&id)
-                        {
-                            app.notify(format!("Could not restore the space: {e}"));
+                        // Restoring may load the space from the store: off the UI thread.
+                        if ui.small_button("Restore").clicked() {
+                            app.spawn_write(ui.ctx(), "restore the space", move |c| {
+                                c.echo().restore_space(&id).map_err(Into::into)
+                            });
                         }
                     });
                 }
@@ -126,16 +127,12 @@ impl Surface for SpacesSection {
                 app.open_dialog(Box::new(d));
             }
             if ui.small_button("Delete").on_hover_text("Hide it here; restore it below").clicked() {
-                match app.services.client.echo().delete_space(&space.id()) {
-                    Ok(()) => {
-                        // Show another space, if there is one.
-                        app.space = None;
-                        let next = rows.iter().find(|(id, _)| *id != space.id()).map(|(id, _)| *id);
-                        if let Some(id) = next {
-                            app.select_space(ui.ctx(), id);
-                        }
-                    }
-                    Err(e) => app.notify(format!("Could not delete the space: {e}")),
+                let id = space.id();
+                app.spawn_write(ui.ctx(), "delete the space", move |c| c.echo().delete_space(&id).map_err(Into::into));
+                // Show another space, if there is one.
+                app.space = None;
+                if let Some(next) = rows.iter().find(|(other, _)| *other != id).map(|(other, _)| *other) {
+                    app.select_space(ui.ctx(), next);
                 }
             }
             let leave = if self.confirm_leave { "Really leave?" } else { "Leave" };

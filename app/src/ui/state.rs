@@ -401,6 +401,18 @@ impl AppState {
         self.loading = Some(rx);
     }
 
+    /// Opens the profile's first space, or makes one, off the UI thread (after a join).
+    pub fn open_default_space(&mut self, ctx: &egui::Context) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (client, ctx) = (self.services.client.clone(), ctx.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(super::default_space(&client).map_err(|e| e.message));
+            ctx.request_repaint();
+        });
+        self.space = None;
+        self.loading = Some(rx);
+    }
+
     /// Whether a space is being opened.
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()

@@ -9,6 +9,17 @@ use crate::keys::{KeyPair, PublicKey};
 
 use super::{DEVICE_KEY, Halo, HaloError, IdentityInfo, Inner, check_name};
 
+/// The identity that some credential in `credentials` says `device` acts for (unchecked: the
+/// caller verifies the chain).
+fn identity_authorizing(credentials: &[Credential], device: &PublicKey) -> Option<PublicKey> {
+    credentials.iter().find_map(|c| match c.claim() {
+        Claim::AuthorizedDevice { identity, device: d } if d == device.as_bytes() => {
+            PublicKey::from_bytes(identity).ok()
+        }
+        _ => None,
+    })
+}
+
 impl Halo {
     /// The key this fresh profile's device uses while it joins an identity (its peer id in
     /// the pairing): made and kept in the keyring on the first call, and kept as the device
@@ -138,14 +149,7 @@ impl Halo {
             .load(DEVICE_KEY)?
             .ok_or_else(|| HaloError::NotAdmitted("this profile made no key to join with".into()))?;
         let me = device.public();
-        let identity = credentials
-            .iter()
-            .find_map(|c| match c.claim() {
-                Claim::AuthorizedDevice { identity, device } if device == me.as_bytes() => {
-                    PublicKey::from_bytes(identity).ok()
-                }
-                _ => None,
-            })
+        let identity = identity_authorizing(&credentials, &me)
             .ok_or_else(|| HaloError::NotAdmitted("no credential authorizes this device".into()))?;
         let own: Vec<Credential> =
             credentials.iter().filter(|c| c.claim().identity_scope() == Some(*identity.as_bytes())).cloned().collect();
@@ -187,14 +191,7 @@ impl Halo {
         guest: &PublicKey,
         credentials: Vec<Credential>,
     ) -> Result<(PublicKey, Vec<Credential>), HaloError> {
-        let identity = credentials
-            .iter()
-            .find_map(|c| match c.claim() {
-                Claim::AuthorizedDevice { identity, device } if device == guest.as_bytes() => {
-                    PublicKey::from_bytes(identity).ok()
-                }
-                _ => None,
-            })
+        let identity = identity_authorizing(&credentials, guest)
             .ok_or_else(|| HaloError::NotAdmitted("the guest did not prove which identity it acts for".into()))?;
         let chain: Vec<Credential> =
             credentials.into_iter().filter(|c| c.claim().identity_scope() == Some(*identity.as_bytes())).collect();
