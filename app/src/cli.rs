@@ -454,6 +454,13 @@ fn long(profile: &Profile, req: &Request, json: bool) -> Result<(), CmdError> {
             // `join --json` prints one document (CLI.md); the words are for people.
             Ok(())
         } else if json {
+            // The QR code goes to stderr when a person watches it; stdout stays JSON only.
+            if let Some(uri) = v["uri"].as_str()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && let Ok(q) = crate::qr::terminal(uri)
+            {
+                eprintln!("{q}");
+            }
             writeln!(stdout, "{v}")
         } else if let Some(uri) = v["uri"].as_str() {
             match crate::qr::terminal(uri) {
