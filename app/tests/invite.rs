@@ -41,20 +41,11 @@ fn admitted(r: &Running) -> String {
     }
 }
 
+/// A PNG of `text`'s QR code (6 pixels a module, quiet zone), blurred by `blur` (sigma).
 fn png_of(text: &str, path: &Path, blur: f32) {
-    let code = qrcode::QrCode::new(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    let (n, px, quiet) = (code.width() as u32, 6u32, 4u32);
-    let colors = code.to_colors();
-    let side = (n + 2 * quiet) * px;
-    let img = image::GrayImage::from_fn(side, side, |x, y| {
-        let (mx, my) = ((x / px) as i64 - quiet as i64, (y / px) as i64 - quiet as i64);
-        let dark = mx >= 0
-            && my >= 0
-            && (mx as u32) < n
-            && (my as u32) < n
-            && colors[(my as u32 * n + mx as u32) as usize] == qrcode::Color::Dark;
-        image::Luma([if dark { 0 } else { 255 }])
-    });
+    let code = dxos::qr::luma(text, 6).unwrap_or_else(|e| panic!("{e}"));
+    let img = image::GrayImage::from_raw(code.width as u32, code.height as u32, code.pixels)
+        .unwrap_or_else(|| panic!("bad picture size"));
     let img = if blur > 0.0 { image::imageops::blur(&img, blur) } else { img };
     img.save(path).unwrap_or_else(|e| panic!("{e}"));
 }

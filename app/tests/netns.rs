@@ -183,17 +183,8 @@ fn pairing_and_sharing_across_namespaces() {
     let inv = Running::start(&a, &["invite", "space", "Shared", "--role", "editor"]);
     let uri = inv.next()["uri"].as_str().unwrap_or_default().to_owned();
     let png = dir.path().join("share.png");
-    let code = qrcode::QrCode::new(uri.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    let n = code.width() as u32;
-    let colors = code.to_colors();
-    let img = image::GrayImage::from_fn((n + 8) * 5, (n + 8) * 5, |x, y| {
-        let (mx, my) = ((x / 5) as i64 - 4, (y / 5) as i64 - 4);
-        let dark = (0..n as i64).contains(&mx)
-            && (0..n as i64).contains(&my)
-            && colors[(my * n as i64 + mx) as usize] == qrcode::Color::Dark;
-        image::Luma([if dark { 0 } else { 255 }])
-    });
-    img.save(&png).unwrap_or_else(|e| panic!("{e}"));
+    let code = dxos::qr::luma(&uri, 5).unwrap_or_else(|e| panic!("{e}"));
+    dxos::qr::write_png(&code, &png).unwrap_or_else(|e| panic!("{e}"));
     let c = new_profile(dir.path(), "c");
     let start = Instant::now();
     let joined = ok_in(&link, 1, &c, &["join", "--qr", &png.to_string_lossy()]);

@@ -2,6 +2,10 @@
 //! editor, taking access back, and every way an invitation can be wrong (each a clear error
 //! within its timeout, with nothing admitted).
 
+mod common;
+
+use common::logs;
+
 use std::time::{Duration, Instant};
 
 use dxos_halo::{Offer, OfferKind, Role};
@@ -12,13 +16,6 @@ use dxos_net::{Node, Transport};
 use tokio::sync::watch;
 
 const LONG: Duration = Duration::from_secs(30);
-
-fn logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
 
 fn now_s() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)

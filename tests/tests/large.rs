@@ -1,6 +1,10 @@
 //! A 100k-object space syncs to an empty device in full, over QUIC and over WebRTC-direct
 //! (whose 8 KiB message limit the framing cuts under).
 
+mod common;
+
+use common::logs;
+
 use std::time::{Duration, Instant};
 
 use dxos_echo::{Space, SpaceOptions, Task};
@@ -11,14 +15,6 @@ use yrs::updates::decoder::Decode;
 
 fn n() -> usize {
     std::env::var("DXOS_LARGE_N").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000)
-}
-
-/// Logs to the test's output when `RUST_LOG` asks for it.
-fn logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
 }
 
 /// One Yjs update holding `n` tasks.

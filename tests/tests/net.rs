@@ -2,6 +2,10 @@
 //! offline edits, restarts, link loss, and what outsiders, readers, removed members, revoked
 //! devices and hostile peers get (nothing they should).
 
+mod common;
+
+use common::logs;
+
 use std::time::{Duration, Instant};
 
 use dxos_halo::{Claim, Credential, KeyPair, Role, Subject};
@@ -9,14 +13,6 @@ use dxos_net::testing::{TestProfile, TestResult, titles, wait_until};
 use dxos_net::{Node, NodeEvent, SessionEvent, Transport};
 
 const LONG: Duration = Duration::from_secs(30);
-
-/// Logs to the test's output when `RUST_LOG` asks for it.
-fn logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
 
 async fn connect(from: &Node, to: &Node) -> TestResult<()> {
     let addr = to.listen_addrs().await?.into_iter().next().ok_or("no listen address")?;

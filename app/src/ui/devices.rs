@@ -13,10 +13,6 @@ use super::state::AppState;
 pub struct DevicesPlugin;
 
 impl Plugin for DevicesPlugin {
-    fn name(&self) -> &'static str {
-        "devices"
-    }
-
     fn register(&self, r: &mut Registry) {
         r.add(Contribution {
             role: SurfaceRole::Sidebar,

@@ -12,10 +12,6 @@ use super::state::AppState;
 pub struct IdentityPlugin;
 
 impl Plugin for IdentityPlugin {
-    fn name(&self) -> &'static str {
-        "identity"
-    }
-
     fn register(&self, r: &mut Registry) {
         r.add(Contribution {
             role: SurfaceRole::Sidebar,

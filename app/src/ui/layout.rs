@@ -37,11 +37,6 @@ impl Layout {
         Self { sidebar, mains, for_space: None }
     }
 
-    /// The ids and labels of the main views.
-    pub fn views(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
-        self.mains.iter().map(|s| (s.id, s.label))
-    }
-
     fn notices(ui: &mut egui::Ui, app: &mut AppState) {
         let mut dismiss = None;
         for (i, n) in app.notices.iter().enumerate() {

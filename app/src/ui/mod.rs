@@ -143,7 +143,6 @@ enum Screen {
 
 /// The app: the plugins, their registry, the Layout, and the shared state.
 pub struct DxosApp {
-    plugins: Vec<Box<dyn plugin::Plugin>>,
     registry: plugin::Registry,
     screen: Screen,
     app: AppState,
@@ -175,7 +174,7 @@ impl DxosApp {
         } else {
             Screen::Welcome(welcome::WelcomeView::new(client))
         };
-        Self { plugins, registry, screen, app, stop }
+        Self { registry, screen, app, stop }
     }
 
     /// The shared state (for tests).
@@ -186,7 +185,6 @@ impl DxosApp {
     /// Draws one frame.
     pub fn frame(&mut self, ui: &mut egui::Ui) {
         self.app.begin_frame();
-        let _ = &self.plugins;
         if self.app.identity_changed {
             self.app.identity_changed = false;
             self.app.dialog = None;

@@ -60,8 +60,6 @@ impl Registry {
 
 /// A plugin: registers its surfaces, and may set things up once the window exists.
 pub trait Plugin {
-    /// Its name.
-    fn name(&self) -> &'static str;
     /// Adds its surfaces.
     fn register(&self, _registry: &mut Registry) {}
     /// Runs once when the window opens.

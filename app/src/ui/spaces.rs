@@ -12,10 +12,6 @@ use super::state::AppState;
 pub struct SpacesPlugin;
 
 impl Plugin for SpacesPlugin {
-    fn name(&self) -> &'static str {
-        "spaces"
-    }
-
     fn register(&self, r: &mut Registry) {
         r.add(Contribution {
             role: SurfaceRole::Sidebar,

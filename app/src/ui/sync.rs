@@ -9,10 +9,6 @@ use super::state::AppState;
 pub struct SyncPlugin;
 
 impl Plugin for SyncPlugin {
-    fn name(&self) -> &'static str {
-        "sync"
-    }
-
     fn register(&self, r: &mut Registry) {
         r.add(Contribution {
             role: SurfaceRole::Sidebar,

@@ -147,3 +147,108 @@ pub fn title_label(ui: &mut egui::Ui, title: &str, completed: bool) -> egui::Res
 pub fn row_hovered(ui: &egui::Ui) -> bool {
     ui.rect_contains_pointer(ui.max_rect().expand2(egui::vec2(0.0, 2.0)))
 }
+
+/// What a task row asked for, carried out once the list has been drawn.
+pub enum RowAction {
+    /// Complete or reopen.
+    Toggle(ObjectId, bool),
+    /// Delete (soft).
+    Delete(ObjectId),
+    /// Move to a position in the task order.
+    Move(ObjectId, usize),
+    /// Open the title editor, with this text.
+    Edit(ObjectId, String),
+}
+
+/// What the task views share besides their drawing: the live rows, the new-item input, the
+/// title being edited, and the last error to show.
+pub struct TaskList {
+    /// The live rows.
+    pub model: TaskModel,
+    /// The new-item input.
+    pub input: String,
+    /// The new-item input's widget id (for the undo keys).
+    pub input_id: Option<egui::Id>,
+    /// The title being edited, if any.
+    pub editing: Option<Editing>,
+    /// The last failure, in words.
+    pub error: Option<String>,
+    /// Whether saving an emptied title deletes the task (TodoMVC) or keeps the old title.
+    empty_deletes: bool,
+}
+
+impl TaskList {
+    /// The task list of `space` (with undo enabled); changes ask `ctx` for a repaint.
+    pub fn new(ctx: &egui::Context, space: Space, empty_deletes: bool) -> Self {
+        let error = space.enable_undo().err().map(|e| format!("Undo is not available: {e}"));
+        Self {
+            model: TaskModel::new(ctx, space),
+            input: String::new(),
+            input_id: None,
+            editing: None,
+            error,
+            empty_deletes,
+        }
+    }
+
+    /// The space.
+    pub fn space(&self) -> &Space {
+        self.model.space()
+    }
+
+    /// Keeps a failure to show.
+    pub fn report<T>(&mut self, r: dxos_echo::Result<T>, what: &str) {
+        if let Err(e) = r {
+            self.error = Some(format!("Could not {what}: {e}"));
+        }
+    }
+
+    /// Adds the input's text as a task (trimmed; nothing if empty) and clears the input.
+    pub fn add_input(&mut self) {
+        let title = self.input.trim().to_owned();
+        if title.is_empty() {
+            return;
+        }
+        let r = self.space().add_task(&title).map(|_| ());
+        if r.is_ok() {
+            self.input.clear();
+        }
+        self.report(r, "add the task");
+    }
+
+    /// Closes the title editor, saving (trimmed) when `save`.
+    pub fn finish_edit(&mut self, save: bool) {
+        let Some(e) = self.editing.take() else { return };
+        if !save {
+            return;
+        }
+        let title = e.text.trim().to_owned();
+        let r = match (title.is_empty(), self.empty_deletes) {
+            (true, true) => self.space().delete(&e.id),
+            (true, false) => Ok(()),
+            (false, _) => self.space().rename_task(&e.id, &title).map(|_| ()),
+        };
+        self.report(r, "save the task");
+    }
+
+    /// Carries out a row's action.
+    pub fn act(&mut self, a: RowAction) {
+        let r = match a {
+            RowAction::Toggle(id, done) => self.space().set_task_completed(&id, done).map(|_| ()),
+            RowAction::Delete(id) => self.space().delete(&id),
+            RowAction::Move(id, to) => self.space().move_task(&id, to),
+            RowAction::Edit(id, text) => {
+                self.finish_edit(true);
+                self.editing = Some(Editing::new(id, text));
+                Ok(())
+            }
+        };
+        self.report(r, "change the task");
+    }
+
+    /// Ctrl+Z / Ctrl+Shift+Z on the space (see [`undo_keys`]).
+    pub fn undo_keys(&self, ui: &egui::Ui) {
+        let free = self.input_id.filter(|_| self.input.is_empty() && self.editing.is_none());
+        undo_keys(ui, self.space(), free);
+    }
+}

@@ -2,23 +2,19 @@
 //! a title to edit it (Enter or leaving saves, Esc cancels); delete and move buttons on hover;
 //! drag a task by its handle to reorder; counts.
 
-use dxos_echo::{ObjectId, Space};
+use dxos_echo::Space;
 use eframe::egui;
 
 use super::plugin::{Contribution, Plugin, Registry, Surface, SurfaceRole};
 use super::state::AppState;
 use super::task_model::{
-    Editing, READ_ONLY_NOTE, TASK_TYPE, TaskModel, edit_field, row_hovered, task_checkbox, title_label, undo_keys,
+    READ_ONLY_NOTE, RowAction, TASK_TYPE, TaskList, edit_field, row_hovered, task_checkbox, title_label,
 };
 
 /// Contributes the Tasks view.
 pub struct TasksPlugin;
 
 impl Plugin for TasksPlugin {
-    fn name(&self) -> &'static str {
-        "tasks"
-    }
-
     fn register(&self, r: &mut Registry) {
         r.add(Contribution {
             role: SurfaceRole::Main,
@@ -30,85 +26,42 @@ impl Plugin for TasksPlugin {
     }
 }
 
-enum Act {
-    Toggle(ObjectId, bool),
-    Delete(ObjectId),
-    Move(ObjectId, usize),
-    Edit(ObjectId, String),
-}
-
 /// The Tasks view of a space.
 pub struct TasksView {
-    model: TaskModel,
-    input: String,
-    editing: Option<Editing>,
-    /// The new-item input's id (for the undo keys).
-    input_id: Option<egui::Id>,
-    error: Option<String>,
+    list: TaskList,
 }
 
 impl TasksView {
     /// A view of `space`'s tasks; changes (local or remote) ask `ctx` for a repaint.
     pub fn new(ctx: &egui::Context, space: Space) -> Self {
-        let error = space.enable_undo().err().map(|e| format!("Undo is not available: {e}"));
-        Self { model: TaskModel::new(ctx, space), input: String::new(), editing: None, input_id: None, error }
-    }
-
-    fn space(&self) -> &Space {
-        self.model.space()
-    }
-
-    fn report<T>(&mut self, r: dxos_echo::Result<T>, what: &str) {
-        if let Err(e) = r {
-            self.error = Some(format!("Could not {what}: {e}"));
-        }
-    }
-
-    fn add(&mut self) {
-        let title = self.input.trim().to_owned();
-        if title.is_empty() {
-            return;
-        }
-        let r = self.space().add_task(&title).map(|_| ());
-        if r.is_ok() {
-            self.input.clear();
-        }
-        self.report(r, "add the task");
-    }
-
-    fn finish_edit(&mut self, save: bool) {
-        let Some(e) = self.editing.take() else { return };
-        let title = e.text.trim().to_owned();
-        if save && !title.is_empty() {
-            let r = self.space().rename_task(&e.id, &title).map(|_| ());
-            self.report(r, "rename the task");
-        }
+        // An emptied title keeps the old one.
+        Self { list: TaskList::new(ctx, space, false) }
     }
 
     fn input_row(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let field = ui.add(
-                egui::TextEdit::singleline(&mut self.input)
+                egui::TextEdit::singleline(&mut self.list.input)
                     .hint_text("What needs to be done?")
                     .desired_width(ui.available_width() - 70.0),
             );
             field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "New task"));
-            self.input_id = Some(field.id);
+            self.list.input_id = Some(field.id);
             let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             // Typing goes to the new-task input unless something else has the focus.
-            if !enter && self.editing.is_none() && ui.memory(|m| m.focused().is_none()) {
+            if !enter && self.list.editing.is_none() && ui.memory(|m| m.focused().is_none()) {
                 field.request_focus();
             }
             if ui.button("Add").clicked() || enter {
-                self.add();
+                self.list.add_input();
                 field.request_focus();
             }
         });
     }
 
-    fn row(&mut self, ui: &mut egui::Ui, index: usize, read_only: bool, act: &mut Option<Act>) {
-        let count = self.model.rows().len();
-        let Some((id, task)) = self.model.rows().get(index) else { return };
+    fn row(&mut self, ui: &mut egui::Ui, index: usize, read_only: bool, act: &mut Option<RowAction>) {
+        let count = self.list.model.rows().len();
+        let Some((id, task)) = self.list.model.rows().get(index) else { return };
         let (id, title, completed) = (id.clone(), task.title.clone(), task.completed);
         let row = ui.horizontal(|ui| {
             if !read_only {
@@ -124,18 +77,18 @@ impl TasksView {
                 handle.response.on_hover_text("Drag to reorder");
             }
             if let Some(done) = task_checkbox(ui, completed, !read_only, format!("Done: {title}")) {
-                *act = Some(Act::Toggle(id.clone(), done));
+                *act = Some(RowAction::Toggle(id.clone(), done));
             }
-            if let Some(e) = self.editing.as_mut().filter(|e| e.id == id) {
+            if let Some(e) = self.list.editing.as_mut().filter(|e| e.id == id) {
                 // Enter and leaving the field save; Esc cancels.
                 if let Some(save) = edit_field(ui, e, "Edit task") {
-                    self.finish_edit(save);
+                    self.list.finish_edit(save);
                 }
                 return;
             }
             let label = title_label(ui, &title, completed);
             if label.clicked() && !read_only {
-                *act = Some(Act::Edit(id.clone(), title.clone()));
+                *act = Some(RowAction::Edit(id.clone(), title.clone()));
             }
             let hovered = row_hovered(ui);
             if hovered && !read_only {
@@ -143,7 +96,7 @@ impl TasksView {
                     let del = ui.small_button("Delete");
                     del.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Delete {title}")));
                     if del.clicked() {
-                        *act = Some(Act::Delete(id.clone()));
+                        *act = Some(RowAction::Delete(id.clone()));
                     }
                     if index + 1 < count {
                         let down = ui.small_button("Down");
@@ -151,7 +104,7 @@ impl TasksView {
                             egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Move {title} down"))
                         });
                         if down.clicked() {
-                            *act = Some(Act::Move(id.clone(), index + 1));
+                            *act = Some(RowAction::Move(id.clone(), index + 1));
                         }
                     }
                     if index > 0 {
@@ -160,7 +113,7 @@ impl TasksView {
                             egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Move {title} up"))
                         });
                         if up.clicked() {
-                            *act = Some(Act::Move(id.clone(), index - 1));
+                            *act = Some(RowAction::Move(id.clone(), index - 1));
                         }
                     }
                 });
@@ -174,31 +127,30 @@ impl TasksView {
         let dropped = row.response.dnd_release_payload::<usize>();
         if let Some(from) = dropped
             && *from != index
-            && let Some((moved, _)) = self.model.rows().get(*from)
+            && let Some((moved, _)) = self.list.model.rows().get(*from)
         {
-            *act = Some(Act::Move(moved.clone(), index));
+            *act = Some(RowAction::Move(moved.clone(), index));
         }
     }
 }
 
 impl Surface for TasksView {
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
-        self.model.refresh();
+        self.list.model.refresh();
         let read_only = app.read_only();
-        let free = self.input_id.filter(|_| self.input.is_empty() && self.editing.is_none());
-        undo_keys(ui, self.model.space(), free);
-        ui.heading(self.model.space().name());
+        self.list.undo_keys(ui);
+        ui.heading(self.list.model.space().name());
         ui.add_space(8.0);
         if read_only {
             ui.label(READ_ONLY_NOTE);
         } else {
             self.input_row(ui);
         }
-        if let Some(e) = &self.error {
+        if let Some(e) = &self.list.error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
         ui.add_space(8.0);
-        let (total, done) = (self.model.rows().len(), self.model.completed());
+        let (total, done) = (self.list.model.rows().len(), self.list.model.completed());
         ui.label(format!("{total} {}, {done} done", if total == 1 { "task" } else { "tasks" }));
         ui.separator();
         let row_height = ui.spacing().interact_size.y + ui.spacing().item_spacing.y + 2.0;
@@ -208,24 +160,8 @@ impl Surface for TasksView {
                 self.row(ui, i, read_only, &mut act);
             }
         });
-        match act {
-            Some(Act::Toggle(id, done)) => {
-                let r = self.space().set_task_completed(&id, done).map(|_| ());
-                self.report(r, "update the task");
-            }
-            Some(Act::Delete(id)) => {
-                let r = self.space().delete(&id);
-                self.report(r, "delete the task");
-            }
-            Some(Act::Move(id, to)) => {
-                let r = self.space().move_task(&id, to);
-                self.report(r, "move the task");
-            }
-            Some(Act::Edit(id, text)) => {
-                self.finish_edit(true);
-                self.editing = Some(Editing::new(id, text));
-            }
-            None => {}
+        if let Some(a) = act {
+            self.list.act(a);
         }
     }
 }

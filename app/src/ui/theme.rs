@@ -8,10 +8,6 @@ use super::plugin::Plugin;
 pub struct ThemePlugin;
 
 impl Plugin for ThemePlugin {
-    fn name(&self) -> &'static str {
-        "theme"
-    }
-
     fn setup(&self, ctx: &egui::Context) {
         ctx.options_mut(|o| o.theme_preference = egui::ThemePreference::System);
         ctx.all_styles_mut(|s| s.spacing.item_spacing = egui::vec2(8.0, 6.0));

@@ -9,17 +9,13 @@ use eframe::egui;
 use super::plugin::{Contribution, Plugin, Registry, Surface, SurfaceRole};
 use super::state::{AppState, Filter};
 use super::task_model::{
-    Editing, READ_ONLY_NOTE, TaskModel, edit_field, items_left, row_hovered, task_checkbox, title_label, undo_keys,
+    READ_ONLY_NOTE, RowAction, TaskList, edit_field, items_left, row_hovered, task_checkbox, title_label,
 };
 
 /// Contributes the TodoMVC view of tasks.
 pub struct TodoMvcPlugin;
 
 impl Plugin for TodoMvcPlugin {
-    fn name(&self) -> &'static str {
-        "todomvc"
-    }
-
     fn register(&self, r: &mut Registry) {
         r.add(Contribution {
             role: SurfaceRole::Main,
@@ -33,54 +29,26 @@ impl Plugin for TodoMvcPlugin {
 
 /// The TodoMVC view of a space.
 pub struct TodoMvcView {
-    model: TaskModel,
-    input: String,
-    editing: Option<Editing>,
-    /// The new-item input's id (for the undo keys).
-    input_id: Option<egui::Id>,
+    list: TaskList,
     /// Indexes into the model's rows that the filter shows, and what they were made from.
     shown: Vec<usize>,
     shown_for: (u64, Filter),
-    error: Option<String>,
-}
-
-enum Act {
-    Toggle(ObjectId, bool),
-    Destroy(ObjectId),
-    StartEdit(ObjectId, String),
 }
 
 impl TodoMvcView {
     /// The view of `space`'s tasks.
     pub fn new(ctx: &egui::Context, space: Space) -> Self {
-        let _ = space.enable_undo();
-        Self {
-            model: TaskModel::new(ctx, space),
-            input: String::new(),
-            editing: None,
-            input_id: None,
-            shown: Vec::new(),
-            shown_for: (u64::MAX, Filter::All),
-            error: None,
-        }
-    }
-
-    fn space(&self) -> &Space {
-        self.model.space()
-    }
-
-    fn report<T>(&mut self, r: dxos_echo::Result<T>, what: &str) {
-        if let Err(e) = r {
-            self.error = Some(format!("Could not {what}: {e}"));
-        }
+        // An emptied title deletes the todo (the TodoMVC spec).
+        Self { list: TaskList::new(ctx, space, true), shown: Vec::new(), shown_for: (u64::MAX, Filter::All) }
     }
 
     fn refilter(&mut self, filter: Filter) {
-        if self.shown_for == (self.model.generation(), filter) {
+        if self.shown_for == (self.list.model.generation(), filter) {
             return;
         }
-        self.shown_for = (self.model.generation(), filter);
+        self.shown_for = (self.list.model.generation(), filter);
         self.shown = self
+            .list
             .model
             .rows()
             .iter()
@@ -94,20 +62,6 @@ impl TodoMvcView {
             .collect();
     }
 
-    fn finish_edit(&mut self, save: bool) {
-        let Some(e) = self.editing.take() else { return };
-        if !save {
-            return;
-        }
-        let title = e.text.trim().to_owned();
-        let r = if title.is_empty() {
-            self.space().delete(&e.id)
-        } else {
-            self.space().rename_task(&e.id, &title).map(|_| ())
-        };
-        self.report(r, "save the task");
-    }
-
     fn header(&mut self, ui: &mut egui::Ui, read_only: bool) {
         ui.vertical_centered(|ui| ui.heading("todos"));
         if read_only {
@@ -115,43 +69,38 @@ impl TodoMvcView {
             return;
         }
         let field = ui.add(
-            egui::TextEdit::singleline(&mut self.input)
+            egui::TextEdit::singleline(&mut self.list.input)
                 .hint_text("What needs to be done?")
                 .desired_width(f32::INFINITY),
         );
         field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "New todo"));
-        self.input_id = Some(field.id);
+        self.list.input_id = Some(field.id);
         let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if enter {
-            let title = self.input.trim().to_owned();
-            if !title.is_empty() {
-                let r = self.space().add_task(&title).map(|_| ());
-                self.report(r, "add the task");
-                self.input.clear();
-            }
+            self.list.add_input();
             field.request_focus();
-        } else if self.editing.is_none() && ui.memory(|m| m.focused().is_none()) {
+        } else if self.list.editing.is_none() && ui.memory(|m| m.focused().is_none()) {
             field.request_focus();
         }
     }
 
-    fn row(&mut self, ui: &mut egui::Ui, index: usize, read_only: bool, act: &mut Option<Act>) {
-        let Some((id, task)) = self.model.rows().get(index) else { return };
+    fn row(&mut self, ui: &mut egui::Ui, index: usize, read_only: bool, act: &mut Option<RowAction>) {
+        let Some((id, task)) = self.list.model.rows().get(index) else { return };
         let (id, title, completed) = (id.clone(), task.title.clone(), task.completed);
         ui.horizontal(|ui| {
             if let Some(done) = task_checkbox(ui, completed, !read_only, format!("Toggle {title}")) {
-                *act = Some(Act::Toggle(id.clone(), done));
+                *act = Some(RowAction::Toggle(id.clone(), done));
             }
-            if let Some(e) = self.editing.as_mut().filter(|e| e.id == id) {
+            if let Some(e) = self.list.editing.as_mut().filter(|e| e.id == id) {
                 // Enter and leaving the field save; Esc cancels.
                 if let Some(save) = edit_field(ui, e, "Edit todo") {
-                    self.finish_edit(save);
+                    self.list.finish_edit(save);
                 }
                 return;
             }
             let label = title_label(ui, &title, completed);
             if label.double_clicked() && !read_only {
-                *act = Some(Act::StartEdit(id.clone(), title.clone()));
+                *act = Some(RowAction::Edit(id.clone(), title.clone()));
             }
             if !read_only && row_hovered(ui) {
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -159,7 +108,7 @@ impl TodoMvcView {
                     destroy
                         .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Delete {title}")));
                     if destroy.clicked() {
-                        *act = Some(Act::Destroy(id.clone()));
+                        *act = Some(RowAction::Delete(id.clone()));
                     }
                 });
             }
@@ -168,21 +117,27 @@ impl TodoMvcView {
 
     fn footer(&mut self, ui: &mut egui::Ui, app: &mut AppState, read_only: bool) {
         ui.horizontal(|ui| {
-            ui.label(items_left(self.model.active()));
+            ui.label(items_left(self.list.model.active()));
             ui.add_space(12.0);
             for (f, name) in [(Filter::All, "All"), (Filter::Active, "Active"), (Filter::Completed, "Completed")] {
                 if ui.selectable_label(app.filter == f, name).clicked() {
                     app.filter = f;
                 }
             }
-            if self.model.completed() > 0 && !read_only {
+            if self.list.model.completed() > 0 && !read_only {
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     if ui.button("Clear completed").clicked() {
-                        let done: Vec<ObjectId> =
-                            self.model.rows().iter().filter(|(_, t)| t.completed).map(|(id, _)| id.clone()).collect();
+                        let done: Vec<ObjectId> = self
+                            .list
+                            .model
+                            .rows()
+                            .iter()
+                            .filter(|(_, t)| t.completed)
+                            .map(|(id, _)| id.clone())
+                            .collect();
                         for id in done {
-                            let r = self.space().delete(&id);
-                            self.report(r, "clear completed tasks");
+                            let r = self.list.space().delete(&id);
+                            self.list.report(r, "clear completed tasks");
                         }
                     }
                 });
@@ -193,23 +148,23 @@ impl TodoMvcView {
 
 impl Surface for TodoMvcView {
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
-        self.model.refresh();
+        self.list.model.refresh();
         let read_only = app.read_only();
-        let free = self.input_id.filter(|_| self.input.is_empty() && self.editing.is_none());
-        undo_keys(ui, self.model.space(), free);
+        self.list.undo_keys(ui);
         self.header(ui, read_only);
-        if let Some(e) = &self.error {
+        if let Some(e) = &self.list.error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
-        if self.model.rows().is_empty() {
+        if self.list.model.rows().is_empty() {
             return;
         }
         if !read_only {
-            let all_done = self.model.active() == 0;
+            let all_done = self.list.model.active() == 0;
             let mut all = all_done;
             let toggle_all = ui.checkbox(&mut all, "Mark all as complete");
             if toggle_all.changed() {
                 let ids: Vec<ObjectId> = self
+                    .list
                     .model
                     .rows()
                     .iter()
@@ -217,8 +172,8 @@ impl Surface for TodoMvcView {
                     .map(|(id, _)| id.clone())
                     .collect();
                 for id in ids {
-                    let r = self.space().set_task_completed(&id, !all_done).map(|_| ());
-                    self.report(r, "update the task");
+                    let r = self.list.space().set_task_completed(&id, !all_done).map(|_| ());
+                    self.list.report(r, "update the task");
                 }
             }
         }
@@ -238,20 +193,8 @@ impl Surface for TodoMvcView {
             });
         ui.separator();
         self.footer(ui, app, read_only);
-        match act {
-            Some(Act::Toggle(id, done)) => {
-                let r = self.space().set_task_completed(&id, done).map(|_| ());
-                self.report(r, "update the task");
-            }
-            Some(Act::Destroy(id)) => {
-                let r = self.space().delete(&id);
-                self.report(r, "delete the task");
-            }
-            Some(Act::StartEdit(id, text)) => {
-                self.finish_edit(true);
-                self.editing = Some(Editing::new(id, text));
-            }
-            None => {}
+        if let Some(a) = act {
+            self.list.act(a);
         }
     }
 }

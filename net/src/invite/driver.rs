@@ -17,7 +17,7 @@ use tokio_util::compat::FuturesAsyncReadCompatExt;
 use super::proto::{self, GuestJoin, HostOffer, HostState, JoinError, MAX_INVITE_MESSAGE, Refusal, Wire};
 use crate::replicate::driver::SessionEvent;
 use crate::replicate::framing;
-use crate::{NetError, Node, NodeEvent};
+use crate::{Node, NodeEvent};
 
 /// The invitation protocol's stream protocol name.
 pub const INVITE_PROTOCOL: StreamProtocol = StreamProtocol::new("/dxos/invite/1");
@@ -116,6 +116,9 @@ impl Registry {
             {
                 let _ = e.status.send(InviteStatus::Failed { reason: Refusal::Expired.to_string(), expired: true });
             }
+            // Over either way by now: a long-running node does not keep every offer it made
+            // (the status stays readable by whoever holds it).
+            offers.remove(&id);
         });
         Invitation { offer, uri, code, status: rx }
     }
@@ -489,11 +492,5 @@ async fn run_join(
                 SYNC_TIMEOUT.as_secs()
             ),
         ),
-    }
-}
-
-impl From<NetError> for JoinStatus {
-    fn from(e: NetError) -> Self {
-        fail(JoinFailure::Network, e.to_string())
     }
 }

@@ -269,6 +269,11 @@ fn is_local_network(addr: &Multiaddr) -> bool {
     })
 }
 
+/// How long a dial to these addresses may stay pending before it is given up for a fresh one.
+fn dial_patience(addrs: &[Multiaddr]) -> Duration {
+    if addrs.iter().all(is_local_network) { LAN_DIAL_PATIENCE } else { WAN_DIAL_PATIENCE }
+}
+
 fn is_loopback(addr: &Multiaddr) -> bool {
     addr.iter().any(|p| match p {
         Protocol::Ip4(ip) => ip.is_loopback(),
@@ -326,7 +331,7 @@ impl Task {
             // One dial at a time (two WebRTC-direct dials from one socket to the same peer
             // break each other); one pending too long is aborted for a fresh one.
             if let Some((_, started)) = self.dialing.get(&peer) {
-                let patience = if addrs.iter().all(is_local_network) { LAN_DIAL_PATIENCE } else { WAN_DIAL_PATIENCE };
+                let patience = dial_patience(&addrs);
                 if now.duration_since(*started) < patience {
                     continue;
                 }
@@ -412,7 +417,7 @@ impl Task {
                 // one (a WebRTC-direct dial now and then never completes: waiting out its 5 s
                 // timeout would hold up the pairing).
                 let stale =
-                    self.dialing.get(&peer).map(|(_, started)| now.duration_since(*started) >= LAN_DIAL_PATIENCE);
+                    self.dialing.get(&peer).map(|(_, started)| now.duration_since(*started) >= dial_patience(&all));
                 if !self.connections.contains_key(&peer) && stale != Some(false) {
                     if stale == Some(true) {
                         let _ = self.swarm.disconnect_peer_id(peer);
