@@ -110,11 +110,15 @@ fn link_loss(tag: &str, listen: &[&str]) {
     let sb = link.serve(1, &b, listen);
     assert!(sa.next()["peer_id"].is_string() && sb.next()["peer_id"].is_string());
     eventually("B syncs with A", || shows(&b, &["milk"]));
-    for round in 0..2 {
+    // `DXOS_LINK_ROUNDS` and `DXOS_LINK_DOWN_S` ask for more rounds or longer outages when
+    // measuring (two rounds of 6 s by default).
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|r| r.parse().ok()).unwrap_or(default);
+    let (rounds, down) = (env("DXOS_LINK_ROUNDS", 2), Duration::from_secs(env("DXOS_LINK_DOWN_S", 6)));
+    for round in 0..rounds {
         link.set(false).unwrap_or_else(|e| panic!("{e}"));
         let title = format!("while down {round}");
         ok(&a, &["task", "add", "Shared", &title]);
-        std::thread::sleep(Duration::from_secs(6));
+        std::thread::sleep(down);
         assert!(!titles(&b, "Shared").contains(&title), "nothing crosses a link that is down");
         link.set(true).unwrap_or_else(|e| panic!("{e}"));
         let back = Instant::now();

@@ -11,10 +11,6 @@ use libp2p::{Multiaddr, PeerId};
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between dials of a wanted peer with a known address.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// How much later the peer with the larger id dials: when both would dial at once (both found
-/// each other, or both saw the link return), the smaller id goes first, because two
-/// WebRTC-direct dials crossing between the same two UDP sockets break each other.
-pub const YIELD: Duration = Duration::from_millis(1500);
 /// Most addresses kept per peer (newest first).
 const MAX_ADDRS: usize = 16;
 
@@ -29,22 +25,11 @@ struct Entry {
 /// The redial schedule.
 #[derive(Debug, Default)]
 pub struct Redial {
-    local: Option<PeerId>,
     peers: HashMap<PeerId, Entry>,
     wanted: HashSet<PeerId>,
 }
 
 impl Redial {
-    /// A schedule for the node `local` (peers with smaller ids get to dial first).
-    pub fn new(local: PeerId) -> Self {
-        Self { local: Some(local), ..Self::default() }
-    }
-
-    /// How long to hold back a dial to `peer` that it may be making to us right now.
-    pub fn yield_to(&self, peer: &PeerId) -> Duration {
-        if self.local.is_some_and(|l| *peer < l) { YIELD } else { Duration::ZERO }
-    }
-
     /// Sets the peers we care about (our devices, members of our spaces, explicit peers).
     pub fn set_wanted(&mut self, wanted: impl IntoIterator<Item = PeerId>) {
         self.wanted = wanted.into_iter().collect();
@@ -72,11 +57,9 @@ impl Redial {
     /// An address where `peer` may be reached (mDNS, identify, an invitation, a stored one).
     /// New news of a peer that is not connected makes it due at once.
     pub fn learn(&mut self, peer: PeerId, addr: Multiaddr, now: Instant) {
-        let hold = self.yield_to(&peer);
         let e = self.entry(peer, now);
         // One address per socket: the same endpoint learned with and without its certhash
-        // or peer id would be dialled twice at once, and two WebRTC-direct dials between the
-        // same sockets break each other.
+        // or peer id would otherwise be dialled twice at once.
         let key = endpoint(&addr);
         let mut addr = addr;
         if let Some(i) = e.addrs.iter().position(|a| endpoint(a) == key) {
@@ -86,7 +69,7 @@ impl Redial {
                 addr = old;
             }
         } else if !e.connected {
-            e.next = now + hold;
+            e.next = now;
             e.backoff = FIRST_BACKOFF;
         }
         e.addrs.insert(0, addr);
@@ -112,18 +95,17 @@ impl Redial {
 
     /// `peer`'s last connection closed: try again shortly.
     pub fn disconnected(&mut self, peer: PeerId, now: Instant) {
-        let hold = self.yield_to(&peer);
         let e = self.entry(peer, now);
         e.connected = false;
         e.backoff = FIRST_BACKOFF;
-        e.next = now + FIRST_BACKOFF + hold;
+        e.next = now + FIRST_BACKOFF;
     }
 
-    /// Everything is retried now (the link is known to be back), peers with smaller ids first.
+    /// Everything is retried now (the link is known to be back). Both ends may dial at once:
+    /// each WebRTC-direct dial has a socket of its own, so crossing dials both connect.
     pub fn all_due(&mut self, now: Instant) {
-        let local = self.local;
-        for (peer, e) in self.peers.iter_mut() {
-            e.next = if local.is_some_and(|l| *peer < l) { now + YIELD } else { now };
+        for e in self.peers.values_mut() {
+            e.next = now;
             e.backoff = FIRST_BACKOFF;
         }
     }
@@ -193,24 +175,6 @@ mod tests {
         r.disconnected(a, t);
         assert!(r.due(t).is_empty());
         assert_eq!(r.due(t + FIRST_BACKOFF).len(), 1);
-    }
-
-    #[test]
-    fn the_larger_id_holds_back_so_dials_do_not_cross() {
-        let (x, y) = (PeerId::random(), PeerId::random());
-        let (small, large) = if x < y { (x, y) } else { (y, x) };
-        let t0 = Instant::now();
-        // On the larger node, the smaller peer is dialled only after YIELD.
-        let mut on_large = Redial::new(large);
-        on_large.want(small);
-        on_large.learn(small, addr(1), t0);
-        assert!(on_large.due(t0).is_empty());
-        assert_eq!(on_large.due(t0 + YIELD).len(), 1);
-        // On the smaller node, the larger peer is dialled at once.
-        let mut on_small = Redial::new(small);
-        on_small.want(large);
-        on_small.learn(large, addr(2), t0);
-        assert_eq!(on_small.due(t0).len(), 1);
     }
 
     #[test]

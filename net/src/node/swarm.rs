@@ -45,7 +45,6 @@ enum Internal {
     Session(PeerId, u64, SessionEvent),
     SessionEnded(PeerId, u64, Option<String>),
     Retry(PeerId),
-    DialLan(PeerId, Vec<Multiaddr>),
     HaloChanged,
 }
 
@@ -168,7 +167,7 @@ pub(super) async fn spawn(
         control,
         events,
         internal: internal.clone(),
-        redial: Redial::new(peer_id),
+        redial: Redial::default(),
         anonymous: Vec::new(),
         explicit: HashSet::new(),
         connections: HashMap::new(),
@@ -328,8 +327,8 @@ impl Task {
         }
         let now = Instant::now();
         for (peer, addrs) in self.redial.due(now) {
-            // One dial at a time (two WebRTC-direct dials from one socket to the same peer
-            // break each other); one pending too long is aborted for a fresh one.
+            // One dial at a time; one pending too long (a WebRTC-direct dial into a link that
+            // is down never completes) is aborted for a fresh one.
             if let Some((_, started)) = self.dialing.get(&peer) {
                 let patience = dial_patience(&addrs);
                 if now.duration_since(*started) < patience {
@@ -504,9 +503,9 @@ impl Task {
                 }
                 // A new connection to a peer we have had a connection with for a while means
                 // the peer came back (after a link loss or sleep) and the old one is likely
-                // dead though not yet noticed (a WebRTC one certainly is: its address now
-                // serves the new one). Close the old ones so replication moves over now.
-                // Young ones are left alone: two peers dialling each other at once.
+                // dead though not yet noticed (ping takes up to 20 s to tell). Close the old
+                // ones so replication moves over now. Young ones are left alone: two peers
+                // dialling each other at once.
                 for (old, _) in self.connections.get(&peer_id).into_iter().flatten() {
                     if self.since.get(old).is_some_and(|t| now.duration_since(*t) > Duration::from_secs(2)) {
                         tracing::debug!(peer = %peer_id, "closing an older connection");
@@ -560,16 +559,7 @@ impl Task {
                     // LAN peers we do not know yet (another device of ours that has not
                     // met us, say) are dialled once; the handshake tells them nothing.
                     if fresh && !self.redial.is_wanted(&peer) && !self.connections.contains_key(&peer) {
-                        let hold = self.redial.yield_to(&peer);
-                        if hold.is_zero() {
-                            self.dial_lan(peer, vec![addr]);
-                        } else {
-                            let tx = self.internal.clone();
-                            tokio::spawn(async move {
-                                tokio::time::sleep(hold).await;
-                                let _ = tx.send(Internal::DialLan(peer, vec![addr]));
-                            });
-                        }
+                        self.dial_lan(peer, vec![addr]);
                     }
                 }
             }
@@ -732,7 +722,6 @@ impl Task {
                 self.retry_later(peer, after);
             }
             Internal::Retry(peer) => self.maybe_open(peer),
-            Internal::DialLan(peer, addrs) => self.dial_lan(peer, addrs),
             Internal::HaloChanged => {
                 self.refresh_wanted();
                 // A device that just joined an identity replicates as that identity from now

@@ -41,7 +41,7 @@ use webrtc::{
     peer_connection::RTCPeerConnection,
 };
 
-use crate::tokio::{error::Error, stream, stream::Stream};
+use crate::tokio::{dial_socket::DialSocket, error::Error, stream, stream::Stream};
 
 /// Maximum number of unprocessed data channels.
 /// See [`Connection::poll_inbound`].
@@ -66,20 +66,35 @@ pub struct Connection {
     /// A list of futures, which, once completed, signal that a [`Stream`] has been dropped.
     drop_listeners: FuturesUnordered<stream::DropListener>,
     no_drop_listeners_waker: Option<Waker>,
+
+    /// DXOS patch: an outbound connection's own UDP socket, open while this lives.
+    socket: Option<DialSocket>,
 }
 
 impl Unpin for Connection {}
 
-impl Connection {
-    /// Creates a new connection.
-    pub(crate) async fn new(rtc_conn: RTCPeerConnection) -> Self {
-        let (data_channel_tx, data_channel_rx) = mpsc::channel(MAX_DATA_CHANNELS_IN_FLIGHT);
+/// DXOS patch: the data channels a remote opened, collected from the start of the connection.
+pub(crate) struct IncomingChannels(mpsc::Receiver<Arc<DetachedDataChannel>>);
 
+impl Connection {
+    /// DXOS patch: starts collecting the data channels the remote opens, to be handed to
+    /// [`Connection::new`]. Call it as soon as the peer connection exists: the side that
+    /// finishes the Noise handshake first opens its streams at once, and webrtc-rs drops a
+    /// data channel that arrives while no handler is registered (its stream then hangs until
+    /// the remote times out, 10 s; seen after reconnects where both peers dial at once).
+    pub(crate) async fn collect_incoming(rtc_conn: &RTCPeerConnection) -> IncomingChannels {
+        let (data_channel_tx, data_channel_rx) = mpsc::channel(MAX_DATA_CHANNELS_IN_FLIGHT);
         Connection::register_incoming_data_channels_handler(
-            &rtc_conn,
+            rtc_conn,
             Arc::new(FutMutex::new(data_channel_tx)),
         )
         .await;
+        IncomingChannels(data_channel_rx)
+    }
+
+    /// Creates a new connection from a peer connection and the data channels collected on it.
+    pub(crate) fn new(rtc_conn: RTCPeerConnection, incoming: IncomingChannels) -> Self {
+        let data_channel_rx = incoming.0;
 
         Self {
             peer_conn: Arc::new(FutMutex::new(rtc_conn)),
@@ -88,7 +103,14 @@ impl Connection {
             close_fut: None,
             drop_listeners: FuturesUnordered::default(),
             no_drop_listeners_waker: None,
+            socket: None,
         }
+    }
+
+    /// DXOS patch: keeps `socket` (the dial's own) open for as long as the connection lives.
+    pub(crate) fn with_socket(mut self, socket: DialSocket) -> Self {
+        self.socket = Some(socket);
+        self
     }
 
     /// Registers a handler for incoming data channels.

@@ -40,6 +40,7 @@ use crate::tokio::{
     connection::Connection,
     error::Error,
     fingerprint::Fingerprint,
+    dial_socket,
     udp_mux::{UDPMuxEvent, UDPMuxNewAddr},
     upgrade,
 };
@@ -137,26 +138,34 @@ impl libp2p_core::Transport for Transport {
 
         let config = self.config.clone();
         let client_fingerprint = self.config.fingerprint;
-        let udp_mux = self
-            .listeners
-            .iter()
-            .next()
-            .ok_or(TransportError::Other(Error::NoListeners))?
-            .udp_mux
-            .udp_mux_handle();
+        // DXOS patch: each dial has a UDP socket of its own instead of sharing the listener's.
+        // Through a shared socket, a peer that dials again after a link loss arrives from the
+        // address its dead connection still holds at the other end (and two crossing dials
+        // arrive from the addresses of each other's listeners), so the remote's mux has to
+        // guess which ICE session a packet belongs to; it guessed wrong often enough that a
+        // reconnect sometimes took 20 s. A fresh socket is a fresh remote address: the other
+        // end sees a new peer and never confuses sessions. A listener is no longer needed to
+        // dial either.
+        let bind: SocketAddr = match sock_addr {
+            SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
 
         Ok(async move {
+            let udp_mux = UDPMuxNewAddr::listen_on(bind).map_err(Error::Io)?;
+            let handle = udp_mux.udp_mux_handle();
+            let socket = dial_socket::spawn(udp_mux);
             let (peer_id, connection) = upgrade::outbound(
                 sock_addr,
                 config.inner,
-                udp_mux,
+                handle,
                 client_fingerprint.into_inner(),
                 server_fingerprint,
                 config.id_keys,
             )
             .await?;
 
-            Ok((peer_id, connection))
+            Ok((peer_id, connection.with_socket(socket)))
         }
         .boxed())
     }

@@ -140,6 +140,17 @@ impl UDPMuxNewAddr {
         self.listen_addr
     }
 
+    /// DXOS patch: closes every connection of this mux (its socket is going away).
+    pub(crate) fn close_all(&mut self) {
+        for (_, conn) in self.conns.drain() {
+            conn.close();
+        }
+        self.address_map.clear();
+        self.mapped_at.clear();
+        self.new_addrs.clear();
+        self.is_closed = true;
+    }
+
     pub(crate) fn udp_mux_handle(&self) -> Arc<UdpMuxHandle> {
         self.udp_mux_handle.clone()
     }

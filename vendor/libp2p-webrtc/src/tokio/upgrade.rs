@@ -56,6 +56,7 @@ pub(crate) async fn outbound(
     tracing::debug!(address=%addr, "new outbound connection to address");
 
     let (peer_connection, ufrag) = new_outbound_connection(addr, config, udp_mux).await?;
+    let incoming = Connection::collect_incoming(&peer_connection).await;
     // DXOS patch: a dial given up (timed out, dropped) closes its peer connection, so its
     // ICE agent stops sending binding requests that would take the address over at the
     // other end from the next attempt.
@@ -83,7 +84,7 @@ pub(crate) async fn outbound(
     drop(guard.disarm());
     let peer_connection = Arc::try_unwrap(peer_connection)
         .map_err(|_| Error::Internal("peer connection still shared".into()))?;
-    Ok((peer_id, Connection::new(peer_connection).await))
+    Ok((peer_id, Connection::new(peer_connection, incoming)))
 }
 
 /// DXOS patch: closes a peer connection unless disarmed.
@@ -120,6 +121,7 @@ pub(crate) async fn inbound(
     tracing::debug!(address=%addr, ufrag=%remote_ufrag, "new inbound connection from address");
 
     let peer_connection = new_inbound_connection(addr, config, udp_mux, &remote_ufrag).await?;
+    let incoming = Connection::collect_incoming(&peer_connection).await;
     let peer_connection = Arc::new(peer_connection);
     let guard = CloseOnDrop(Some(peer_connection.clone()));
     let noise_channel_open_rx = create_noise_data_channel(&peer_connection).await?;
@@ -145,7 +147,7 @@ pub(crate) async fn inbound(
     drop(guard.disarm());
     let peer_connection = Arc::try_unwrap(peer_connection)
         .map_err(|_| Error::Internal("peer connection still shared".into()))?;
-    Ok((peer_id, Connection::new(peer_connection).await))
+    Ok((peer_id, Connection::new(peer_connection, incoming)))
 }
 
 #[allow(clippy::result_large_err)]
