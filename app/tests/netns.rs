@@ -101,7 +101,9 @@ fn mdns_finds_a_peer_in_another_namespace() {
     assert!(discovered, "B reported a discovered event");
 }
 
-/// Link loss between the namespaces, twice, with `serve` listening as `listen` says.
+/// Link loss between the namespaces, with `serve` listening as `listen` says: once for 6 s
+/// (the connections survive it) and once for 25 s (long enough for ping to close them, so the
+/// peers must dial again and restart replication).
 fn link_loss(tag: &str, listen: &[&str]) {
     let Some(link) = link_or_skip(tag) else { return };
     let dir = tmp();
@@ -110,11 +112,14 @@ fn link_loss(tag: &str, listen: &[&str]) {
     let sb = link.serve(1, &b, listen);
     assert!(sa.next()["peer_id"].is_string() && sb.next()["peer_id"].is_string());
     eventually("B syncs with A", || shows(&b, &["milk"]));
-    // `DXOS_LINK_ROUNDS` and `DXOS_LINK_DOWN_S` ask for more rounds or longer outages when
-    // measuring (two rounds of 6 s by default).
-    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|r| r.parse().ok()).unwrap_or(default);
-    let (rounds, down) = (env("DXOS_LINK_ROUNDS", 2), Duration::from_secs(env("DXOS_LINK_DOWN_S", 6)));
-    for round in 0..rounds {
+    // `DXOS_LINK_ROUNDS` and `DXOS_LINK_DOWN_S` ask for more rounds of one outage when measuring.
+    let env = |name: &str| std::env::var(name).ok().and_then(|r| r.parse::<u64>().ok());
+    let outages: Vec<u64> = match (env("DXOS_LINK_ROUNDS"), env("DXOS_LINK_DOWN_S")) {
+        (None, None) => vec![6, 25],
+        (rounds, down) => vec![down.unwrap_or(6); rounds.unwrap_or(2) as usize],
+    };
+    for (round, down) in outages.into_iter().enumerate() {
+        let down = Duration::from_secs(down);
         link.set(false).unwrap_or_else(|e| panic!("{e}"));
         let title = format!("while down {round}");
         ok(&a, &["task", "add", "Shared", &title]);
@@ -124,7 +129,8 @@ fn link_loss(tag: &str, listen: &[&str]) {
         let back = Instant::now();
         eventually("replication resumes", || titles(&b, "Shared").contains(&title));
         println!(
-            "{tag}: round {round}: replication resumed {} ms after the link came back",
+            "{tag}: round {round}: down {} s: replication resumed {} ms after the link came back",
+            down.as_secs(),
             back.elapsed().as_millis()
         );
     }

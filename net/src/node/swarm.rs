@@ -530,11 +530,21 @@ impl Task {
                     c.retain(|(id, _)| *id != connection_id);
                 }
                 self.since.remove(&connection_id);
+                // The session may have run over the connection that closed, and then it may
+                // never hear of it: yamux 0.14 closes a connection without waking its streams
+                // (seen after a ping timeout closed a TCP connection: the session waited for
+                // ever). End the session; it starts again over what remains, or on return.
+                if let Some(s) = self.sessions.remove(&peer_id) {
+                    tracing::debug!(peer = %peer_id, session = s.id, "a connection closed: replication restarts");
+                    s.handle.abort();
+                    self.presence.remove(&peer_id);
+                }
                 if num_established == 0 {
                     self.connections.remove(&peer_id);
                     self.redial.disconnected(peer_id, now);
-                    self.presence.remove(&peer_id);
                     self.emit(NodeEvent::Disconnected { peer: peer_id });
+                } else {
+                    self.maybe_open(peer_id);
                 }
             }
             SwarmEvent::OutgoingConnectionError { peer_id, connection_id, error } => {
@@ -629,6 +639,7 @@ impl Task {
             return;
         }
         self.opening.insert(peer);
+        tracing::debug!(%peer, "opening a replication stream");
         let mut control = self.control.clone();
         let tx = self.internal.clone();
         tokio::spawn(async move {
@@ -652,6 +663,7 @@ impl Task {
         };
         self.next_session += 1;
         let id = self.next_session;
+        tracing::debug!(%peer, session = id, "replication session starts");
         let (tx, report) = (self.internal.clone(), self.internal.clone());
         let ctx = self.ctx.clone();
         let handle = tokio::spawn(async move {
@@ -710,8 +722,9 @@ impl Task {
                 }
                 self.sessions.remove(&peer);
                 self.presence.remove(&peer);
-                if let Some(e) = &error {
-                    tracing::info!(%peer, "replication ended: {e}");
+                match &error {
+                    Some(e) => tracing::info!(%peer, session = id, "replication ended: {e}"),
+                    None => tracing::debug!(%peer, session = id, "replication ended"),
                 }
                 let after = if error.as_deref().is_some_and(|e| e.starts_with("protocol")) {
                     Duration::from_secs(5)
