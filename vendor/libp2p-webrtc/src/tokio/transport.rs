@@ -38,9 +38,9 @@ use webrtc::peer_connection::configuration::RTCConfiguration;
 use crate::tokio::{
     certificate::Certificate,
     connection::Connection,
+    dial_socket,
     error::Error,
     fingerprint::Fingerprint,
-    dial_socket,
     udp_mux::{UDPMuxEvent, UDPMuxNewAddr},
     upgrade,
 };
