@@ -166,7 +166,6 @@ async fn a_restarted_node_catches_up() -> TestResult<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replication_resumes_after_link_loss() -> TestResult<()> {
-    logs();
     for t in [Transport::WebRtcDirect, Transport::Quic] {
         let (a, b, key, na, nb) = two(t).await?;
         let sa = a.echo.space(&key.public())?;

@@ -23,6 +23,7 @@ pub(crate) struct DialSocket {
 pub(crate) fn spawn(mut udp_mux: UDPMuxNewAddr) -> DialSocket {
     let (stop, mut stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
+        // Reads the socket; ready only if it failed.
         let drive = |udp_mux: &mut UDPMuxNewAddr, cx: &mut std::task::Context<'_>| loop {
             match udp_mux.poll(cx) {
                 // Nobody dials this socket: a stranger's binding request is ignored.
@@ -31,19 +32,19 @@ pub(crate) fn spawn(mut udp_mux: UDPMuxNewAddr) -> DialSocket {
                 }
                 Poll::Ready(UDPMuxEvent::Error(e)) => {
                     tracing::debug!("dial socket failed: {e}");
-                    return Poll::Ready(false);
+                    return Poll::Ready(());
                 }
                 Poll::Pending => return Poll::Pending,
             }
         };
-        let failed = poll_fn(|cx| {
+        let connection_gone = poll_fn(|cx| {
             if stopped.poll_unpin(cx).is_ready() {
-                return Poll::Ready(false);
+                return Poll::Ready(true);
             }
-            drive(&mut udp_mux, cx).map(|ok| !ok)
+            drive(&mut udp_mux, cx).map(|()| false)
         })
         .await;
-        if !failed {
+        if connection_gone {
             let _ = tokio::time::timeout(LINGER, poll_fn(|cx| drive(&mut udp_mux, cx))).await;
         }
         udp_mux.close_all();
