@@ -134,6 +134,75 @@ impl RTCDataChannel {
                 }
             }
 
+            let cfg = self.sctp_config(&association);
+
+            if !self.negotiated {
+                self.id.store(
+                    sctp_transport
+                        .generate_and_set_data_channel_id(
+                            sctp_transport.dtls_transport.role().await,
+                        )
+                        .await?,
+                    Ordering::SeqCst,
+                );
+            }
+
+            let dc = match data::data_channel::DataChannel::dial(&association, self.id(), cfg).await
+            {
+                Ok(dc) => dc,
+                // DXOS patch: the remote sent on this negotiated channel before we opened it,
+                // so the association already accepted its stream; the accept loop hands that
+                // stream to this channel (`adopt`), with the remote's first message in it.
+                Err(data::Error::Sctp(sctp::Error::ErrStreamAlreadyExist)) if self.negotiated => {
+                    return Ok(());
+                }
+                Err(err) => return Err(err.into()),
+            };
+            self.finish_open(dc).await;
+
+            Ok(())
+        } else {
+            Err(Error::ErrSCTPNotEstablished)
+        }
+    }
+
+    /// DXOS patch: opens this negotiated channel, not yet open, over a stream the remote
+    /// opened first (see `open`). Returns false, changing nothing, if it is not such a channel.
+    pub(crate) async fn adopt(
+        &self,
+        association: &Arc<sctp::association::Association>,
+        stream: Arc<sctp::stream::Stream>,
+    ) -> Result<bool> {
+        {
+            let data_channel = self.data_channel.lock().await;
+            if !self.negotiated
+                || self.id() != stream.stream_identifier()
+                || data_channel.is_some()
+                || self.ready_state() != RTCDataChannelState::Connecting
+            {
+                return Ok(false);
+            }
+        }
+        stream.set_default_payload_type(
+            sctp::chunk::chunk_payload_data::PayloadProtocolIdentifier::Binary,
+        );
+        // A negotiated channel announces nothing in-band: `client` only wraps the stream.
+        let dc =
+            data::data_channel::DataChannel::client(stream, self.sctp_config(association)).await?;
+        log::debug!(
+            "negotiated data channel {} opened by the remote first",
+            self.id()
+        );
+        self.finish_open(dc).await;
+        Ok(true)
+    }
+
+    /// The SCTP parameters of this channel (part of upstream's `open`).
+    fn sctp_config(
+        &self,
+        association: &sctp::association::Association,
+    ) -> data::data_channel::Config {
+        {
             let channel_type;
             let reliability_parameter;
 
@@ -166,7 +235,7 @@ impl RTCDataChannel {
                 }
             }
 
-            let cfg = data::data_channel::Config {
+            data::data_channel::Config {
                 channel_type,
                 priority: data::message::message_channel_open::CHANNEL_PRIORITY_NORMAL,
                 reliability_parameter,
@@ -174,21 +243,13 @@ impl RTCDataChannel {
                 protocol: self.protocol.clone(),
                 negotiated: self.negotiated,
                 max_message_size: association.max_message_size(),
-            };
-
-            if !self.negotiated {
-                self.id.store(
-                    sctp_transport
-                        .generate_and_set_data_channel_id(
-                            sctp_transport.dtls_transport.role().await,
-                        )
-                        .await?,
-                    Ordering::SeqCst,
-                );
             }
+        }
+    }
 
-            let dc = data::data_channel::DataChannel::dial(&association, self.id(), cfg).await?;
-
+    /// Hands an opened SCTP data channel to this channel (the end of upstream's `open`).
+    async fn finish_open(&self, dc: data::data_channel::DataChannel) {
+        {
             // buffered_amount_low_threshold and on_buffered_amount_low might be set earlier
             dc.set_buffered_amount_low_threshold(
                 self.buffered_amount_low_threshold.load(Ordering::SeqCst),
@@ -201,10 +262,6 @@ impl RTCDataChannel {
             }
 
             self.handle_open(Arc::new(dc)).await;
-
-            Ok(())
-        } else {
-            Err(Error::ErrSCTPNotEstablished)
         }
     }
 

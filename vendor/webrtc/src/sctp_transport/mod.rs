@@ -232,16 +232,10 @@ impl RTCSctpTransport {
         loop {
             let dc = tokio::select! {
                 _ = param.notify_rx.notified() => break,
-                result = DataChannel::accept(
-                    &param.sctp_association,
-                    data::data_channel::Config {
-                        max_message_size: param.sctp_association.max_message_size(),
-                        ..data::data_channel::Config::default()
-                    },
-                    &existing_data_channels,
-                ) => {
+                result = Self::accept_one(&param, &existing_data_channels) => {
                     match result {
-                        Ok(dc) => dc,
+                        Ok(Some(dc)) => dc,
+                        Ok(None) => continue,
                         Err(err) => {
                             if data::Error::ErrStreamClosed == err {
                                 log::error!("Failed to accept data channel: {err}");
@@ -321,6 +315,60 @@ impl RTCSctpTransport {
                 param.data_channels_opened.fetch_add(1, Ordering::SeqCst);
             }
         }
+    }
+
+    /// DXOS patch: upstream's `DataChannel::accept`, except that a stream the remote opened
+    /// for one of our negotiated channels that is not open yet goes to that channel (`None`
+    /// returned) instead of being read as an in-band DCEP open, which it is not. Upstream
+    /// lost the remote's first message that way, failed to open our channel ("there already
+    /// exists a stream with identifier") and ended this loop. The remote sends first whenever
+    /// its SCTP association comes up a moment before ours: one libp2p WebRTC dial in ~40 on
+    /// loopback hung on its Noise channel until given up.
+    async fn accept_one(
+        param: &AcceptDataChannelParams,
+        existing_data_channels: &[Arc<DataChannel>],
+    ) -> std::result::Result<Option<DataChannel>, data::Error> {
+        let association = &param.sctp_association;
+        let stream = association
+            .accept_stream()
+            .await
+            .ok_or(data::Error::ErrStreamClosed)?;
+
+        let pending: Vec<Arc<RTCDataChannel>> = param.data_channels.lock().await.clone();
+        for rtc_dc in pending {
+            match rtc_dc.adopt(association, Arc::clone(&stream)).await {
+                Ok(true) => return Ok(None),
+                Ok(false) => {}
+                Err(err) => {
+                    log::warn!(
+                        "failed to open negotiated data channel {}: {err}",
+                        rtc_dc.id()
+                    );
+                    return Ok(None);
+                }
+            }
+        }
+
+        for channel in existing_data_channels {
+            if channel.stream_identifier() == stream.stream_identifier() {
+                // (Upstream also sets the stream's default payload type to binary here; a
+                // stream opened by `dial` has it already.)
+                return Ok(Some(DataChannel::clone(channel)));
+            }
+        }
+
+        stream.set_default_payload_type(
+            sctp::chunk::chunk_payload_data::PayloadProtocolIdentifier::Binary,
+        );
+        DataChannel::server(
+            stream,
+            data::data_channel::Config {
+                max_message_size: association.max_message_size(),
+                ..data::data_channel::Config::default()
+            },
+        )
+        .await
+        .map(Some)
     }
 
     /// on_error sets an event handler which is invoked when
