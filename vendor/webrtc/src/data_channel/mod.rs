@@ -173,15 +173,14 @@ impl RTCDataChannel {
         association: &Arc<sctp::association::Association>,
         stream: Arc<sctp::stream::Stream>,
     ) -> Result<bool> {
+        // (Checked without the lock first: the accept loop asks every channel of the
+        // connection, for every stream the remote opens.)
+        if !self.negotiated
+            || self.id() != stream.stream_identifier()
+            || self.ready_state() != RTCDataChannelState::Connecting
+            || self.data_channel.lock().await.is_some()
         {
-            let data_channel = self.data_channel.lock().await;
-            if !self.negotiated
-                || self.id() != stream.stream_identifier()
-                || data_channel.is_some()
-                || self.ready_state() != RTCDataChannelState::Connecting
-            {
-                return Ok(false);
-            }
+            return Ok(false);
         }
         stream.set_default_payload_type(
             sctp::chunk::chunk_payload_data::PayloadProtocolIdentifier::Binary,
