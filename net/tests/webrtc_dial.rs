@@ -3,20 +3,22 @@
 //! The side whose SCTP association comes up first opens the Noise channel (a negotiated data
 //! channel, id 0) and sends on it at once; webrtc 0.17.2 then lost that channel at the other
 //! side if the message arrived before that side had opened its own channel 0, and the dial
-//! hung until the upgrade gave up (about one dial in 40 on loopback). Our node redials, which
-//! hid this as a 1-3 s connect; here each dial is made once, with no redial, so a lost channel
-//! is a failed dial (see the "DXOS patch" in vendor/webrtc/src/sctp_transport/mod.rs).
+//! hung until the upgrade gave up. Our node redials, which hid this as a 1-3 s connect; here
+//! each dial is made once, with no redial, so a lost channel is a failed dial (see the "DXOS
+//! patch" in vendor/webrtc/src/sctp_transport/mod.rs). Without that patch, 51 of 500 dials
+//! made ten at a time failed.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::swarm::{Swarm, SwarmEvent, dummy};
-use libp2p::{Multiaddr, Transport};
+use libp2p::{Multiaddr, PeerId, Transport};
 
-/// Dials made, each from a new node (new keys, new certificate, new socket). Without the fix,
-/// 100 dials all connected in fewer than one run in ten.
-const DIALS: usize = 100;
+/// Dials made, each from a new node (new keys, new certificate, new socket).
+const DIALS: usize = 200;
+/// Dials made at once (more interleavings than one at a time).
+const AT_ONCE: usize = 10;
 
 type TestResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -44,6 +46,25 @@ async fn listen(swarm: &mut Swarm<dummy::Behaviour>) -> TestResult<Multiaddr> {
     }
 }
 
+/// Dials `addr` once from a new node: the peer reached and the time it took.
+async fn dial_once(addr: &Multiaddr) -> Result<(PeerId, Duration), String> {
+    let mut dialer = node().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    dialer.dial(addr.clone()).map_err(|e| e.to_string())?;
+    // The upgrade gives up on a Noise channel that does not open after 10 s.
+    let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match dialer.select_next_some().await {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => return Ok((peer_id, start.elapsed())),
+                SwarmEvent::OutgoingConnectionError { error, .. } => return Err(error.to_string()),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    outcome.unwrap_or_else(|_| Err("no outcome in 20 s".into()))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_single_webrtc_dial_connects() -> TestResult<()> {
     let mut listener = node()?;
@@ -57,27 +78,24 @@ async fn every_single_webrtc_dial_connects() -> TestResult<()> {
     });
 
     let mut failures = Vec::new();
-    for i in 0..DIALS {
-        let mut dialer = node()?;
-        dialer.dial(addr.clone())?;
-        // The upgrade gives up on a Noise channel that does not open after 10 s.
-        let outcome = tokio::time::timeout(Duration::from_secs(20), async {
-            loop {
-                match dialer.select_next_some().await {
-                    SwarmEvent::ConnectionEstablished { peer_id, .. } => return Ok(peer_id),
-                    SwarmEvent::OutgoingConnectionError { error, .. } => return Err(error.to_string()),
-                    _ => {}
+    let mut times = Vec::new();
+    for batch in 0..DIALS / AT_ONCE {
+        let dials = (0..AT_ONCE).map(|_| dial_once(&addr));
+        for (i, outcome) in futures_util::future::join_all(dials).await.into_iter().enumerate() {
+            match outcome {
+                Ok((peer, time)) => {
+                    assert_eq!(peer, listener_id);
+                    times.push(time);
                 }
+                Err(e) => failures.push(format!("dial {}: {e}", batch * AT_ONCE + i)),
             }
-        })
-        .await;
-        match outcome {
-            Ok(Ok(peer)) => assert_eq!(peer, listener_id),
-            Ok(Err(e)) => failures.push(format!("dial {i}: {e}")),
-            Err(_) => failures.push(format!("dial {i}: no outcome in 20 s")),
         }
     }
     running.abort();
+    times.sort();
+    if let (Some(first), Some(last)) = (times.first(), times.last()) {
+        println!("dial to connected: fastest {first:?}, median {:?}, slowest {last:?}", times[times.len() / 2]);
+    }
     assert!(failures.is_empty(), "{} of {DIALS} dials failed: {failures:#?}", failures.len());
     Ok(())
 }
