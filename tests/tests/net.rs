@@ -294,3 +294,25 @@ async fn removed_members_and_revoked_devices_get_nothing_new() -> TestResult<()>
     }
     Ok(())
 }
+
+/// A node that stops closes its connections, so its peers see it gone at once; a connection
+/// merely dropped would stay open at the peer until its pings failed (10 s or more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_node_is_gone_at_once_for_its_peers() -> TestResult<()> {
+    for t in [Transport::WebRtcDirect, Transport::Quic, Transport::Tcp] {
+        let (_a, _b, _key, na, nb) = two(t).await?;
+        assert!(wait_peer(&na, nb.peer_id()).await, "B connected over {t:?}");
+        let stopped = Instant::now();
+        nb.shutdown().await?;
+        let gone = async {
+            while na.peers().await.is_ok_and(|ps| ps.iter().any(|p| p.peer_id == nb.peer_id())) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let within = Duration::from_secs(5);
+        assert!(tokio::time::timeout(within, gone).await.is_ok(), "A still lists B over {t:?} after {within:?}");
+        println!("{t:?}: A saw B gone {} ms after B stopped", stopped.elapsed().as_millis());
+        na.shutdown().await?;
+    }
+    Ok(())
+}

@@ -94,6 +94,8 @@ const WEBRTC_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// A redial still pending after this long (LAN addresses) is given up for a fresh one: one
 /// started while the link was down would otherwise hold up reconnecting once it is back.
 const LAN_DIAL_PATIENCE: Duration = Duration::from_millis(1500);
+/// How long a stopping node waits for its connections to close.
+const CLOSE_PATIENCE: Duration = Duration::from_millis(500);
 /// The same for peers beyond the LAN, whose handshakes take longer.
 const WAN_DIAL_PATIENCE: Duration = Duration::from_secs(4);
 
@@ -228,12 +230,14 @@ pub(super) async fn spawn(
                 cmd = cmd_rx.recv() => match cmd {
                     Some(Command::Shutdown(done)) => {
                         task.stop();
+                        task.close_connections().await;
                         let _ = done.send(());
                         break;
                     }
                     Some(cmd) => task.on_command(cmd),
                     None => {
                         task.stop();
+                        task.close_connections().await;
                         break;
                     }
                 },
@@ -459,6 +463,25 @@ impl Task {
         }
         self.store_dirty = true;
         self.save_peer_store();
+    }
+
+    /// Closes every connection and waits (briefly) until they are closed, so that peers learn
+    /// at once that this node is gone. A connection merely dropped with the process is not
+    /// closed at the other end: over WebRTC nothing tells the peer, which keeps replicating
+    /// into it until its pings fail some 15 s later (seen with short-lived CLI owners).
+    async fn close_connections(&mut self) {
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for peer in peers {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        let deadline = tokio::time::sleep(CLOSE_PATIENCE);
+        tokio::pin!(deadline);
+        while self.swarm.connected_peers().next().is_some() {
+            tokio::select! {
+                _ = &mut deadline => break,
+                _ = self.swarm.select_next_some() => {}
+            }
+        }
     }
 
     fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) {
