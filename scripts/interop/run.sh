@@ -6,7 +6,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 dxos="${1:-$here/../../target/debug/dxos}"
 work="$(mktemp -d)"
-trap 'kill "${serve_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# `serve` closes its connections and saves its state as it stops: wait for it before removing
+# its profile.
+trap 'if [ -n "${serve_pid:-}" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 (cd "$here" && npm install --no-audit --no-fund --silent >/dev/null)
 "$dxos" --profile "$work/p" identity create --name interop >/dev/null
 "$dxos" --profile "$work/p" --json serve --no-mdns \

@@ -153,6 +153,9 @@ impl RTCDataChannel {
                 // DXOS patch: the remote sent on this negotiated channel before we opened it,
                 // so the association already accepted its stream; the accept loop hands that
                 // stream to this channel (`adopt`), with the remote's first message in it.
+                // (That takes the channel to exist when the stream is accepted: libp2p creates
+                // its channel 0 before the connection starts. One created later, after the
+                // loop read the stream as a DCEP open, stays connecting where upstream failed.)
                 Err(data::Error::Sctp(sctp::Error::ErrStreamAlreadyExist)) if self.negotiated => {
                     return Ok(());
                 }
