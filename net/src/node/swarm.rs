@@ -94,10 +94,10 @@ const WEBRTC_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// A redial still pending after this long (LAN addresses) is given up for a fresh one: one
 /// started while the link was down would otherwise hold up reconnecting once it is back.
 const LAN_DIAL_PATIENCE: Duration = Duration::from_millis(1500);
-/// How long a stopping node waits for its connections to close.
-const CLOSE_PATIENCE: Duration = Duration::from_millis(500);
 /// The same for peers beyond the LAN, whose handshakes take longer.
 const WAN_DIAL_PATIENCE: Duration = Duration::from_secs(4);
+/// How long a stopping node waits for its connections to close.
+const CLOSE_PATIENCE: Duration = Duration::from_millis(500);
 
 fn transport_err(e: impl std::fmt::Display) -> NetError {
     NetError::Transport(e.to_string())
