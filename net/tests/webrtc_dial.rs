@@ -27,7 +27,7 @@ fn node() -> TestResult<Swarm<dummy::Behaviour>> {
     let swarm = libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
         .with_other_transport(|k| {
-            let certificate = libp2p_webrtc::tokio::Certificate::generate(&mut rand::rng())?;
+            let certificate = dxos_net::node::cert::generate()?;
             Ok(libp2p_webrtc::tokio::Transport::new(k.clone(), certificate)
                 .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn))))
         })?
