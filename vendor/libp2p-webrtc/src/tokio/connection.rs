@@ -25,7 +25,7 @@ use std::{
 };
 
 use futures::{
-    StreamExt,
+    FutureExt, StreamExt,
     channel::{
         mpsc,
         oneshot::{self, Sender},
@@ -38,7 +38,7 @@ use futures::{
 use libp2p_core::muxing::{StreamMuxer, StreamMuxerEvent};
 use webrtc::{
     data::data_channel::DataChannel as DetachedDataChannel, data_channel::RTCDataChannel,
-    peer_connection::RTCPeerConnection,
+    peer_connection::{RTCPeerConnection, peer_connection_state::RTCPeerConnectionState},
 };
 
 use crate::tokio::{dial_socket::DialSocket, error::Error, stream, stream::Stream};
@@ -69,12 +69,19 @@ pub struct Connection {
 
     /// DXOS patch: an outbound connection's own UDP socket, open while this lives.
     socket: Option<DialSocket>,
+
+    /// DXOS patch: says why, once the peer connection under this has ended.
+    ended: Option<oneshot::Receiver<String>>,
 }
 
 impl Unpin for Connection {}
 
-/// DXOS patch: the data channels a remote opened, collected from the start of the connection.
-pub(crate) struct IncomingChannels(mpsc::Receiver<Arc<DetachedDataChannel>>);
+/// DXOS patch: the data channels a remote opened, collected from the start of the connection,
+/// and the news that the peer connection ended.
+pub(crate) struct IncomingChannels {
+    channels: mpsc::Receiver<Arc<DetachedDataChannel>>,
+    ended: oneshot::Receiver<String>,
+}
 
 impl Connection {
     /// DXOS patch: starts collecting the data channels the remote opens, to be handed to
@@ -89,21 +96,50 @@ impl Connection {
             Arc::new(FutMutex::new(data_channel_tx)),
         )
         .await;
-        IncomingChannels(data_channel_rx)
+        let ended = Connection::register_ended_handlers(rtc_conn);
+        IncomingChannels {
+            channels: data_channel_rx,
+            ended,
+        }
+    }
+
+    /// DXOS patch: the receiver hears why when the peer connection ends: the remote closed it
+    /// (its DTLS close_notify ends the SCTP association), or ICE failed. The upstream crate
+    /// listened for neither, so a connection the remote had closed stayed open here until a
+    /// write failed or the pings timed out.
+    fn register_ended_handlers(rtc_conn: &RTCPeerConnection) -> oneshot::Receiver<String> {
+        let (tx, rx) = oneshot::channel();
+        let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+        let send = move |tx: &std::sync::Mutex<Option<Sender<String>>>, why: String| {
+            if let Some(tx) = tx.lock().ok().and_then(|mut tx| tx.take()) {
+                let _ = tx.send(why);
+            }
+        };
+        let on_error_tx = tx.clone();
+        rtc_conn.sctp().on_error(Box::new(move |err| {
+            send(&on_error_tx, format!("the WebRTC connection ended: {err}"));
+            Box::pin(async {})
+        }));
+        rtc_conn.on_peer_connection_state_change(Box::new(move |state| {
+            if matches!(state, RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) {
+                send(&tx, format!("the WebRTC connection is {state}"));
+            }
+            Box::pin(async {})
+        }));
+        rx
     }
 
     /// Creates a new connection from a peer connection and the data channels collected on it.
     pub(crate) fn new(rtc_conn: RTCPeerConnection, incoming: IncomingChannels) -> Self {
-        let data_channel_rx = incoming.0;
-
         Self {
             peer_conn: Arc::new(FutMutex::new(rtc_conn)),
-            incoming_data_channels_rx: data_channel_rx,
+            incoming_data_channels_rx: incoming.channels,
             outbound_fut: None,
             close_fut: None,
             drop_listeners: FuturesUnordered::default(),
             no_drop_listeners_waker: None,
             socket: None,
+            ended: Some(incoming.ended),
         }
     }
 
@@ -206,6 +242,16 @@ impl StreamMuxer for Connection {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<StreamMuxerEvent, Self::Error>> {
+        // DXOS patch: a peer connection that ended ends this connection.
+        if let Some(ended) = self.ended.as_mut() {
+            if let Poll::Ready(why) = ended.poll_unpin(cx) {
+                self.ended = None;
+                if let Ok(why) = why {
+                    tracing::debug!("{why}");
+                    return Poll::Ready(Err(Error::Internal(why)));
+                }
+            }
+        }
         loop {
             match ready!(self.drop_listeners.poll_next_unpin(cx)) {
                 Some(Ok(())) => {}

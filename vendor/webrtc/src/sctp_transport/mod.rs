@@ -1,6 +1,7 @@
 #[cfg(test)]
 mod sctp_transport_test;
 
+mod ended_conn;
 pub mod sctp_transport_capabilities;
 pub mod sctp_transport_state;
 
@@ -161,7 +162,11 @@ impl RTCSctpTransport {
                         }
                     },
                     association = sctp::association::Association::client(sctp::association::Config {
-                        net_conn: Arc::clone(net_conn) as Arc<dyn Conn + Send + Sync>,
+                        // DXOS patch: the owner hears through `on_error` when this ends.
+                        net_conn: Arc::new(ended_conn::EndedConn::new(
+                            Arc::clone(net_conn) as Arc<dyn Conn + Send + Sync>,
+                            Arc::clone(&self.on_error_handler),
+                        )),
                         max_receive_buffer_size: 0,
                         max_message_size,
                         mtu: 0,
