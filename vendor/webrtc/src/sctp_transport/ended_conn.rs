@@ -4,17 +4,17 @@
 //! closed DTLS with close_notify, a fatal alert came, or the connection failed), webrtc-sctp
 //! closes the association but tells no one: the accept loop keeps waiting for streams and the
 //! owner of the peer connection never learns that the remote is gone. libp2p-webrtc kept such a
-//! connection listed until its pings failed, 15 s or more after the remote had closed it.
+//! connection open until a write on it failed or its pings timed out.
 //! [`EndedConn`] wraps the DTLS connection and calls the transport's `on_error` handler once,
 //! with the error, the first time a read fails.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use portable_atomic::AtomicBool;
-use std::sync::atomic::Ordering;
 use tokio::sync::Mutex;
 use util::Conn;
 
