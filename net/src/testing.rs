@@ -95,12 +95,13 @@ impl TestProfile {
         Ok(())
     }
 
-    /// The node config of this profile (certificate and peer store in its folder), listening
+    /// The node config of this profile (certificate, peer store, listen ports in its folder), listening
     /// on loopback over `transports`.
     pub fn config(&self, transports: &[crate::Transport]) -> NodeConfig {
         NodeConfig {
             certificate: Some(self.dir.path().join("webrtc-cert.pem")),
             peer_store: Some(self.dir.path().join("peers.json")),
+            listen_ports: Some(self.dir.path().join("listen-ports.json")),
             ..NodeConfig::loopback(transports)
         }
     }

@@ -316,3 +316,25 @@ async fn a_stopping_node_is_gone_at_once_for_its_peers() -> TestResult<()> {
     }
     Ok(())
 }
+
+/// Two devices that both restart find each other again with no mDNS and no address given:
+/// each listens on the ports it had, where the addresses the other stored point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_that_both_restart_find_each_other_again() -> TestResult<()> {
+    for t in [Transport::WebRtcDirect, Transport::Quic, Transport::Tcp] {
+        let (a, b, _key, na, nb) = two(t).await?;
+        assert!(wait_peer(&na, nb.peer_id()).await, "A and B connected over {t:?}");
+        let before = (na.listen_addrs().await?, nb.listen_addrs().await?);
+        nb.shutdown().await?;
+        na.shutdown().await?;
+        let started = Instant::now();
+        let na = a.start(a.config(&[t])).await?;
+        let nb = b.start(b.config(&[t])).await?;
+        assert_eq!((na.listen_addrs().await?, nb.listen_addrs().await?), before, "the same addresses over {t:?}");
+        assert!(wait_peer(&na, nb.peer_id()).await, "A and B met again over {t:?}");
+        println!("{t:?}: met again {} ms after the restart", started.elapsed().as_millis());
+        nb.shutdown().await?;
+        na.shutdown().await?;
+    }
+    Ok(())
+}

@@ -8,6 +8,7 @@
 
 pub mod behaviour;
 pub mod cert;
+mod ports;
 pub mod redial;
 mod swarm;
 
@@ -39,6 +40,9 @@ pub struct NodeConfig {
     pub certificate: Option<PathBuf>,
     /// Where the addresses of known peers are kept across restarts (none: not kept).
     pub peer_store: Option<PathBuf>,
+    /// Where the ports listened on are kept, to listen on them again after a restart so the
+    /// addresses peers stored stay valid (none: new ports each start).
+    pub listen_ports: Option<PathBuf>,
     /// Largest replication message accepted from a peer.
     pub max_message: usize,
 }
@@ -51,6 +55,7 @@ impl Default for NodeConfig {
             mdns: true,
             certificate: None,
             peer_store: None,
+            listen_ports: None,
             max_message: MAX_MESSAGE,
         }
     }
@@ -65,11 +70,13 @@ impl NodeConfig {
             .collect()
     }
 
-    /// The defaults, with the certificate and the peer addresses kept in profile folder `dir`.
+    /// The defaults, with the certificate, the peer addresses and the listen ports kept in
+    /// profile folder `dir`.
     pub fn for_profile(dir: &Path) -> Self {
         Self {
             certificate: Some(dir.join("webrtc-cert.pem")),
             peer_store: Some(dir.join("peers.json")),
+            listen_ports: Some(dir.join("listen-ports.json")),
             ..Self::default()
         }
     }

@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use super::behaviour::{Behaviour, BehaviourEvent};
+use super::ports::{self, ListenPorts};
 use super::redial::Redial;
 use super::{NetError, NodeConfig, NodeEvent, PeerInfo, Presence, REPLICATE_PROTOCOL, Transport, cert};
 use crate::replicate::driver::{self, Context, SessionEvent};
@@ -80,6 +81,10 @@ struct Task {
     listen: Vec<Multiaddr>,
     /// Listeners that have no address yet, and who waits for them all.
     pending_listeners: HashSet<ListenerId>,
+    /// The configured address each listener was started for.
+    listeners: HashMap<ListenerId, Multiaddr>,
+    /// The ports listened on, kept for the next start.
+    ports: ListenPorts,
     ready: Option<oneshot::Sender<Result<(), NetError>>>,
     down_until: Option<Instant>,
     next_session: u64,
@@ -146,12 +151,13 @@ pub(super) async fn spawn(
         .build();
     let peer_id = *swarm.local_peer_id();
 
+    let ports = ListenPorts::load(config.listen_ports.as_deref());
     let mut pending_listeners = HashSet::new();
+    let mut listeners = HashMap::new();
     for addr in &config.listen {
-        let id = swarm
-            .listen_on(addr.clone())
-            .map_err(|e| NetError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
+        let id = listen(&mut swarm, addr, &ports).await?;
         pending_listeners.insert(id);
+        listeners.insert(id, addr.clone());
     }
     let mut control = swarm.behaviour().stream.new_control();
     let mut incoming = control.accept(REPLICATE_PROTOCOL).map_err(transport_err)?;
@@ -180,6 +186,8 @@ pub(super) async fn spawn(
         presence: HashMap::new(),
         listen: Vec::new(),
         pending_listeners,
+        listeners,
+        ports,
         ready: Some(ready_tx),
         down_until: None,
         next_session: 0,
@@ -254,6 +262,28 @@ pub(super) async fn spawn(
         Ok(Err(_)) => Err(NetError::Stopped),
         _ => Ok((peer_id, cmd_tx, public_control)),
     }
+}
+
+/// Listens on `addr`, on the port it had last time if that is kept and free (or freed soon).
+async fn listen(swarm: &mut Swarm<Behaviour>, addr: &Multiaddr, ports: &ListenPorts) -> Result<ListenerId, NetError> {
+    if let Some(again) = ports.previous(addr) {
+        let start = Instant::now();
+        loop {
+            if ports::is_free(&again) {
+                match swarm.listen_on(again.clone()) {
+                    Ok(id) => return Ok(id),
+                    Err(e) => tracing::debug!("cannot listen on {again} again ({e}); on a new port"),
+                }
+                break;
+            }
+            if start.elapsed() >= ports::PORT_PATIENCE {
+                tracing::debug!("{again} is taken; listening on a new port");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    swarm.listen_on(addr.clone()).map_err(|e| NetError::Listen { addr: addr.to_string(), reason: e.to_string() })
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -488,6 +518,9 @@ impl Task {
         let now = Instant::now();
         match ev {
             SwarmEvent::NewListenAddr { listener_id, address } => {
+                if let Some(configured) = self.listeners.get(&listener_id) {
+                    self.ports.record(configured, &address);
+                }
                 if !self.listen.contains(&address) {
                     self.listen.push(address.clone());
                 }
@@ -500,6 +533,7 @@ impl Task {
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => self.listen.retain(|a| *a != address),
             SwarmEvent::ListenerClosed { listener_id, reason, addresses } => {
+                self.listeners.remove(&listener_id);
                 self.listen.retain(|a| !addresses.contains(a));
                 let reason = reason.err().map(|e| e.to_string()).unwrap_or_else(|| "closed".into());
                 self.listener_done(listener_id, Some(reason));
