@@ -96,6 +96,11 @@ impl Running {
         Running { child, lines }
     }
 
+    /// The lines printed so far and not read yet, one per line (for a failure's message).
+    pub fn unread(&self) -> String {
+        self.lines.try_iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
+    }
+
     pub fn next(&self) -> Value {
         self.lines.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|e| panic!("no line in 20 s: {e}"))
     }
@@ -123,15 +128,22 @@ impl Drop for Running {
 }
 
 /// Polls `f` every 50 ms for up to 30 s.
-pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+pub fn eventually(what: &str, f: impl FnMut() -> bool) {
+    if !within(Duration::from_secs(30), f) {
+        panic!("not within 30 s: {what}");
+    }
+}
+
+/// Polls `f` every 50 ms for up to `limit`; whether it held.
+pub fn within(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = std::time::Instant::now();
-    while start.elapsed() < Duration::from_secs(30) {
+    while start.elapsed() < limit {
         if f() {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("not within 30 s: {what}");
+    false
 }
 
 pub fn titles(p: &Path, space: &str) -> Vec<String> {
