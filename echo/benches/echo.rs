@@ -319,9 +319,8 @@ struct TraceTxn {
 }
 
 fn load_trace(name: &str) -> Trace {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/editing-traces/sequential")
-        .join(format!("{name}.json.gz"));
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/editing-traces").join(format!("{name}.json.gz"));
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_reader(flate2::read::GzDecoder::new(file)).unwrap_or_else(|e| panic!("{e}"))
 }
