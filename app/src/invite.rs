@@ -1,6 +1,7 @@
-//! `invite` and `join` on the owner's node: each a stream of JSON lines (CLI.md). `invite`:
-//! the invitation (`uri`, `expires_at`, `code`), the pairing's `fingerprint` once a guest
-//! proves the secret, then `admitted`. `join`: `fingerprint`, then `identity_key` or `space`.
+//! `invite` and `join` on the owner's node: each a stream of JSON lines (docs/cli.md).
+//! `invite`: the invitation (`uri`, `expires_at`, `code`), the pairing's `fingerprint` once a
+//! guest proves the secret, `syncing` once it is admitted, then `admitted` (with `synced`)
+//! once the guest has its first sync or the wait for it ended. `join`: `fingerprint`, then `identity_key` or `space`.
 //! Both end with an error when the invitation fails, expires or a step times out: never a
 //! success after a timeout.
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use dxos_halo::{Offer, OfferKind, Role};
 use dxos_net::invite::driver::JoinFailure;
-use dxos_net::invite::{InviteStatus, JoinStatus, Joined};
+use dxos_net::invite::{Delivery, InviteStatus, JoinStatus, Joined};
 use serde_json::{Value, json};
 
 use crate::client::Client;
@@ -91,6 +92,7 @@ fn invite(
         return Ok(());
     }
     let mut shown = false;
+    let mut syncing = false;
     loop {
         let status = inv.status.borrow().clone();
         match status {
@@ -98,13 +100,35 @@ fn invite(
                 shown = true;
                 emit(json!({"fingerprint": fingerprint}));
             }
-            InviteStatus::Admitted { admitted, fingerprint } => {
+            InviteStatus::Admitted { admitted, fingerprint, delivery } => {
                 if !shown {
+                    shown = true;
                     emit(json!({"fingerprint": fingerprint}));
                 }
-                client.flush()?;
-                emit(json!({"admitted": admitted.to_string()}));
-                return Ok(());
+                if !syncing {
+                    // The admission is durable before anyone is told of it.
+                    client.flush()?;
+                    syncing = true;
+                    emit(json!({"syncing": admitted.to_string()}));
+                }
+                // The last line waits for the guest's first sync: a profile with no app or
+                // `serve` running has nobody else to give the guest its data.
+                match delivery {
+                    Delivery::Syncing => {}
+                    Delivery::Done => {
+                        emit(json!({"admitted": admitted.to_string(), "synced": true}));
+                        return Ok(());
+                    }
+                    Delivery::Unconfirmed(reason) => {
+                        emit(json!({"admitted": admitted.to_string(), "synced": false, "note": reason}));
+                        return Ok(());
+                    }
+                }
+                if stop() {
+                    let note = "stopped before the new device had this device's data";
+                    emit(json!({"admitted": admitted.to_string(), "synced": false, "note": note}));
+                    return Ok(());
+                }
             }
             InviteStatus::Failed { reason, expired } => {
                 let kind = if expired { Kind::Timeout } else { Kind::Denied };
@@ -112,7 +136,7 @@ fn invite(
             }
             _ => {}
         }
-        if stop() {
+        if stop() && !syncing {
             net.cancel_invitation(&inv.offer.id);
             return Err(CmdError::new(Kind::Denied, "the invitation was cancelled"));
         }

@@ -30,15 +30,75 @@ fn invite(profile: &Path, args: &[&str]) -> (Running, Value) {
     (r, first)
 }
 
-/// The invitation's last line (skipping the pairing words).
+/// The invitation's last line (skipping the pairing words and `syncing`): who was admitted;
+/// the guest said it has the first sync.
 fn admitted(r: &Running) -> String {
+    let mut syncing = None;
     loop {
         let v = r.next();
         if let Some(k) = v["admitted"].as_str() {
+            assert_eq!(v["synced"], true, "{v}");
+            assert_eq!(syncing.as_deref(), Some(k), "`syncing` came first, naming the guest");
             return k.to_owned();
+        }
+        if let Some(k) = v["syncing"].as_str() {
+            syncing = Some(k.to_owned());
+            continue;
         }
         assert!(v["fingerprint"].as_str().is_some_and(|f| f.split('-').count() == 4), "{v}");
     }
+}
+
+/// Waits for `r` to exit; its exit code.
+fn exit_code(r: &mut Running) -> Option<i32> {
+    for _ in 0..400 {
+        if let Ok(Some(s)) = r.child.try_wait() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn a_device_pairs_and_gets_the_data_with_no_app_or_serve_running() {
+    // README: `dxos invite device` on a profile whose owner is not running (the invite is a
+    // temporary owner), then `join` on a fresh profile.
+    let dir = tmp();
+    let a = new_profile(dir.path(), "a");
+    ok(&a, &["space", "create", "--name", "Home"]);
+    ok(&a, &["task", "add", "Home", "milk"]);
+    ok(&a, &["task", "add", "Home", "eggs"]);
+    let (mut inv, first) = invite(&a, &["device"]);
+    let b = dir.path().join("b");
+    let start = Instant::now();
+    let joined = ok(&b, &["join", first["uri"].as_str().unwrap_or_default()]);
+    println!("joined with no owner running in {:?}", start.elapsed());
+    assert_eq!(joined["identity_key"], ok(&a, &["identity", "show"])["identity_key"]);
+    let b_device = ok(&b, &["identity", "show"])["device_key"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(admitted(&inv), b_device);
+    assert_eq!(exit_code(&mut inv), Some(0), "the inviter ends once the guest has the data");
+    assert_eq!(titles(&b, "Home"), ["milk", "eggs"]);
+    assert_eq!(devices(&b), 2);
+}
+
+#[test]
+fn a_space_is_shared_with_no_app_or_serve_running() {
+    let dir = tmp();
+    let a = new_profile(dir.path(), "a");
+    ok(&a, &["space", "create", "--name", "Plans"]);
+    ok(&a, &["task", "add", "Plans", "milk"]);
+    let (mut inv, first) = invite(&a, &["space", "Plans"]);
+    let e = new_profile(dir.path(), "e");
+    let joined = ok(&e, &["join", first["uri"].as_str().unwrap_or_default()]);
+    let ed = ok(&e, &["identity", "show"])["identity_key"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(admitted(&inv), ed);
+    assert_eq!(exit_code(&mut inv), Some(0));
+    assert_eq!(joined["space"], ok(&a, &["space", "list"])[0]["id"]);
+    assert_eq!(titles(&e, "Plans"), ["milk"]);
+    // The guest, also with nothing running, can write; its edit reaches the owner later.
+    ok(&e, &["task", "add", "Plans", "from the editor"]);
+    assert_eq!(titles(&e, "Plans"), ["milk", "from the editor"]);
 }
 
 /// A PNG of `text`'s QR code (6 pixels a module, quiet zone), blurred by `blur` (sigma).

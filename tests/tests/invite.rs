@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use dxos_halo::{Offer, OfferKind, Role};
 use dxos_net::invite::driver::JoinFailure;
-use dxos_net::invite::{InviteStatus, JoinStatus, Joined};
+use dxos_net::invite::{Delivery, InviteStatus, JoinStatus, Joined};
 use dxos_net::testing::{TestProfile, TestResult, titles, wait_until};
 use dxos_net::{Node, Transport};
 use tokio::sync::watch;
@@ -57,7 +57,11 @@ async fn a_new_device_pairs_over_webrtc_and_syncs_live() -> TestResult<()> {
     let identity = a.halo.identity().ok_or("no identity")?;
     assert_eq!(status, JoinStatus::Done(Joined::Device { identity: identity.identity_key }));
     match invite_status(&mut inv.status).await {
-        InviteStatus::Admitted { admitted, .. } => assert_eq!(Some(admitted), b.halo.device_key().map(|k| k.public())),
+        InviteStatus::Admitted { admitted, delivery, .. } => {
+            assert_eq!(Some(admitted), b.halo.device_key().map(|k| k.public()));
+            // The guest told the host it has the first sync.
+            assert_eq!(delivery, Delivery::Done);
+        }
         other => panic!("host status: {other:?}"),
     }
     // Same identity, two devices on both sides; the space and its tasks came along.
@@ -120,9 +124,10 @@ async fn a_space_is_shared_as_reader_and_editor_then_taken_back() -> TestResult<
     };
     assert_eq!(finished(rx).await, JoinStatus::Done(Joined::Space { space: key.public(), already: false }));
     match invite_status(&mut inv.status).await {
-        InviteStatus::Admitted { admitted, fingerprint } => {
+        InviteStatus::Admitted { admitted, fingerprint, delivery } => {
             assert_eq!(Some(admitted), reader.halo.identity().map(|i| i.identity_key));
             assert_eq!(fingerprint, guest_words);
+            assert_eq!(delivery, Delivery::Done);
         }
         other => panic!("{other:?}"),
     }

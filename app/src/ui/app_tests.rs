@@ -145,6 +145,7 @@ fn the_invitation_dialog_shows_a_qr_code_of_the_offer() {
     }
     let shown = h.get_by_label("Invitation QR code").rect();
     assert!(shown.width() >= 300.0 && shown.width() == shown.height(), "big and square: {shown:?}");
+    assert!(shown.width() < 400.0, "and no bigger than it must be: {shown:?}");
     h.get_by_label("Copy");
     let d = h.state().1.as_ref().unwrap_or_else(|| panic!("no dialog"));
     let uri = d.uri().map(str::to_owned).unwrap_or_else(|| panic!("no offer"));

@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
 use dxos_halo::OfferKind;
-use dxos_net::invite::{Invitation, InviteStatus};
+use dxos_net::invite::{Delivery, Invitation, InviteStatus};
 use eframe::egui;
 
 use super::plugin::Surface;
@@ -79,7 +79,15 @@ impl InviteDialog {
             InviteStatus::Authenticating { fingerprint } => {
                 format!("Checking… Both screens should show: {fingerprint}")
             }
-            InviteStatus::Admitted { fingerprint, .. } => format!("Admitted ({fingerprint}). It is syncing now."),
+            InviteStatus::Admitted { fingerprint, delivery: Delivery::Syncing, .. } => {
+                format!("Admitted ({fingerprint}). Sending it your data…")
+            }
+            InviteStatus::Admitted { fingerprint, delivery: Delivery::Done, .. } => {
+                format!("Done ({fingerprint}): it has your data.")
+            }
+            InviteStatus::Admitted { fingerprint, delivery: Delivery::Unconfirmed(why), .. } => {
+                format!("Admitted ({fingerprint}), but {why}. It gets your data when both are online.")
+            }
             InviteStatus::Failed { reason, .. } => format!("Nobody was admitted: {reason}"),
         }
     }
@@ -115,11 +123,14 @@ impl Surface for InviteDialog {
                     let tex = ui.ctx().load_texture("invitation-qr", color.clone(), egui::TextureOptions::NEAREST);
                     (tex, color)
                 });
-                let size = tex.size_vec2();
-                // At least 300 points, in whole multiples of the texture, so modules stay sharp.
-                let scale = (300.0 / size.x).ceil().max(1.0);
+                // At least 300 points, a whole number of points per module, so modules stay
+                // sharp. (Whole multiples of the texture made a short offer's code 588 points
+                // wide, past the dialog and, at the window's default size, the Cancel button
+                // past the window's bottom.)
+                let modules = (tex.size_vec2().x / MODULE_PX as f32).max(1.0);
+                let side = modules * (300.0 / modules).ceil();
                 ui.vertical_centered(|ui| {
-                    let img = ui.add(egui::Image::new(&*tex).fit_to_exact_size(size * scale));
+                    let img = ui.add(egui::Image::new(&*tex).fit_to_exact_size(egui::vec2(side, side)));
                     img.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Invitation QR code"));
                 });
                 ui.label("Or send this text (valid for 10 minutes, for one device):");
@@ -157,7 +168,7 @@ impl Surface for InviteDialog {
         }
         ui.separator();
         let label = match &self.step {
-            Step::Open { inv, .. } if !inv.status.borrow().is_final() => "Cancel",
+            Step::Open { inv, .. } if !inv.status.borrow().is_final() && !inv.status.borrow().is_admitted() => "Cancel",
             _ => "Close",
         };
         if ui.button(label).clicked() {

@@ -29,6 +29,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a guest waits for the first sync of what it was admitted to.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the host waits, once it admitted a guest, for the guest to say it has the first
+/// sync (the guest's own wait, and time to say so).
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(SYNC_TIMEOUT.as_secs() + 10);
 
 fn now_s() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -48,11 +51,14 @@ pub enum InviteStatus {
         fingerprint: String,
     },
     /// The guest is in: `admitted` is its device key (pairing) or identity key (space).
+    /// `delivery` says whether it has received this device's data yet.
     Admitted {
         /// Who was admitted.
         admitted: PublicKey,
         /// The pairing's words.
         fingerprint: String,
+        /// Where the guest's first sync stands.
+        delivery: Delivery,
     },
     /// Over without a guest: expired, cancelled, or too many failed attempts.
     Failed {
@@ -63,10 +69,33 @@ pub enum InviteStatus {
     },
 }
 
+/// Where an admitted guest's first sync stands, host side. An inviter that runs only for the
+/// invitation (`dxos invite` with no app or `serve`) waits for it before it stops, so the
+/// guest is not left with nobody to sync from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The guest is receiving the first sync of what it was admitted to.
+    Syncing,
+    /// The guest said it has the first sync of everything it was admitted to.
+    Done,
+    /// The guest did not say so (it went away, or took longer than [`DELIVERY_TIMEOUT`]):
+    /// it gets the data the next time both devices are online. Why, in plain words.
+    Unconfirmed(String),
+}
+
 impl InviteStatus {
     /// True once nothing more will happen.
     pub fn is_final(&self) -> bool {
-        matches!(self, InviteStatus::Admitted { .. } | InviteStatus::Failed { .. })
+        match self {
+            InviteStatus::Admitted { delivery, .. } => *delivery != Delivery::Syncing,
+            InviteStatus::Failed { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// True once a guest was admitted (whether or not it has its first sync yet).
+    pub fn is_admitted(&self) -> bool {
+        matches!(self, InviteStatus::Admitted { .. })
     }
 }
 
@@ -85,7 +114,16 @@ pub struct Invitation {
 
 struct Entry {
     host: HostOffer,
-    status: watch::Sender<InviteStatus>,
+    /// Shared with the task answering the admitted guest, which reports its first sync after
+    /// the offer itself is over (and maybe gone from the registry).
+    status: Arc<watch::Sender<InviteStatus>>,
+}
+
+/// An admitted guest whose first sync the answering task waits for.
+struct Delivering {
+    status: Arc<watch::Sender<InviteStatus>>,
+    admitted: PublicKey,
+    fingerprint: String,
 }
 
 /// The node's open offers.
@@ -105,7 +143,7 @@ impl Registry {
         let uri = offer.to_uri();
         let id = offer.id;
         let expires_at = offer.expires_at;
-        self.lock().insert(id, Entry { host: HostOffer::new(offer.clone(), code.clone(), host), status: tx });
+        self.lock().insert(id, Entry { host: HostOffer::new(offer.clone(), code.clone(), host), status: Arc::new(tx) });
         let me = Arc::clone(self);
         tokio::spawn(async move {
             let wait = expires_at.saturating_sub(now_s());
@@ -123,11 +161,12 @@ impl Registry {
         Invitation { offer, uri, code, status: rx }
     }
 
-    /// Cancels an offer; returns whether there was an open one.
+    /// Cancels an offer; returns whether there was an open one. An offer whose guest was
+    /// admitted stays as it is (nothing can take the admission back here).
     pub(crate) fn cancel(&self, id: &[u8; 8]) -> bool {
         let mut offers = self.lock();
         let Some(e) = offers.get_mut(id) else { return false };
-        if e.status.borrow().is_final() {
+        if e.status.borrow().is_final() || e.status.borrow().is_admitted() {
             return false;
         }
         e.host.cancel();
@@ -164,11 +203,11 @@ pub(crate) async fn answer(stream: libp2p::Stream, peer: PeerId, registry: Arc<R
             return;
         }
     };
-    let reply = match hello {
+    let (reply, delivering) = match hello {
         Ok(Wire::Hello { offer, proof, code_proof, credentials }) => {
             decide(&registry, &halo, guest, offer, &proof, code_proof.as_ref(), &credentials).await
         }
-        Ok(_) => Wire::Refused(Refusal::NotAdmitted("expected a hello".into())),
+        Ok(_) => (Wire::Refused(Refusal::NotAdmitted("expected a hello".into())), None),
         Err(e) => {
             tracing::info!(%peer, "malformed invitation hello: {e}");
             return;
@@ -177,7 +216,33 @@ pub(crate) async fn answer(stream: libp2p::Stream, peer: PeerId, registry: Arc<R
     if let Wire::Refused(r) = &reply {
         tracing::info!(%peer, "invitation refused: {r}");
     }
-    let _ = SinkExt::<Bytes>::send(&mut framed, reply.encode().into()).await;
+    let sent = SinkExt::<Bytes>::send(&mut framed, reply.encode().into()).await;
+    let Some(d) = delivering else {
+        let _ = SinkExt::<Bytes>::close(&mut framed).await;
+        return;
+    };
+    // Admitted: wait for the guest to say it has the first sync of what it was admitted to.
+    let delivery = match sent {
+        Err(e) => Delivery::Unconfirmed(format!("the connection to the new device failed: {e}")),
+        Ok(()) => match tokio::time::timeout(DELIVERY_TIMEOUT, framed.next()).await {
+            Ok(Some(Ok(bytes))) => match Wire::decode(&bytes) {
+                Ok(Wire::Synced) => Delivery::Done,
+                Ok(_) | Err(_) => {
+                    tracing::info!(%peer, "an admitted guest sent something other than `synced`");
+                    Delivery::Unconfirmed("the new device did not say it has the data".into())
+                }
+            },
+            Ok(Some(Err(_)) | None) => {
+                Delivery::Unconfirmed("the new device went away before it said it has the data".into())
+            }
+            Err(_) => Delivery::Unconfirmed(format!(
+                "the new device did not finish its first sync in {}s",
+                DELIVERY_TIMEOUT.as_secs()
+            )),
+        },
+    };
+    tracing::info!(%peer, "admitted guest's first sync: {delivery:?}");
+    let _ = d.status.send(InviteStatus::Admitted { admitted: d.admitted, fingerprint: d.fingerprint, delivery });
     let _ = SinkExt::<Bytes>::close(&mut framed).await;
 }
 
@@ -189,14 +254,14 @@ async fn decide(
     proof: &[u8; 32],
     code_proof: Option<&[u8; 32]>,
     credentials: &[Vec<u8>],
-) -> Wire {
+) -> (Wire, Option<Delivering>) {
     let kind = {
         let mut offers = registry.lock();
-        let Some(e) = offers.get_mut(&id) else { return Wire::Refused(Refusal::UnknownOffer) };
+        let Some(e) = offers.get_mut(&id) else { return (Wire::Refused(Refusal::UnknownOffer), None) };
         let checked = e.host.check(&guest, proof, code_proof, now_s());
         Registry::publish(e);
         if let Err(r) = checked {
-            return Wire::Refused(r);
+            return (Wire::Refused(r), None);
         }
         e.host.offer().kind.clone()
     };
@@ -225,9 +290,13 @@ async fn decide(
     finish(registry, id, result)
 }
 
-fn finish(registry: &Registry, id: [u8; 8], result: Result<(PublicKey, Vec<dxos_halo::Credential>), Refusal>) -> Wire {
+fn finish(
+    registry: &Registry,
+    id: [u8; 8],
+    result: Result<(PublicKey, Vec<dxos_halo::Credential>), Refusal>,
+) -> (Wire, Option<Delivering>) {
     let mut offers = registry.lock();
-    let Some(e) = offers.get_mut(&id) else { return Wire::Refused(Refusal::UnknownOffer) };
+    let Some(e) = offers.get_mut(&id) else { return (Wire::Refused(Refusal::UnknownOffer), None) };
     match result {
         Ok((who, creds)) => {
             let fingerprint = match e.host.state() {
@@ -235,13 +304,18 @@ fn finish(registry: &Registry, id: [u8; 8], result: Result<(PublicKey, Vec<dxos_
                 _ => String::new(),
             };
             e.host.admitted();
-            let _ = e.status.send(InviteStatus::Admitted { admitted: who, fingerprint });
-            Wire::Admitted { credentials: creds.iter().map(dxos_halo::Credential::encode).collect() }
+            let _ = e.status.send(InviteStatus::Admitted {
+                admitted: who,
+                fingerprint: fingerprint.clone(),
+                delivery: Delivery::Syncing,
+            });
+            let wire = Wire::Admitted { credentials: creds.iter().map(dxos_halo::Credential::encode).collect() };
+            (wire, Some(Delivering { status: Arc::clone(&e.status), admitted: who, fingerprint }))
         }
         Err(r) => {
             e.host.failed();
             Registry::publish(e);
-            Wire::Refused(r)
+            (Wire::Refused(r), None)
         }
     }
 }
@@ -483,7 +557,18 @@ async fn run_join(
     })
     .await;
     match waited {
-        Ok(true) => JoinStatus::Done(joined),
+        Ok(true) => {
+            // Tell the inviter we have it all: an inviter that runs only for the invitation
+            // stops then. Best effort: the join is done either way.
+            let told = async {
+                SinkExt::<Bytes>::send(&mut framed, Wire::Synced.encode().into()).await?;
+                SinkExt::<Bytes>::close(&mut framed).await
+            };
+            if let Err(e) = tokio::time::timeout(Duration::from_secs(5), told).await.unwrap_or(Ok(())) {
+                tracing::info!("could not tell the inviter the first sync is done: {e}");
+            }
+            JoinStatus::Done(joined)
+        }
         Ok(false) => fail(JoinFailure::Network, "admitted, but the node stopped before the first sync"),
         Err(_) => fail(
             JoinFailure::Timeout,

@@ -9,4 +9,4 @@
 pub mod driver;
 pub mod proto;
 
-pub use driver::{Invitation, InviteStatus, JoinStatus, Joined};
+pub use driver::{Delivery, Invitation, InviteStatus, JoinStatus, Joined};

@@ -5,7 +5,8 @@
 //! of the *transcript* (offer id, kind, both device keys) keyed by the one-time secret, so the
 //! secret is never sent and a proof is worth nothing on any other connection; with `--code`, a
 //! second HMAC over the transcript and the 6-digit code. The host answers with the credentials
-//! that admit the guest ([`Wire::Admitted`]) or with why not ([`Wire::Refused`]).
+//! that admit the guest ([`Wire::Admitted`]) or with why not ([`Wire::Refused`]). An admitted
+//! guest says [`Wire::Synced`] once it has the first sync, on the same stream.
 //!
 //! An offer admits one guest, until it expires; three failed attempts in all (wrong proofs
 //! and wrong codes together) kill it; the host can cancel it.
@@ -45,6 +46,9 @@ pub enum Wire {
     },
     /// Host to guest: not admitted, and why.
     Refused(Refusal),
+    /// Guest to host, after `Admitted`: the guest has the first sync of everything it was
+    /// admitted to, so an inviter that runs only for the invitation may stop.
+    Synced,
 }
 
 impl Wire {
@@ -344,6 +348,7 @@ impl GuestJoin {
             Wire::Admitted { credentials } => Err(JoinError::Malformed(format!("{} credentials", credentials.len()))),
             Wire::Refused(r) => Err(JoinError::Refused(r)),
             Wire::Hello { .. } => Err(JoinError::Malformed("a hello from the host".into())),
+            Wire::Synced => Err(JoinError::Malformed("`synced` from the host".into())),
         }
     }
 }
