@@ -355,7 +355,11 @@ fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdErr
             owner::install_signal_handler();
             let mut stdout = std::io::stdout();
             return owner::watch(profile, &space, typename.as_deref(), |line| {
-                let text = if json { line.to_string() } else { human_watch(line) };
+                let text = if json {
+                    json!({"ts_ms": line["ts_ms"], "ids": line["ids"]}).to_string()
+                } else {
+                    human_watch(line)
+                };
                 writeln!(stdout, "{text}").and_then(|_| stdout.flush()).is_ok()
             });
         }
@@ -477,8 +481,20 @@ fn long(profile: &Profile, req: &Request, json: bool) -> Result<(), CmdError> {
         } else if let Some(f) = v["fingerprint"].as_str() {
             eprintln!("Pairing words (check they match on both screens): {f}");
             Ok(())
+        } else if let Some(k) = v["syncing"].as_str() {
+            eprintln!("Admitted {k}. Sending it this device's data (keep this running until it is done)…");
+            Ok(())
         } else if let Some(k) = v["admitted"].as_str() {
-            writeln!(stdout, "Admitted {k}")
+            if v["synced"] == false {
+                let note = v["note"].as_str().unwrap_or("the new device did not say it has the data");
+                writeln!(
+                    stdout,
+                    "Admitted {k}, but {note}. It gets the data the next time both devices are online \
+                     (the app or `dxos serve` running on each)."
+                )
+            } else {
+                writeln!(stdout, "Admitted {k}; it has this device's data.")
+            }
         } else if let Some(k) = v["identity_key"].as_str() {
             writeln!(stdout, "Joined identity {k}; this device is one of its devices now.")
         } else if let Some(k) = v["space"].as_str() {
@@ -638,10 +654,27 @@ fn identity_text(v: &Value) -> String {
     out
 }
 
+/// A `watch` result as a person reads it: a count, then one line per object, tasks as
+/// `task list` shows them (done mark and title), other objects with their type and data.
 fn human_watch(line: &Value) -> String {
-    let ids: Vec<String> =
-        line["ids"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
-    format!("{} objects: {}", ids.len(), ids.join(", "))
+    use dxos_echo::TypedObject;
+    let task_type = dxos_echo::Task::TYPENAME;
+    let objects = line["objects"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let tasks = objects.iter().all(|o| o["type"] == task_type);
+    let noun = if tasks && !objects.is_empty() { "task" } else { "object" };
+    let plural = if objects.len() == 1 { "" } else { "s" };
+    let mut out = format!("{} {noun}{plural}:", objects.len());
+    for o in objects {
+        let text = if o["type"] == task_type {
+            let done = o["data"]["completed"] == true;
+            task_line(&json!({"id": o["id"], "title": o["data"]["title"], "completed": done}))
+        } else {
+            object_lines(o)
+        };
+        out.push_str("\n  ");
+        out.push_str(&text);
+    }
+    out
 }
 
 /// The people-readable form of a result.
@@ -687,5 +720,35 @@ fn human(req: &Request, v: &Value) -> String {
             format!("{}  {}  {}", s(p, "peer_id"), s(p, "transport"), p["addrs"][0].as_str().unwrap_or_default())
         }),
         _ => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command and subcommand, as `identity create`.
+    fn commands(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("{prefix}{}", sub.get_name());
+            if sub.has_subcommands() {
+                commands(sub, &format!("{name} "), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_contract_documents_every_command() {
+        let doc = include_str!("../../docs/cli.md");
+        let mut all = Vec::new();
+        commands(&super::Cli::command(), "", &mut all);
+        assert!(all.len() >= 30, "{all:?}");
+        let missing: Vec<&String> =
+            all.iter().filter(|c| !doc.contains(&format!("`{c} ")) && !doc.contains(&format!("`{c}`"))).collect();
+        assert!(missing.is_empty(), "docs/cli.md does not document {missing:?}");
+        // Nothing in the repository points outside it.
+        assert!(!doc.contains("../shared") && !include_str!("../../README.md").contains("../shared"));
     }
 }

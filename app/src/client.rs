@@ -316,7 +316,7 @@ impl Client {
         let sub = s.subscribe(q, move |_| {
             let _ = tx.send(());
         });
-        if !emit(watch_line(&sub.ids())) {
+        if !emit(watch_line(&s, &sub.ids())) {
             return Ok(());
         }
         loop {
@@ -326,7 +326,7 @@ impl Client {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(()) => {
                     while rx.try_recv().is_ok() {}
-                    if !emit(watch_line(&sub.ids())) {
+                    if !emit(watch_line(&s, &sub.ids())) {
                         return Ok(());
                     }
                 }
@@ -349,9 +349,13 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// A `watch` line: the whole current result, stamped with this process's clock.
-pub fn watch_line(ids: &[dxos_echo::ObjectId]) -> Value {
-    json!({"ts_ms": now_ms(), "ids": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>()})
+/// A `watch` line: the whole current result, stamped with this process's clock, with the
+/// objects themselves (`{"id","type","data"}`, in the same order) for people's output; the
+/// CLI prints only `ts_ms` and `ids` as JSON (CLI.md).
+pub fn watch_line(space: &dxos_echo::Space, ids: &[dxos_echo::ObjectId]) -> Value {
+    let objects: Vec<Value> =
+        ids.iter().filter_map(|i| space.get(i.as_ref()).ok()).map(|o| object_json(&o)).collect();
+    json!({"ts_ms": now_ms(), "ids": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>(), "objects": objects})
 }
 
 /// A label for this device: the host name, or the platform.

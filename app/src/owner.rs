@@ -391,7 +391,11 @@ pub fn watch(
         }
         last_ids = ids;
         // Stamp with this process's clock: when *we* saw the change.
-        let line = json!({"ts_ms": crate::client::now_ms(), "ids": v.get("ids").cloned().unwrap_or(Value::Null)});
+        let line = json!({
+            "ts_ms": crate::client::now_ms(),
+            "ids": v.get("ids").cloned().unwrap_or(Value::Null),
+            "objects": v.get("objects").cloned().unwrap_or(Value::Null),
+        });
         emit(&line)
     };
     let deadline_busy = || Instant::now() + BUSY_TIMEOUT;

@@ -151,6 +151,9 @@ fn watch_sees_task_add_from_another_process() {
     let first = watch.next();
     assert_eq!(first["ids"], serde_json::json!([]));
     assert!(first["ts_ms"].as_u64().is_some_and(|t| t > 1_700_000_000_000));
+    // Exactly the contract's keys: the objects people's output shows are not printed as JSON.
+    let keys: Vec<&String> = first.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    assert_eq!(keys, ["ids", "ts_ms"]);
     // The watcher is a temporary owner: the add goes through its socket.
     let t = ok(&p, &["task", "add", "S", "Milk"]);
     let id = t["id"].as_str().unwrap_or_default();
@@ -159,6 +162,33 @@ fn watch_sees_task_add_from_another_process() {
     // A rename of a result object is a change too.
     ok(&p, &["task", "rename", "S", id, "Oat milk"]);
     assert_eq!(watch.next()["ids"], serde_json::json!([id]));
+}
+
+#[test]
+fn watch_shows_people_the_titles_and_done_state() {
+    let dir = tmp();
+    let p = new_profile(dir.path(), "profile");
+    ok(&p, &["space", "create", "--name", "S"]);
+    let milk = ok(&p, &["task", "add", "S", "Milk"]);
+    let id = milk["id"].as_str().unwrap_or_default().to_owned();
+    let watch = Running::start_text(&p, &["watch", "S", "--type", "dxos.org/type/Task"]);
+    let line = |want: &str| -> String {
+        loop {
+            let l = watch.next();
+            let l = l.as_str().unwrap_or_default().to_owned();
+            if l.contains(want) {
+                return l;
+            }
+        }
+    };
+    assert_eq!(line("task"), "1 task:");
+    assert_eq!(line("Milk"), format!("  [ ] Milk  ({id})"));
+    ok(&p, &["task", "done", "S", &id]);
+    assert_eq!(line("Milk"), format!("  [x] Milk  ({id})"));
+    ok(&p, &["task", "add", "S", "Eggs"]);
+    assert_eq!(line("task"), "2 tasks:");
+    assert_eq!(line("Milk"), format!("  [x] Milk  ({id})"));
+    assert!(line("Eggs").starts_with("  [ ] Eggs  ("));
 }
 
 #[test]

@@ -68,8 +68,21 @@ impl Running {
         Running::spawn(cmd)
     }
 
+    /// Starts `dxos ARGS` on `profile` without `--json`: each line of its people's output
+    /// arrives as a JSON string.
+    pub fn start_text(profile: &Path, args: &[&str]) -> Running {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--profile").arg(profile).args(args);
+        Running::spawn_with(cmd, true)
+    }
+
     /// Runs `cmd` (a `dxos ... --json` command line, maybe wrapped) reading its JSON lines.
-    pub fn spawn(mut cmd: Command) -> Running {
+    pub fn spawn(cmd: Command) -> Running {
+        Running::spawn_with(cmd, false)
+    }
+
+    /// Runs `cmd`, reading its stdout: JSON lines, or (`text`) every line as a JSON string.
+    fn spawn_with(mut cmd: Command, text: bool) -> Running {
         // DXOS_TEST_LOGS=DIR keeps each process's log (RUST_LOG as set) in DIR.
         let stderr = match std::env::var_os("DXOS_TEST_LOGS") {
             Some(dir) => {
@@ -86,7 +99,8 @@ impl Running {
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str(&line)
+                let v = if text { Some(Value::String(line)) } else { serde_json::from_str(&line).ok() };
+                if let Some(v) = v
                     && tx.send(v).is_err()
                 {
                     return;
