@@ -273,6 +273,8 @@ pub fn run() -> Result<(), CmdError> {
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
         viewport: egui::ViewportBuilder::default().with_title("DXOS demo").with_inner_size([1100.0, 620.0]),
+        // The Theme plugin installs our own fallback to the system's fonts (ui::fonts).
+        system_font_fallback: false,
         ..Default::default()
     };
     let d = dir.clone();

@@ -6,8 +6,10 @@
 //! background thread keeps; writes go to ECHO in memory (its writer thread does the disk I/O)
 //! or to threads (HALO writes, the network). It never blocks on I/O.
 
+pub mod bidi;
 pub mod demo;
 pub mod devices;
+pub mod fonts;
 pub mod identity;
 pub mod invite_dialog;
 pub mod join_dialog;
@@ -72,6 +74,8 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
         renderer: eframe::Renderer::Glow,
         viewport: egui::ViewportBuilder::default().with_title("DXOS").with_inner_size([980.0, 640.0]),
         persistence_path: Some(profile.dir().join("window.ron")),
+        // The Theme plugin installs our own fallback to the system's fonts (ui::fonts).
+        system_font_fallback: false,
         ..Default::default()
     };
     let result = eframe::run_native(
@@ -233,3 +237,6 @@ pub(crate) mod testing;
 
 #[cfg(test)]
 mod app_tests;
+
+#[cfg(test)]
+mod a11y_tests;

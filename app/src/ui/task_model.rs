@@ -137,10 +137,18 @@ pub fn edit_field(ui: &mut egui::Ui, e: &mut Editing, name: &'static str) -> Opt
     field.lost_focus().then(|| !ui.input(|i| i.key_pressed(egui::Key::Escape)))
 }
 
-/// A task's title as a clickable label, struck through when completed.
+/// A task's title as a clickable label, struck through when completed, right-to-left text
+/// in its reading order (a screen reader gets the title as written).
 pub fn title_label(ui: &mut egui::Ui, title: &str, completed: bool) -> egui::Response {
-    let text = if completed { egui::RichText::new(title).strikethrough().weak() } else { egui::RichText::new(title) };
-    ui.add(egui::Label::new(text).sense(egui::Sense::click()).truncate())
+    let style = |t: egui::RichText| if completed { t.strikethrough().weak() } else { t };
+    if super::bidi::has_rtl(title) {
+        let job = super::bidi::job(ui, title, style);
+        let r = ui.add(egui::Label::new(job).sense(egui::Sense::click()).truncate());
+        r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, title));
+        r
+    } else {
+        ui.add(egui::Label::new(style(egui::RichText::new(title))).sense(egui::Sense::click()).truncate())
+    }
 }
 
 /// Whether the pointer is over the row being drawn (hover-only buttons show then).

@@ -64,6 +64,7 @@ impl WelcomeView {
                     ui.label("Your data stays on your devices. What should others see as your name?");
                     ui.add_space(12.0);
                     let field = ui.add(egui::TextEdit::singleline(name).hint_text("Your name").desired_width(280.0));
+                    field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Your name"));
                     // Start in the field, but let Enter take the focus away (that is how it submits).
                     if ui.memory(|m| m.focused().is_none()) && !field.lost_focus() {
                         field.request_focus();
