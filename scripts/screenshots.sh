@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the desktop app and the demo under a virtual display and writes assets/screenshots/*.png:
 # welcome (first run), tasks, todomvc, add-device (the QR dialog) and demo.
-# Needs: apt-get install -y xvfb xauth imagemagick xdotool libgl1-mesa-dri libegl1
+# Needs: apt-get install -y xvfb xauth imagemagick xdotool libgl1-mesa-dri libegl1 fonts-dejavu-core
+#        fonts-noto-cjk fonts-symbola
 # BUILD=debug uses the debug binary (faster to build); the default is release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,9 @@ kill -TERM $app; wait $app || true
 p="$work/ada"
 $bin --profile "$p" identity create --name "Ada Lovelace" >/dev/null
 $bin --profile "$p" space create --name Weekend >/dev/null
-for t in "Buy milk" "Call the plumber" "Water the plants" "Book train tickets"; do
+# Tasks in other scripts too: the system's fonts fill in what the app's lack (CJK, Arabic in
+# its reading order, emoji: apt-get install fonts-dejavu-core fonts-noto-cjk fonts-symbola).
+for t in "Buy milk" "Call the plumber" "Water the plants" "Book train tickets" "牛乳を買う" "اشتري الحليب" "🍞 Brot kaufen"; do
   $bin --profile "$p" task add Weekend "$t" >/dev/null
 done
 second=$($bin --profile "$p" --json task list Weekend | python3 -c 'import json,sys; print(json.load(sys.stdin)[1]["id"])')
