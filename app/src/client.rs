@@ -353,8 +353,7 @@ pub fn now_ms() -> u64 {
 /// objects themselves (`{"id","type","data"}`, in the same order) for people's output; the
 /// CLI prints only `ts_ms` and `ids` as JSON (CLI.md).
 pub fn watch_line(space: &dxos_echo::Space, ids: &[dxos_echo::ObjectId]) -> Value {
-    let objects: Vec<Value> =
-        ids.iter().filter_map(|i| space.get(i.as_ref()).ok()).map(|o| object_json(&o)).collect();
+    let objects: Vec<Value> = ids.iter().filter_map(|i| space.get(i.as_ref()).ok()).map(|o| object_json(&o)).collect();
     json!({"ts_ms": now_ms(), "ids": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>(), "objects": objects})
 }
 
