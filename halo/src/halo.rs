@@ -153,7 +153,14 @@ struct Inner {
 pub struct Halo {
     db: Arc<Database>,
     keyring: Keyring,
+    /// The state. Held only to read or change it in memory, never across disk I/O: the UI
+    /// reads it every frame.
     inner: Arc<Mutex<Inner>>,
+    /// Held by a writer from its first look at the state to its last change of it, across
+    /// the store's commit: writers go one at a time, so what one decided on is still so when
+    /// it applies it, while readers only wait for `inner`. Taken before `inner`, and let go
+    /// before listeners are told.
+    writer: Arc<Mutex<()>>,
     listeners: Arc<Mutex<Vec<(u64, ChangeCallback)>>>,
 }
 
@@ -189,6 +196,7 @@ impl Halo {
             db: db.clone(),
             keyring,
             inner: Arc::new(Mutex::new(Inner { local, identities: HashMap::new(), spaces: HashMap::new() })),
+            writer: Arc::default(),
             listeners: Arc::default(),
         };
         let creds = store::read_credentials(&db)?;
@@ -264,6 +272,11 @@ impl Halo {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The writers' turn (see [`Halo::writer`]); take it before [`Halo::lock`].
+    fn begin_write(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Files a credential into the identity and space states it belongs to.
@@ -350,8 +363,8 @@ impl Halo {
 
     fn start_identity(&self, root: KeyPair, name: Option<&str>, device_label: &str) -> Result<IdentityInfo, HaloError> {
         let label = check_name(device_label)?;
-        let mut inner = self.lock();
-        if let Some(l) = &inner.local {
+        let writing = self.begin_write();
+        if let Some(l) = &self.lock().local {
             return Err(HaloError::IdentityExists(l.identity.to_string()));
         }
         // A key made for joining an identity (and so the node's peer id) is kept.
@@ -396,11 +409,12 @@ impl Halo {
             let _ = self.keyring.remove(DEVICE_KEY);
             return Err(e);
         }
+        let mut inner = self.lock();
         inner.local = Some(Local { identity: root.public(), device });
         for c in creds {
             Self::route(&mut inner, c);
         }
-        drop(inner);
+        drop((inner, writing));
         self.notify();
         self.identity().ok_or(HaloError::NoIdentity)
     }
@@ -422,7 +436,8 @@ impl Halo {
     /// nothing.
     pub fn add_space(&self, space_key: &KeyPair) -> Result<(), HaloError> {
         let space = space_key.public();
-        let mut inner = self.lock();
+        let writing = self.begin_write();
+        let inner = self.lock();
         let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
         if inner.spaces.get(&space).is_some_and(|s| s.role_of(&local.identity).is_some()) {
             return Ok(());
@@ -446,11 +461,13 @@ impl Halo {
                 now,
             ));
         }
+        drop(inner);
         store::write(&self.db, &creds, None)?;
+        let mut inner = self.lock();
         for c in creds {
             Self::route(&mut inner, c);
         }
-        drop(inner);
+        drop((inner, writing));
         self.notify();
         Ok(())
     }
@@ -487,12 +504,14 @@ impl Halo {
 
     /// Takes a credential from elsewhere (a peer): stored if it is valid or may become so.
     pub fn apply(&self, c: Credential) -> Result<Applied, HaloError> {
+        let writing = self.begin_write();
         let mut inner = self.lock();
         let r = Self::route(&mut inner, c.clone())
             .ok_or_else(|| VerifyError::WrongKind("neither an identity nor a space credential".into()))??;
+        drop(inner);
         if r != Applied::Duplicate {
             store::write(&self.db, &[c], None)?;
-            drop(inner);
+            drop(writing);
             self.notify();
         }
         Ok(r)
@@ -502,6 +521,7 @@ impl Halo {
     /// how many were new. Invalid ones are skipped (a peer's verified batch may still hold
     /// credentials about other spaces' scopes HALO does not track).
     pub fn apply_all(&self, creds: Vec<Credential>) -> Result<usize, HaloError> {
+        let writing = self.begin_write();
         let mut inner = self.lock();
         let mut fresh = Vec::new();
         for c in creds {
@@ -511,11 +531,12 @@ impl Halo {
                 fresh.push(c);
             }
         }
+        drop(inner);
         if fresh.is_empty() {
             return Ok(0);
         }
         store::write(&self.db, &fresh, None)?;
-        drop(inner);
+        drop(writing);
         self.notify();
         Ok(fresh.len())
     }
@@ -566,6 +587,40 @@ mod tests {
         assert_eq!(restored.identity_key, info.identity_key);
         assert_ne!(restored.device_key, info.device_key);
         assert_eq!(fresh.recovery_phrase()?, phrase);
+        Ok(())
+    }
+
+    #[test]
+    fn readers_do_not_wait_for_a_write_to_reach_the_disk() -> Result<(), HaloError> {
+        use std::sync::mpsc::channel;
+        use std::time::Duration;
+        let dir = tmp();
+        let halo = open(dir.path())?;
+        halo.create_identity("Ada", "laptop")?;
+        let space = KeyPair::generate();
+        halo.add_space(&space)?;
+        // The next write (another space) is held at the disk.
+        let (entered_tx, entered) = channel();
+        let (go, go_rx) = channel();
+        store::gate::hold(&halo.db, entered_tx, go_rx);
+        let writer = {
+            let h = halo.clone();
+            std::thread::spawn(move || h.add_space(&KeyPair::generate()))
+        };
+        assert_eq!(entered.recv_timeout(Duration::from_secs(10)), Ok(()), "the write reached the store");
+        // Meanwhile a reader (as the UI, every frame) gets its answer.
+        let (tx, rx) = channel();
+        {
+            let (h, s) = (halo.clone(), space.public());
+            std::thread::spawn(move || {
+                let _ = tx.send((h.my_role(&s), h.identity().is_some(), h.spaces().len()));
+            });
+        }
+        let read = rx.recv_timeout(Duration::from_secs(10));
+        let _ = go.send(());
+        writer.join().map_err(|_| HaloError::Storage("the writer panicked".into()))??;
+        assert_eq!(read, Ok((Some(Role::Owner), true, 1)), "a reader waited for the disk");
+        assert_eq!(halo.spaces().len(), 2);
         Ok(())
     }
 

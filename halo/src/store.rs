@@ -86,6 +86,8 @@ pub(crate) fn write(
     credentials: &[Credential],
     local: Option<([u8; 32], [u8; 32])>,
 ) -> Result<(), HaloError> {
+    #[cfg(test)]
+    gate::pass(db);
     let txn = db.begin_write().map_err(storage)?;
     {
         let mut table = txn.open_table(CREDENTIALS).map_err(storage)?;
@@ -99,4 +101,36 @@ pub(crate) fn write(
         }
     }
     txn.commit().map_err(storage)
+}
+
+/// Test hook: holds one database's next write at the disk until the test lets it go.
+#[cfg(test)]
+pub(crate) mod gate {
+    use std::sync::Mutex;
+    use std::sync::mpsc::{Receiver, Sender};
+
+    use redb::Database;
+
+    type Gate = (Sender<()>, Receiver<()>);
+    static GATES: Mutex<Vec<(usize, Gate)>> = Mutex::new(Vec::new());
+
+    fn key(db: &Database) -> usize {
+        std::ptr::from_ref(db) as usize
+    }
+
+    /// The next write to `db` says so on `entered`, then waits for `go`.
+    pub(crate) fn hold(db: &Database, entered: Sender<()>, go: Receiver<()>) {
+        GATES.lock().unwrap_or_else(|e| e.into_inner()).push((key(db), (entered, go)));
+    }
+
+    pub(super) fn pass(db: &Database) {
+        let gate = {
+            let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
+            gates.iter().position(|(k, _)| *k == key(db)).map(|i| gates.swap_remove(i).1)
+        };
+        if let Some((entered, go)) = gate {
+            let _ = entered.send(());
+            let _ = go.recv();
+        }
+    }
 }

@@ -79,7 +79,8 @@ impl Halo {
     /// transaction (with `local`, which identity and device this profile now is).
     fn commit(
         &self,
-        mut inner: std::sync::MutexGuard<'_, Inner>,
+        writing: std::sync::MutexGuard<'_, ()>,
+        inner: std::sync::MutexGuard<'_, Inner>,
         creds: Vec<Credential>,
         local: Option<super::Local>,
     ) -> Result<(), HaloError> {
@@ -91,15 +92,19 @@ impl Halo {
                 None => return Err(HaloError::Denied("not an identity or space credential".into())),
             }
         }
+        // The state is let go across the store's commit (readers do not wait for the disk);
+        // `writing` keeps other writers out until the credentials are in the state.
+        drop(inner);
         let keys = local.as_ref().map(|l| (*l.identity.as_bytes(), *l.device.public().as_bytes()));
         super::store::write(&self.db, &creds, keys)?;
+        let mut inner = self.lock();
         if local.is_some() {
             inner.local = local;
         }
         for c in creds {
             Self::route(&mut inner, c);
         }
-        drop(inner);
+        drop((inner, writing));
         self.notify();
         Ok(())
     }
@@ -108,6 +113,7 @@ impl Halo {
     /// is) and returns everything the new device needs: the identity's credentials and those
     /// of every space this identity is a member of.
     pub fn admit_device(&self, device: &PublicKey) -> Result<Vec<Credential>, HaloError> {
+        let writing = self.begin_write();
         let inner = self.lock();
         let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
         let identity = local.identity;
@@ -120,7 +126,7 @@ impl Halo {
                 &inner,
                 Claim::AuthorizedDevice { identity: *identity.as_bytes(), device: *device.as_bytes() },
             )?;
-            self.commit(inner, vec![c], None)?;
+            self.commit(writing, inner, vec![c], None)?;
         } else {
             drop(inner);
         }
@@ -140,8 +146,8 @@ impl Halo {
     /// names the device `label`. Spaces' credentials in the batch are kept too.
     pub fn adopt_identity(&self, credentials: Vec<Credential>, label: &str) -> Result<IdentityInfo, HaloError> {
         let label = check_name(label)?;
-        let inner = self.lock();
-        if let Some(l) = &inner.local {
+        let writing = self.begin_write();
+        if let Some(l) = &self.lock().local {
             return Err(HaloError::IdentityExists(l.identity.to_string()));
         }
         let device = self
@@ -176,7 +182,7 @@ impl Halo {
         mine.push(profile);
         let others: Vec<Credential> =
             credentials.into_iter().filter(|c| c.claim().identity_scope().is_none()).collect();
-        self.commit(inner, mine, Some(super::Local { identity, device }))?;
+        self.commit(writing, self.lock(), mine, Some(super::Local { identity, device }))?;
         self.apply_all(others)?;
         self.identity().ok_or(HaloError::NoIdentity)
     }
@@ -199,6 +205,7 @@ impl Halo {
         if !state.is_active_device(guest) {
             return Err(HaloError::NotAdmitted("the guest's device is not authorized by its identity".into()));
         }
+        let writing = self.begin_write();
         let inner = self.lock();
         let s =
             inner.spaces.get(space).filter(|s| s.exists()).ok_or_else(|| HaloError::UnknownSpace(space.to_string()))?;
@@ -221,13 +228,14 @@ impl Halo {
                 held != Some(true)
             })
             .collect();
-        self.commit(inner, fresh, None)?;
+        self.commit(writing, inner, fresh, None)?;
         Ok((identity, self.space_credentials(space)))
     }
 
     /// Revokes another device of this identity: from now on it is no device of ours, and
     /// peers give it nothing new.
     pub fn revoke_device(&self, device: &PublicKey) -> Result<(), HaloError> {
+        let writing = self.begin_write();
         let inner = self.lock();
         let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
         if local.device.public() == *device {
@@ -241,12 +249,13 @@ impl Halo {
             &inner,
             Claim::Revocation(Subject::Device { identity: *identity.as_bytes(), device: *device.as_bytes() }),
         )?;
-        self.commit(inner, vec![c], None)
+        self.commit(writing, inner, vec![c], None)
     }
 
     /// Removes another member from a space (owners and admins only; an admin cannot remove an
     /// owner).
     pub fn remove_member(&self, space: &PublicKey, member: &PublicKey) -> Result<(), HaloError> {
+        let writing = self.begin_write();
         let inner = self.lock();
         let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
         if local.identity == *member {
@@ -265,12 +274,13 @@ impl Halo {
             &inner,
             Claim::Revocation(Subject::Member { space: *space.as_bytes(), identity: *member.as_bytes() }),
         )?;
-        self.commit(inner, vec![c], None)
+        self.commit(writing, inner, vec![c], None)
     }
 
     /// Leaves a space: this identity is no member from now on (on all its devices, once
     /// replicated); the other members keep the space.
     pub fn leave_space(&self, space: &PublicKey) -> Result<(), HaloError> {
+        let writing = self.begin_write();
         let inner = self.lock();
         let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
         let me = local.identity;
@@ -283,7 +293,7 @@ impl Halo {
             &inner,
             Claim::Revocation(Subject::Member { space: *space.as_bytes(), identity: *me.as_bytes() }),
         )?;
-        self.commit(inner, vec![c], None)
+        self.commit(writing, inner, vec![c], None)
     }
 
     /// This identity's role in a space (`None`: not a member, or removed).
