@@ -55,6 +55,9 @@ pub enum HaloError {
     /// The keyring failed.
     #[error(transparent)]
     Keyring(#[from] KeyringError),
+    /// A key could not be used as a network identity.
+    #[error("this device's key: {0}")]
+    Key(#[from] crate::keys::KeyError),
     /// A credential was refused.
     #[error(transparent)]
     Credential(#[from] VerifyError),
@@ -123,6 +126,15 @@ pub struct MemberInfo {
 struct Local {
     identity: PublicKey,
     device: KeyPair,
+    /// The device key's libp2p PeerId, worked out once (an error then, never a made-up id).
+    peer_id: String,
+}
+
+impl Local {
+    fn new(identity: PublicKey, device: KeyPair) -> Result<Local, HaloError> {
+        let peer_id = device.public().to_peer_id()?.to_base58();
+        Ok(Local { identity, device, peer_id })
+    }
 }
 
 /// A function called after HALO's credentials change.
@@ -189,7 +201,7 @@ impl Halo {
                 if key.public().as_bytes() != &device {
                     return Err(HaloError::Corrupt("this device's key does not match the store".into()));
                 }
-                Some(Local { identity, device: key })
+                Some(Local::new(identity, key)?)
             }
         };
         let halo = Halo {
@@ -322,7 +334,7 @@ impl Halo {
         Some(IdentityInfo {
             identity_key: local.identity,
             device_key: local.device.public(),
-            peer_id: local.device.public().to_peer_id().to_base58(),
+            peer_id: local.peer_id.clone(),
             display_name: state.and_then(|s| s.display_name()).unwrap_or_default().to_owned(),
             devices,
         })
@@ -398,19 +410,20 @@ impl Halo {
             Some(auth.id()),
             now,
         ));
+        let local = Local::new(root.public(), device)?;
         // Keys first, then the store in one transaction; undo the keys if the store fails.
         self.keyring.store(ROOT_KEY, &root)?;
-        if let Err(e) = self.keyring.store(DEVICE_KEY, &device) {
+        if let Err(e) = self.keyring.store(DEVICE_KEY, &local.device) {
             let _ = self.keyring.remove(ROOT_KEY);
             return Err(e.into());
         }
-        if let Err(e) = store::write(&self.db, &creds, Some((me, *device.public().as_bytes()))) {
+        if let Err(e) = store::write(&self.db, &creds, Some((me, *local.device.public().as_bytes()))) {
             let _ = self.keyring.remove(ROOT_KEY);
             let _ = self.keyring.remove(DEVICE_KEY);
             return Err(e);
         }
         let mut inner = self.lock();
-        inner.local = Some(Local { identity: root.public(), device });
+        inner.local = Some(local);
         for c in creds {
             Self::route(&mut inner, c);
         }
@@ -565,7 +578,7 @@ mod tests {
             assert_eq!(info.display_name, "Ada");
             assert_eq!(info.devices.len(), 1);
             assert_eq!(info.devices[0].name, "laptop");
-            assert_eq!(PublicKey::from_peer_id(&info.device_key.to_peer_id()), Ok(info.device_key));
+            assert_eq!(info.device_key.to_peer_id().and_then(|p| PublicKey::from_peer_id(&p)), Ok(info.device_key));
             assert!(matches!(halo.create_identity("Bob", "x"), Err(HaloError::IdentityExists(_))));
             info
         };

@@ -12,7 +12,7 @@ use libp2p_identity::PeerId;
 use sha2::{Digest, Sha256};
 
 /// Why a key could not be read.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
     /// The text is not 64 hex digits.
@@ -27,6 +27,9 @@ pub enum KeyError {
     /// The PeerId does not embed an ed25519 key (another key type, or a hashed key).
     #[error("peer id {0} does not hold an ed25519 public key")]
     NotEd25519PeerId(String),
+    /// libp2p refused a secret key's bytes.
+    #[error("not a valid ed25519 secret key")]
+    BadSecret,
 }
 
 /// An ed25519 public key: names a space, an identity or a device.
@@ -51,13 +54,13 @@ impl PublicKey {
         hex::encode(self.0)
     }
 
-    /// The libp2p PeerId of this key (as a device's network identity).
-    pub fn to_peer_id(&self) -> PeerId {
-        match libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0) {
-            Ok(k) => libp2p_identity::PublicKey::from(k).to_peer_id(),
-            // Unreachable: a PublicKey is checked to be a valid point when made.
-            Err(_) => PeerId::from_multihash(Default::default()).unwrap_or_else(|_| PeerId::random()),
-        }
+    /// The libp2p PeerId of this key (as a device's network identity). A `PublicKey` is
+    /// checked to be a valid point when made, so this fails only if libp2p disagrees; then it
+    /// says so rather than answer with some other peer's id.
+    pub fn to_peer_id(&self) -> Result<PeerId, KeyError> {
+        libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0)
+            .map(|k| libp2p_identity::PublicKey::from(k).to_peer_id())
+            .map_err(|_| KeyError::NotOnCurve)
     }
 
     /// The ed25519 key a PeerId embeds (libp2p inlines ed25519 keys in the PeerId).
@@ -153,14 +156,14 @@ impl KeyPair {
         self.0.sign(&domain_message(domain, message)).to_bytes()
     }
 
-    /// The same key as a libp2p identity key pair (a device's network identity).
-    pub fn to_libp2p(&self) -> libp2p_identity::Keypair {
+    /// The same key as a libp2p identity key pair (a device's network identity). Any 32
+    /// bytes are an ed25519 secret key, so this fails only if libp2p disagrees; then it says
+    /// so rather than make up a fresh key pair (a silent new identity).
+    pub fn to_libp2p(&self) -> Result<libp2p_identity::Keypair, KeyError> {
         let mut secret = self.0.to_bytes();
-        match libp2p_identity::ed25519::SecretKey::try_from_bytes(&mut secret) {
-            Ok(sk) => libp2p_identity::Keypair::from(libp2p_identity::ed25519::Keypair::from(sk)),
-            // Unreachable: any 32 bytes are an ed25519 secret key.
-            Err(_) => libp2p_identity::Keypair::generate_ed25519(),
-        }
+        libp2p_identity::ed25519::SecretKey::try_from_bytes(&mut secret)
+            .map(|sk| libp2p_identity::Keypair::from(libp2p_identity::ed25519::Keypair::from(sk)))
+            .map_err(|_| KeyError::BadSecret)
     }
 }
 
@@ -194,13 +197,13 @@ mod tests {
     fn peer_id_round_trips_both_ways() {
         let pair = KeyPair::generate();
         let key = pair.public();
-        let peer = key.to_peer_id();
+        let peer = key.to_peer_id().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(PublicKey::from_peer_id(&peer), Ok(key));
         // The libp2p key pair made from the same secret has the same PeerId.
-        assert_eq!(pair.to_libp2p().public().to_peer_id(), peer);
+        assert_eq!(pair.to_libp2p().map(|k| k.public().to_peer_id()), Ok(peer));
         // And a PeerId from libp2p's own ed25519 key converts back.
         let other = libp2p_identity::Keypair::generate_ed25519();
-        let back = PublicKey::from_peer_id(&other.public().to_peer_id()).map(|k| k.to_peer_id());
+        let back = PublicKey::from_peer_id(&other.public().to_peer_id()).and_then(|k| k.to_peer_id());
         assert_eq!(back, Ok(other.public().to_peer_id()));
         assert!(matches!(PublicKey::from_peer_id(&PeerId::random()), Err(KeyError::NotEd25519PeerId(_))));
     }

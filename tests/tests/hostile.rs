@@ -23,7 +23,7 @@ const LONG: Duration = Duration::from_secs(30);
 
 /// A bare libp2p peer with `profile`'s device key; returns a fresh replication stream to `to`.
 async fn raw_stream(profile: &TestProfile, to: &Node) -> TestResult<libp2p::Stream> {
-    let key = profile.halo.device_key().ok_or("no key")?.to_libp2p();
+    let key = profile.halo.device_key().ok_or("no key")?.to_libp2p()?;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)?

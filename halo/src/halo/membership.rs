@@ -182,7 +182,8 @@ impl Halo {
         mine.push(profile);
         let others: Vec<Credential> =
             credentials.into_iter().filter(|c| c.claim().identity_scope().is_none()).collect();
-        self.commit(writing, self.lock(), mine, Some(super::Local { identity, device }))?;
+        let local = super::Local::new(identity, device)?;
+        self.commit(writing, self.lock(), mine, Some(local))?;
         self.apply_all(others)?;
         self.identity().ok_or(HaloError::NoIdentity)
     }

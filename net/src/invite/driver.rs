@@ -449,7 +449,9 @@ async fn run_join(
     let Ok(host_key) = offer.inviter_key() else {
         return fail(JoinFailure::InvalidInput, "the invitation names no valid inviter");
     };
-    let host = host_key.to_peer_id();
+    let Ok(host) = host_key.to_peer_id() else {
+        return fail(JoinFailure::InvalidInput, "the invitation names no valid inviter");
+    };
     if host == me {
         return fail(JoinFailure::InvalidInput, "this invitation was made on this device");
     }

@@ -290,6 +290,9 @@ pub enum NetError {
     /// This profile has no identity (its device key is the node's identity).
     #[error("this profile has no identity yet")]
     NoIdentity,
+    /// The device key could not be used as the node's identity.
+    #[error("this device's key: {0}")]
+    Key(#[from] dxos_halo::KeyError),
     /// The node has stopped.
     #[error("the node has stopped")]
     Stopped,

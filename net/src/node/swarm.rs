@@ -120,7 +120,7 @@ pub(super) async fn spawn(
     // QUIC (aws-lc-rs) and WebRTC (ring) both bring a rustls provider: pick one for the process.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let device = halo.device_key().ok_or(NetError::NoIdentity)?;
-    let key = device.to_libp2p();
+    let key = device.to_libp2p()?;
     let certificate = match &config.certificate {
         Some(path) => cert::load_or_create(path)?,
         None => cert::generate()?,
@@ -350,7 +350,8 @@ impl Task {
     /// The peers we care about: our devices, the members' devices of our spaces, and the
     /// peers given explicitly.
     fn refresh_wanted(&mut self) {
-        let mut wanted: HashSet<PeerId> = self.ctx.halo.wanted_devices().iter().map(|k| k.to_peer_id()).collect();
+        let mut wanted: HashSet<PeerId> =
+            self.ctx.halo.wanted_devices().iter().filter_map(|k| k.to_peer_id().ok()).collect();
         wanted.extend(self.explicit.iter().copied());
         self.redial.set_wanted(wanted);
     }
