@@ -1,14 +1,16 @@
 //! The replication protocol between in-memory peers, with no sockets: members sync both ways,
 //! outsiders and impostors get no content, readers' updates are refused, removed members are
-//! denied, hostile bytes are errors that change nothing.
+//! denied, hostile bytes are errors that change nothing. The session touches no replica: a
+//! [`Peer`] here does its ECHO work as the driver does (`driver::carry_out`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use dxos_echo::{Query, Space, SpaceOptions, UpdateOrigin};
 use dxos_halo::testing::Person;
-use dxos_halo::{Claim, Credential, KeyPair, PublicKey, Role, SpaceState};
-use dxos_net::replicate::proto::{Action, Session, Wire, discovery_key};
+use dxos_halo::{Claim, Credential, IdentityState, KeyPair, PublicKey, Role, SpaceState};
+use dxos_net::replicate::driver::carry_out;
+use dxos_net::replicate::proto::{Action, EchoAction, ProtoError, Session, Wire, discovery_key};
 use proptest::prelude::*;
 use yrs::sync::protocol::SyncMessage;
 use yrs::updates::encoder::Encode;
@@ -55,6 +57,67 @@ impl World {
     }
 }
 
+/// A session and the replicas its ECHO work runs on, as the driver keeps them.
+struct Peer {
+    session: Session,
+    spaces: Vec<Space>,
+    source: u64,
+}
+
+impl Peer {
+    fn new(local: PublicKey, peer: PublicKey, source: u64, spaces: Vec<(Space, SpaceState)>) -> Peer {
+        let (spaces, states): (Vec<Space>, Vec<SpaceState>) = spaces.into_iter().unzip();
+        Peer { session: Session::new(local, peer, source, states), spaces, source }
+    }
+
+    fn with_identity(mut self, identity: IdentityState) -> Peer {
+        self.session = self.session.with_identity(identity);
+        self
+    }
+
+    /// Does the ECHO work among `actions` (and what it yields); the rest stays.
+    fn perform(&self, actions: Vec<Action>) -> Result<Vec<Action>, ProtoError> {
+        let mut out = Vec::new();
+        for a in actions {
+            match a {
+                Action::Echo(work) => {
+                    let space = self.spaces.iter().find(|s| s.id() == work.space());
+                    let space = space.unwrap_or_else(|| panic!("no replica of {}", work.space()));
+                    out.extend(self.perform(carry_out(space, work, self.source)?)?);
+                }
+                other => out.push(other),
+            }
+        }
+        Ok(out)
+    }
+
+    fn start(&mut self) -> Vec<Action> {
+        let a = self.session.start();
+        self.perform(a).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn receive(&mut self, bytes: &[u8]) -> Result<Vec<Action>, ProtoError> {
+        let a = self.session.receive(bytes)?;
+        self.perform(a)
+    }
+
+    fn local_update(&mut self, space: &PublicKey, update: &[u8], source: Option<u64>) -> Vec<Action> {
+        let a = self.session.local_update(space, update, source);
+        self.perform(a).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn add_space(&mut self, space: Space, members: SpaceState) -> Vec<Action> {
+        self.spaces.push(space);
+        let a = self.session.add_space(members);
+        self.perform(a).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn update_members(&mut self, members: SpaceState) -> Vec<Action> {
+        let a = self.session.update_members(members);
+        self.perform(a).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
 fn replica(id: PublicKey) -> Space {
     Space::in_memory(id, SpaceOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -68,13 +131,13 @@ struct Run {
 }
 
 /// Runs two sessions against each other until quiet.
-fn pump(a: &mut Session, b: &mut Session) -> Run {
+fn pump(a: &mut Peer, b: &mut Peer) -> Run {
     let (first_a, first_b) = (a.start(), b.start());
     exchange(a, b, first_a, first_b)
 }
 
 /// Delivers what each side's actions send, and everything that follows, until quiet.
-fn exchange(a: &mut Session, b: &mut Session, first_a: Vec<Action>, first_b: Vec<Action>) -> Run {
+fn exchange(a: &mut Peer, b: &mut Peer, first_a: Vec<Action>, first_b: Vec<Action>) -> Run {
     let mut run = Run { acts_a: Vec::new(), acts_b: Vec::new(), sent_a: Vec::new(), sent_b: Vec::new() };
     let mut queue: VecDeque<(bool, Wire)> = VecDeque::new(); // (to b, message)
     let route = |acts: Vec<Action>,
@@ -126,10 +189,8 @@ fn members_sync_both_ways_and_live() {
     }
     let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit]).collect();
     let guest_view: Vec<&Credential> = w.founding.iter().chain(&guest.creds).chain([&admit]).collect();
-    let mut a =
-        Session::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
-    let mut b =
-        Session::new(guest.device.public(), w.owner.device.public(), 2, vec![(sb.clone(), w.state(&guest_view))]);
+    let mut a = Peer::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
+    let mut b = Peer::new(guest.device.public(), w.owner.device.public(), 2, vec![(sb.clone(), w.state(&guest_view))]);
     let run = pump(&mut a, &mut b);
     assert_eq!(titles(&sb), ["milk", "eggs"]);
     assert!(run.acts_a.iter().any(|x| matches!(x, Action::Verified { role: Role::Editor, .. })));
@@ -160,14 +221,42 @@ fn members_sync_both_ways_and_live() {
 }
 
 #[test]
+fn the_session_asks_for_replica_work_and_does_none_itself() {
+    let w = World::new();
+    let guest = Person::new();
+    let admit = w.admit(&guest, Role::Editor, 10);
+    let (sa, sb) = (replica(w.key.public()), replica(w.key.public()));
+    sa.add_task("milk").unwrap_or_else(|e| panic!("{e}"));
+    let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit]).collect();
+    let guest_view: Vec<&Credential> = w.founding.iter().chain(&guest.creds).chain([&admit]).collect();
+    let mut a = Peer::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
+    let mut b = Peer::new(guest.device.public(), w.owner.device.public(), 2, vec![(sb, w.state(&guest_view))]);
+    pump(&mut a, &mut b);
+    // The guest's edit, handed to the owner's bare session: it says "apply this", and the
+    // replica is unchanged until the driver does.
+    let edit = replica(w.key.public());
+    edit.import(&sa.export().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let sv = edit.state_vector().unwrap_or_default();
+    edit.add_task("bread").unwrap_or_else(|e| panic!("{e}"));
+    let update = edit.diff(&sv).unwrap_or_default();
+    let dk = discovery_key(&w.key.public(), &w.owner.device.public(), &guest.device.public());
+    let wire = Wire::Sync { dk, message: SyncMessage::Update(update.clone()).encode_v1() };
+    let acts = a.session.receive(&wire.encode()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(acts, vec![Action::Echo(EchoAction::Apply { space: w.key.public(), update, first: false })]);
+    assert_eq!(titles(&sa), ["milk"]);
+    a.perform(acts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(titles(&sa), ["milk", "bread"]);
+}
+
+#[test]
 fn an_outsider_learns_nothing() {
     let w = World::new();
     let outsider = Person::new();
     let sa = replica(w.key.public());
     sa.add_task("secret").unwrap_or_else(|e| panic!("{e}"));
     let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).collect();
-    let mut a = Session::new(w.owner.device.public(), outsider.device.public(), 1, vec![(sa, w.state(&owner_view))]);
-    let mut c = Session::new(outsider.device.public(), w.owner.device.public(), 2, Vec::new());
+    let mut a = Peer::new(w.owner.device.public(), outsider.device.public(), 1, vec![(sa, w.state(&owner_view))]);
+    let mut c = Peer::new(outsider.device.public(), w.owner.device.public(), 2, Vec::new());
     let run = pump(&mut a, &mut c);
     // Only the discovery keys: a hash the outsider cannot map to a space.
     let dk = discovery_key(&w.key.public(), &w.owner.device.public(), &outsider.device.public());
@@ -196,10 +285,10 @@ fn an_impostor_with_the_space_id_is_denied() {
         20,
     );
     let impostor_view: Vec<&Credential> = w.founding.iter().chain(&impostor.creds).chain([&forged]).collect();
-    let mut a = Session::new(w.owner.device.public(), impostor.device.public(), 1, vec![(sa, w.state(&owner_view))]);
+    let mut a = Peer::new(w.owner.device.public(), impostor.device.public(), 1, vec![(sa, w.state(&owner_view))]);
     let sc = replica(w.key.public());
     let mut c =
-        Session::new(impostor.device.public(), w.owner.device.public(), 2, vec![(sc.clone(), w.state(&impostor_view))]);
+        Peer::new(impostor.device.public(), w.owner.device.public(), 2, vec![(sc.clone(), w.state(&impostor_view))]);
     let run = pump(&mut a, &mut c);
     assert!(run.acts_a.iter().any(|x| matches!(x, Action::Denied { .. })));
     assert!(!has_sync(&run.sent_a), "no content goes to an impostor");
@@ -219,10 +308,9 @@ fn readers_updates_are_refused_and_removed_members_denied() {
     let rogue = replica(w.key.public());
     rogue.add_task("rogue").unwrap_or_else(|e| panic!("{e}"));
     let rogue_update = rogue.export().unwrap_or_default();
-    let mut a =
-        Session::new(w.owner.device.public(), reader.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
+    let mut a = Peer::new(w.owner.device.public(), reader.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
     let mut b =
-        Session::new(reader.device.public(), w.owner.device.public(), 2, vec![(sb.clone(), w.state(&reader_view))]);
+        Peer::new(reader.device.public(), w.owner.device.public(), 2, vec![(sb.clone(), w.state(&reader_view))]);
     let run = pump(&mut a, &mut b);
     assert_eq!(titles(&sb), ["read me"], "the reader receives");
     // y-sync tags: 0 = state vector, 1 = missing updates, 2 = update. A reader sends only 0.
@@ -241,10 +329,10 @@ fn readers_updates_are_refused_and_removed_members_denied() {
     // Removed: the member's devices get nothing new.
     let removed = w.admit(&reader, Role::Removed, 30);
     let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit, &removed]).collect();
-    let mut a = Session::new(w.owner.device.public(), reader.device.public(), 1, vec![(sa, w.state(&owner_view))]);
+    let mut a = Peer::new(w.owner.device.public(), reader.device.public(), 1, vec![(sa, w.state(&owner_view))]);
     let sb2 = replica(w.key.public());
     let mut b =
-        Session::new(reader.device.public(), w.owner.device.public(), 2, vec![(sb2.clone(), w.state(&reader_view))]);
+        Peer::new(reader.device.public(), w.owner.device.public(), 2, vec![(sb2.clone(), w.state(&reader_view))]);
     let run = pump(&mut a, &mut b);
     assert!(run.acts_a.iter().any(|x| matches!(x, Action::Denied { .. })));
     assert!(!has_sync(&run.sent_a));
@@ -260,9 +348,8 @@ fn hostile_messages_are_errors_and_change_nothing() {
     sa.add_task("keep").unwrap_or_else(|e| panic!("{e}"));
     let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit]).collect();
     let guest_view: Vec<&Credential> = w.founding.iter().chain(&guest.creds).chain([&admit]).collect();
-    let mut a =
-        Session::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
-    let mut b = Session::new(guest.device.public(), w.owner.device.public(), 2, vec![(sb, w.state(&guest_view))]);
+    let mut a = Peer::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
+    let mut b = Peer::new(guest.device.public(), w.owner.device.public(), 2, vec![(sb, w.state(&guest_view))]);
     pump(&mut a, &mut b);
     let before = sa.export().unwrap_or_default();
     assert!(a.receive(b"\xff\xff\xff").is_err());
@@ -281,7 +368,7 @@ proptest! {
         let w = World::new();
         let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).collect();
         let space = replica(w.key.public());
-        let mut a = Session::new(w.owner.device.public(), KeyPair::generate().public(), 1, vec![(space, w.state(&owner_view))]);
+        let mut a = Peer::new(w.owner.device.public(), KeyPair::generate().public(), 1, vec![(space, w.state(&owner_view))]);
         a.start();
         let _ = a.receive(&bytes);
     }
@@ -296,8 +383,8 @@ fn a_space_taken_up_mid_session_is_announced_proved_and_synced() {
     sa.add_task("milk").unwrap_or_else(|e| panic!("{e}"));
     let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit]).collect();
     let guest_view: Vec<&Credential> = w.founding.iter().chain(&guest.creds).chain([&admit]).collect();
-    let mut a = Session::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa, w.state(&owner_view))]);
-    let mut b = Session::new(guest.device.public(), w.owner.device.public(), 2, Vec::new());
+    let mut a = Peer::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa, w.state(&owner_view))]);
+    let mut b = Peer::new(guest.device.public(), w.owner.device.public(), 2, Vec::new());
     let run = pump(&mut a, &mut b);
     assert!(!has_sync(&run.sent_a), "nothing before the guest holds the space");
     // The guest is admitted later (an invitation): it takes the space up in the same session.
@@ -317,10 +404,8 @@ fn a_member_removed_mid_session_gets_nothing_more() {
     let (sa, sb) = (replica(w.key.public()), replica(w.key.public()));
     let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).chain([&admit]).collect();
     let guest_view: Vec<&Credential> = w.founding.iter().chain(&guest.creds).chain([&admit]).collect();
-    let mut a =
-        Session::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
-    let mut b =
-        Session::new(guest.device.public(), w.owner.device.public(), 2, vec![(sb.clone(), w.state(&guest_view))]);
+    let mut a = Peer::new(w.owner.device.public(), guest.device.public(), 1, vec![(sa.clone(), w.state(&owner_view))]);
+    let mut b = Peer::new(guest.device.public(), w.owner.device.public(), 2, vec![(sb.clone(), w.state(&guest_view))]);
     pump(&mut a, &mut b);
     let sv = sa.state_vector().unwrap_or_default();
     sa.add_task("before").unwrap_or_else(|e| panic!("{e}"));
@@ -353,14 +438,14 @@ fn devices_of_one_identity_swap_their_spaces() {
     }
     let sa = replica(w.key.public());
     let owner_view: Vec<&Credential> = w.founding.iter().chain(&w.owner.creds).collect();
-    let mut a = Session::new(w.owner.device.public(), device2.public(), 1, vec![(sa, w.state(&owner_view))])
+    let mut a = Peer::new(w.owner.device.public(), device2.public(), 1, vec![(sa, w.state(&owner_view))])
         .with_identity(identity.clone());
     // The new device knows only its own chain (genesis and its authorization).
     let mut only_mine = dxos_halo::IdentityState::new(w.owner.root.public());
     for c in [&w.owner.creds[0], &auth2] {
         let _ = only_mine.apply(c.clone());
     }
-    let mut b = Session::new(device2.public(), w.owner.device.public(), 2, Vec::new()).with_identity(only_mine);
+    let mut b = Peer::new(device2.public(), w.owner.device.public(), 2, Vec::new()).with_identity(only_mine);
     let run = pump(&mut a, &mut b);
     assert!(run.acts_a.contains(&Action::SameIdentity(true)));
     assert!(run.acts_b.contains(&Action::SameIdentity(true)));
@@ -369,8 +454,8 @@ fn devices_of_one_identity_swap_their_spaces() {
     assert!(got.iter().any(|c| matches!(c.claim(), Claim::SpaceGenesis { .. })), "the space's credentials arrived");
     // A stranger's device is not taken for one of ours.
     let stranger = Person::new();
-    let mut a = Session::new(w.owner.device.public(), stranger.device.public(), 1, Vec::new()).with_identity(identity);
-    let mut c = Session::new(stranger.device.public(), w.owner.device.public(), 2, Vec::new());
+    let mut a = Peer::new(w.owner.device.public(), stranger.device.public(), 1, Vec::new()).with_identity(identity);
+    let mut c = Peer::new(stranger.device.public(), w.owner.device.public(), 2, Vec::new());
     let run = pump(&mut a, &mut c);
     assert!(run.acts_a.is_empty() && run.acts_b.is_empty());
     assert!(!run.sent_a.iter().any(|w| matches!(w, Wire::Spaces { .. } | Wire::ProveIdentity { .. })));

@@ -14,7 +14,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
 use super::framing;
-use super::proto::{Action, ProtoError, Session};
+use super::proto::{Action, EchoAction, ProtoError, Session, Wire};
+use yrs::StateVector;
+use yrs::sync::protocol::SyncMessage;
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
 
 /// Protocol bytes all sessions of this process have written (messages and their length
 /// prefixes, before transport encryption and framing), for measuring overhead.
@@ -95,6 +99,10 @@ struct Driver {
     ctx: Context,
     local: PublicKey,
     session: Session,
+    /// The replicas of the spaces the session replicates (the session holds none).
+    spaces: HashMap<PublicKey, dxos_echo::Space>,
+    /// Tags the updates applied from this peer.
+    source: u64,
     listeners: HashMap<PublicKey, UpdateListener>,
     local_tx: mpsc::UnboundedSender<Local>,
     out: mpsc::UnboundedSender<Vec<u8>>,
@@ -126,11 +134,26 @@ impl Driver {
         out
     }
 
-    fn act(&mut self, actions: Vec<Action>) {
+    /// Takes a space up: its replica for the session's ECHO work, and its local edits.
+    fn take_up(&mut self, space: dxos_echo::Space) {
+        self.listen(&space);
+        self.spaces.insert(space.id(), space);
+    }
+
+    /// Does what the session says; a peer's bad sync data ends the session.
+    fn act(&mut self, actions: Vec<Action>) -> Result<(), ProtoError> {
         for a in actions {
             match a {
                 Action::Send(w) => {
                     let _ = self.out.send(w.encode());
+                }
+                Action::Echo(work) => {
+                    let Some(space) = self.spaces.get(&work.space()).cloned() else {
+                        tracing::warn!(space = %work.space(), "the session asked for a space it was not given");
+                        continue;
+                    };
+                    let more = carry_out(&space, work, self.source)?;
+                    self.act(more)?;
                 }
                 Action::Store { credentials, .. } | Action::StoreAll(credentials) => {
                     if let Err(e) = self.ctx.halo.apply_all(credentials) {
@@ -152,13 +175,14 @@ impl Driver {
                 Action::SameIdentity(same) => (self.report)(SessionEvent::SameIdentity(same)),
             }
         }
+        Ok(())
     }
 
     /// HALO changed: identity and memberships are checked again; new spaces are taken up.
-    fn refresh(&mut self) {
+    fn refresh(&mut self) -> Result<(), ProtoError> {
         if let Some(state) = self.ctx.halo.identity_state() {
             let a = self.session.update_identity(state);
-            self.act(a);
+            self.act(a)?;
         }
         // A space we just left (or were removed from): the peer is sent the credential that
         // says so (it needs it; we hold nothing more of the space to give), then nothing more.
@@ -168,18 +192,19 @@ impl Driver {
                 && state.member_of_device(&self.local).is_none()
             {
                 let a = self.session.update_members(state);
-                self.act(a);
+                self.act(a)?;
             }
         }
         for (space, state) in self.member_spaces() {
             let a = if self.session.has_space(&space.id()) {
                 self.session.update_members(state)
             } else {
-                self.listen(&space);
-                self.session.add_space(space, state)
+                self.take_up(space);
+                self.session.add_space(state)
             };
-            self.act(a);
+            self.act(a)?;
         }
+        Ok(())
     }
 }
 
@@ -214,52 +239,95 @@ where
         session: Session::new(local, peer_device, source, Vec::new()),
         ctx,
         local,
+        spaces: HashMap::new(),
+        source,
         listeners: HashMap::new(),
         local_tx,
         out,
         report: Box::new(report),
     };
-    let spaces = driver.member_spaces();
-    for (space, _) in &spaces {
-        driver.listen(space);
+    let mut states = Vec::new();
+    for (space, state) in driver.member_spaces() {
+        driver.take_up(space);
+        states.push(state);
     }
-    let mut session = Session::new(local, peer_device, source, spaces);
+    let mut session = Session::new(local, peer_device, source, states);
     if let Some(identity) = driver.ctx.halo.identity_state() {
         session = session.with_identity(identity);
     }
     driver.session = session;
     let start = driver.session.start();
-    driver.act(start);
+    let started = driver.act(start);
 
-    let result = loop {
-        // Local news first: a membership change (a removal, a revocation) made before an edit
-        // is queued before it, so it is acted on before any frame from the peer is answered
-        // with a state that holds the edit. Unbiased, a removed member's sync request could be
-        // answered from the session's stale copy of the membership (seen once in CI).
-        tokio::select! {
-            biased;
-            Some(local) = local_rx.recv() => match local {
-                Local::Update(space, update, origin) => {
-                    let source = match origin {
-                        UpdateOrigin::Local => None,
-                        UpdateOrigin::Remote(s) => Some(s),
-                    };
-                    let a = driver.session.local_update(&space, &update, source);
-                    driver.act(a);
-                }
-                Local::Halo => driver.refresh(),
-            },
-            frame = stream.next() => match frame {
-                Some(Ok(bytes)) => match driver.session.receive(&bytes) {
-                    Ok(actions) => driver.act(actions),
-                    Err(e) => break Err(SessionError::Protocol(e)),
+    let result = if let Err(e) = started {
+        Err(SessionError::Protocol(e))
+    } else {
+        loop {
+            // Local news first: a membership change (a removal, a revocation) made before an edit
+            // is queued before it, so it is acted on before any frame from the peer is answered
+            // with a state that holds the edit. Unbiased, a removed member's sync request could be
+            // answered from the session's stale copy of the membership (seen once in CI).
+            tokio::select! {
+                biased;
+                Some(local) = local_rx.recv() => match local {
+                    Local::Update(space, update, origin) => {
+                        let source = match origin {
+                            UpdateOrigin::Local => None,
+                            UpdateOrigin::Remote(s) => Some(s),
+                        };
+                        let a = driver.session.local_update(&space, &update, source);
+                        if let Err(e) = driver.act(a) {
+                            break Err(SessionError::Protocol(e));
+                        }
+                    }
+                    Local::Halo => if let Err(e) = driver.refresh() {
+                        break Err(SessionError::Protocol(e));
+                    },
                 },
-                Some(Err(e)) => break Err(SessionError::Io(e)),
-                None => break Ok(()),
-            },
+                frame = stream.next() => match frame {
+                    Some(Ok(bytes)) => match driver.session.receive(&bytes).and_then(|a| driver.act(a)) {
+                        Ok(()) => {}
+                        Err(e) => break Err(SessionError::Protocol(e)),
+                    },
+                    Some(Err(e)) => break Err(SessionError::Io(e)),
+                    None => break Ok(()),
+                },
+            }
         }
     };
     drop(driver);
     writer.abort();
     result
+}
+
+/// Does one of the session's [`EchoAction`]s on `space`, the replica it names: the message
+/// to send, or [`Action::Synced`] once the peer's first sync is applied. A state vector or
+/// update from the peer that the replica cannot use is an error and changes nothing (the
+/// session ends). `source` tags the updates applied (see [`Session::new`]).
+pub fn carry_out(space: &dxos_echo::Space, work: EchoAction, source: u64) -> Result<Vec<Action>, ProtoError> {
+    let bad = |reason: String| ProtoError::BadSync { space: space.id().to_string(), reason };
+    match work {
+        EchoAction::SendStateVector { dk, .. } => {
+            let sv = space
+                .state_vector()
+                .map_err(|e| e.to_string())
+                .and_then(|b| StateVector::decode_v1(&b).map_err(|e| e.to_string()))
+                .unwrap_or_else(|e| {
+                    // Our own replica: ask for everything rather than nothing.
+                    tracing::warn!(space = %space.id(), "cannot read the state vector ({e}); asking for everything");
+                    StateVector::default()
+                });
+            Ok(vec![Action::Send(Wire::Sync { dk, message: SyncMessage::SyncStep1(sv).encode_v1() })])
+        }
+        EchoAction::SendDiff { dk, state_vector, .. } => {
+            let diff = space.diff(&state_vector).map_err(|e| bad(e.to_string()))?;
+            Ok(vec![Action::Send(Wire::Sync { dk, message: SyncMessage::SyncStep2(diff).encode_v1() })])
+        }
+        EchoAction::Apply { space: id, update, first } => match space.apply_update(&update, source) {
+            Ok(()) if first => Ok(vec![Action::Synced { space: id }]),
+            Ok(()) => Ok(Vec::new()),
+            Err(dxos_echo::EchoError::MalformedUpdate(reason)) => Err(bad(reason)),
+            Err(other) => Err(bad(other.to_string())),
+        },
+    }
 }

@@ -12,16 +12,15 @@
 //! 4. Updates from a reader's device are refused; a reader sends no updates.
 //!
 //! The peer's device key comes from the authenticated connection (Noise proves it). Nothing
-//! here touches a socket: the driver feeds received messages and local updates in, and sends
-//! what the actions say.
+//! here touches a socket or ECHO: the driver feeds received messages and local updates in,
+//! sends what the actions say, and does the work on a space's replica that
+//! [`Action::Echo`] asks for (read its state vector, make a diff, apply an update).
 
 use std::collections::HashMap;
 
-use dxos_echo::{EchoError, Space};
 use dxos_halo::{Credential, IdentityState, PublicKey, Role, SpaceState};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use yrs::StateVector;
 use yrs::sync::protocol::SyncMessage;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
@@ -137,11 +136,57 @@ pub enum ProtoError {
     },
 }
 
+/// Work on a space's ECHO replica that the driver does for the session, which holds no
+/// replica itself. Each ends in messages to send or in [`Action::Synced`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EchoAction {
+    /// Send the peer our state vector of `space` (y-sync step 1: "send me what I lack").
+    SendStateVector {
+        /// The space.
+        space: PublicKey,
+        /// Its discovery key on this connection.
+        dk: DiscoveryKey,
+    },
+    /// Send the peer what it lacks of `space`, given its state vector (y-sync step 2). A
+    /// state vector the replica cannot read is the peer's fault: the session ends.
+    SendDiff {
+        /// The space.
+        space: PublicKey,
+        /// Its discovery key on this connection.
+        dk: DiscoveryKey,
+        /// The peer's state vector (yrs v1 encoding), as received.
+        state_vector: Vec<u8>,
+    },
+    /// Apply the peer's update of `space` (it is a verified member that may write). A
+    /// malformed update changes nothing and ends the session.
+    Apply {
+        /// The space.
+        space: PublicKey,
+        /// The update (yrs v1 encoding), as received.
+        update: Vec<u8>,
+        /// True for the peer's answer to our step 1: its first sync, reported once applied.
+        first: bool,
+    },
+}
+
+impl EchoAction {
+    /// The space it works on.
+    pub fn space(&self) -> PublicKey {
+        match self {
+            EchoAction::SendStateVector { space, .. }
+            | EchoAction::SendDiff { space, .. }
+            | EchoAction::Apply { space, .. } => *space,
+        }
+    }
+}
+
 /// What the driver must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Send this message to the peer.
     Send(Wire),
+    /// Work on the space's replica, then act on what it yields.
+    Echo(EchoAction),
     /// Keep these credentials of a space (they passed verification).
     Store {
         /// The space.
@@ -199,7 +244,7 @@ enum Phase {
 }
 
 struct Entry {
-    space: Space,
+    space: PublicKey,
     members: SpaceState,
     phase: Phase,
     /// How many credentials the peer has been sent (they only grow).
@@ -220,13 +265,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session with `peer_device` (from the authenticated connection) over `spaces` (each
-    /// with its membership state from HALO). `source` tags the updates this session applies.
-    pub fn new(local_device: PublicKey, peer_device: PublicKey, source: u64, spaces: Vec<(Space, SpaceState)>) -> Self {
+    /// A session with `peer_device` (from the authenticated connection) over the spaces whose
+    /// membership states (from HALO) are `spaces`. `source` tags the updates this session
+    /// applies, so they are not echoed back to the peer.
+    pub fn new(local_device: PublicKey, peer_device: PublicKey, source: u64, spaces: Vec<SpaceState>) -> Self {
         let spaces = spaces
             .into_iter()
-            .map(|(space, members)| {
-                let dk = discovery_key(&space.id(), &local_device, &peer_device);
+            .map(|members| {
+                let space = members.space();
+                let dk = discovery_key(&space, &local_device, &peer_device);
                 (dk, Entry { space, members, phase: Phase::Ours, sent: 0 })
             })
             .collect();
@@ -292,8 +339,9 @@ impl Session {
 
     /// A space this device took up after the session started (created or joined): announced
     /// to the peer, and proved at once if the peer already said it holds it.
-    pub fn add_space(&mut self, space: Space, members: SpaceState) -> Vec<Action> {
-        let dk = self.dk(&space.id());
+    pub fn add_space(&mut self, members: SpaceState) -> Vec<Action> {
+        let space = members.space();
+        let dk = self.dk(&space);
         if self.spaces.contains_key(&dk) {
             return self.update_members(members);
         }
@@ -325,7 +373,7 @@ impl Session {
         let Some(e) = self.spaces.get_mut(&dk) else { return Vec::new() };
         e.members = members;
         let Phase::Verified(role) = e.phase else { return Vec::new() };
-        let space = e.space.id();
+        let space = e.space;
         match e.members.member_of_device(&peer) {
             Some((member, new_role)) => {
                 let mut out = Vec::new();
@@ -447,7 +495,7 @@ impl Session {
         let peer = self.peer_device;
         let Some(e) = self.spaces.get_mut(&dk) else { return Vec::new() };
         let Phase::Verified(role) = e.phase else { return Vec::new() };
-        let space = e.space.id();
+        let space = e.space;
         let before = e.members.credentials().len();
         let mut taken = Vec::new();
         for bytes in &encoded {
@@ -507,7 +555,7 @@ impl Session {
         if !matches!(e.phase, Phase::Proved) {
             return Vec::new();
         }
-        let space = e.space.id();
+        let space = e.space;
         // Check against a copy: nothing the peer sent counts until its device is verified.
         let mut trial = e.members.clone();
         let mut taken = Vec::new();
@@ -522,12 +570,10 @@ impl Session {
             Some((member, role)) => {
                 e.members = trial;
                 e.phase = Phase::Verified(role);
-                let sv =
-                    e.space.state_vector().ok().and_then(|sv| StateVector::decode_v1(&sv).ok()).unwrap_or_default();
                 vec![
                     Action::Store { space, credentials: taken },
                     Action::Verified { space, member, role },
-                    Action::Send(Wire::Sync { dk, message: SyncMessage::SyncStep1(sv).encode_v1() }),
+                    Action::Echo(EchoAction::SendStateVector { space, dk }),
                 ]
             }
             None => {
@@ -540,7 +586,7 @@ impl Session {
     fn on_sync(&mut self, dk: DiscoveryKey, message: &[u8]) -> Result<Vec<Action>, ProtoError> {
         let Some(e) = self.spaces.get(&dk) else { return Ok(Vec::new()) };
         let Phase::Verified(peer_role) = e.phase else { return Ok(Vec::new()) };
-        let space = e.space.id();
+        let space = e.space;
         let bad = |reason: String| ProtoError::BadSync { space: space.to_string(), reason };
         let msg = SyncMessage::decode_v1(message).map_err(|e| bad(e.to_string()))?;
         let msg_kind = if matches!(msg, SyncMessage::SyncStep2(_)) { Kind::Step2 } else { Kind::Other };
@@ -549,8 +595,7 @@ impl Session {
                 if !self.we_write(e) {
                     return Ok(Vec::new()); // a reader sends no updates
                 }
-                let diff = e.space.diff(&sv.encode_v1()).map_err(|e| bad(e.to_string()))?;
-                Ok(vec![Action::Send(Wire::Sync { dk, message: SyncMessage::SyncStep2(diff).encode_v1() })])
+                Ok(vec![Action::Echo(EchoAction::SendDiff { space, dk, state_vector: sv.encode_v1() })])
             }
             SyncMessage::SyncStep2(update) | SyncMessage::Update(update) => {
                 let first = matches!(msg_kind, Kind::Step2);
@@ -561,12 +606,7 @@ impl Session {
                     }
                     return Ok(out);
                 }
-                match e.space.apply_update(&update, self.source) {
-                    Ok(()) if first => Ok(vec![Action::Synced { space }]),
-                    Ok(()) => Ok(Vec::new()),
-                    Err(EchoError::MalformedUpdate(reason)) => Err(bad(reason)),
-                    Err(other) => Err(bad(other.to_string())),
-                }
+                Ok(vec![Action::Echo(EchoAction::Apply { space, update, first })])
             }
         }
     }
