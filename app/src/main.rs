@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use dxos::cli::{self, Cli};
+use dxos::cli::{self, Cli, Command};
 use dxos::profile::Profile;
 use dxos::request::{CmdError, Kind};
 use dxos::ui;
@@ -64,12 +64,17 @@ fn main() -> ExitCode {
         return ExitCode::from(cli::report(&CmdError::new(Kind::Io, format!("{e:#}")), cli.json) as u8);
     }
     init_logging(cli.verbose, &profile);
+    // No subcommand opens the window, `demo` its own window; a subcommand runs the CLI.
     let code = match cli.command {
-        Some(command) => cli::run(command, &profile, cli.json),
         None => match ui::run(&profile) {
             Ok(()) => 0,
             Err(e) => cli::report(&e, cli.json),
         },
+        Some(Command::Demo) => match ui::demo::run() {
+            Ok(()) => 0,
+            Err(e) => cli::report(&e, cli.json),
+        },
+        Some(command) => cli::run(command, &profile, cli.json),
     };
     ExitCode::from(code as u8)
 }

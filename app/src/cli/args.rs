@@ -1,0 +1,300 @@
+//! The command line's arguments (clap): every command and option docs/cli.md describes.
+
+use super::*;
+
+/// DXOS: local-first collaboration with no servers.
+#[derive(Debug, Parser)]
+#[command(name = "dxos", version, about, long_about = None)]
+pub struct Cli {
+    /// The profile folder (keys, store, socket, logs).
+    #[arg(long, global = true, env = "DXOS_PROFILE", value_name = "DIR")]
+    pub profile: Option<PathBuf>,
+    /// Machine output: one JSON document on stdout (one per line when streaming).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More logging (repeat for more).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do; with none, the desktop app opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Who you are: this profile's identity and devices.
+    #[command(subcommand)]
+    Identity(IdentityCmd),
+    /// Spaces: shared databases.
+    #[command(subcommand)]
+    Space(SpaceCmd),
+    /// Tasks (dxos.org/type/Task) in a space's task order.
+    #[command(subcommand)]
+    Task(TaskCmd),
+    /// Objects of any type.
+    #[command(subcommand)]
+    Object(ObjectCmd),
+    /// Objects matching a type and conditions.
+    Query {
+        /// Space id or unique name.
+        space: String,
+        /// Only objects of this type.
+        #[arg(long = "type", value_name = "T")]
+        typename: Option<String>,
+        /// Only objects whose KEY equals VALUE (JSON where it parses, else a string).
+        #[arg(long = "where", value_name = "KEY=VALUE")]
+        conditions: Vec<String>,
+    },
+    /// Prints the result of a query, then again each time it changes, until killed.
+    Watch {
+        /// Space id or unique name.
+        space: String,
+        /// Only objects of this type.
+        #[arg(long = "type", value_name = "T")]
+        typename: Option<String>,
+    },
+    /// Runs the profile's owner headless until killed.
+    Serve {
+        /// Addresses to listen on, instead of WebRTC-direct, QUIC and TCP on every interface.
+        #[arg(long, value_name = "MULTIADDR")]
+        listen: Vec<String>,
+        /// Peers to dial and keep dialling.
+        #[arg(long, value_name = "MULTIADDR")]
+        peer: Vec<String>,
+        /// Do not use mDNS.
+        #[arg(long)]
+        no_mdns: bool,
+    },
+    /// This identity's devices.
+    #[command(subcommand)]
+    Device(DeviceCmd),
+    /// Invites a new device of yours, or someone to a space; waits for one guest.
+    #[command(subcommand)]
+    Invite(InviteCmd),
+    /// Redeems an invitation (its text, or a picture of its QR code).
+    Join {
+        /// The invitation's text (`dxos:...`).
+        #[arg(required_unless_present = "qr", conflicts_with = "qr")]
+        uri: Option<String>,
+        /// A picture (PNG or JPEG) of the invitation's QR code.
+        #[arg(long, value_name = "IMAGE")]
+        qr: Option<PathBuf>,
+        /// The 6-digit code the inviter shows, if the invitation needs one.
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Opens a window with two devices of one identity, paired and syncing over loopback.
+    Demo,
+    /// The profile's state in brief.
+    Status,
+    /// The connected peers.
+    Peers,
+}
+
+/// `dxos identity ...`
+#[derive(Debug, Subcommand)]
+pub enum IdentityCmd {
+    /// Creates the identity and this device (refused if the profile has one).
+    Create {
+        /// Your display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Shows the identity and its devices.
+    Show,
+    /// Prints the recovery phrase (on the device that holds the root key).
+    Phrase,
+    /// Restores the identity from its recovery phrase on this fresh profile.
+    Recover {
+        /// The 24 words.
+        #[arg(long)]
+        phrase: String,
+        /// A name for this device.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// `dxos device ...`
+#[derive(Debug, Subcommand)]
+pub enum DeviceCmd {
+    /// Revokes another device of this identity: it gets nothing new from then on.
+    Revoke {
+        /// The device's key (64 hex digits, as `identity show` lists it).
+        device_key: String,
+    },
+}
+
+/// Options every invitation takes.
+#[derive(Debug, clap::Args)]
+pub struct InviteOpts {
+    /// How long the invitation stays valid, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+    /// The guest must also type a 6-digit code shown here (for invitations sent as text).
+    #[arg(long)]
+    pub code: bool,
+}
+
+/// `dxos invite ...`
+#[derive(Debug, Subcommand)]
+pub enum InviteCmd {
+    /// A new device of your identity (run `dxos join` on it with a fresh profile).
+    Device {
+        /// How long it is valid, and whether it needs a code.
+        #[command(flatten)]
+        opts: InviteOpts,
+    },
+    /// Another person, to a space.
+    Space {
+        /// Space id or unique name.
+        space: String,
+        /// What the guest may do.
+        #[arg(long, default_value = "editor", value_parser = ["editor", "reader"])]
+        role: String,
+        /// How long it is valid, and whether it needs a code.
+        #[command(flatten)]
+        opts: InviteOpts,
+    },
+}
+
+/// `dxos space ...`
+#[derive(Debug, Subcommand)]
+pub enum SpaceCmd {
+    /// Creates a space.
+    Create {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Lists spaces.
+    List,
+    /// Lists a space's members.
+    Members {
+        /// Space id or unique name.
+        space: String,
+    },
+    /// Renames a space.
+    Rename {
+        /// Space id or unique name.
+        space: String,
+        /// The new name.
+        name: String,
+    },
+    /// Removes a member (owners and admins only): it gets nothing new from then on.
+    RemoveMember {
+        /// Space id or unique name.
+        space: String,
+        /// The member's identity key.
+        identity_key: String,
+    },
+    /// Leaves a space: it goes from this identity's devices; the other members keep it.
+    Leave {
+        /// Space id or unique name.
+        space: String,
+    },
+    /// Writes the whole space as one Yjs v1 update (raw bytes).
+    Export {
+        /// Space id or unique name.
+        space: String,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Merges a Yjs v1 update into the space.
+    Import {
+        /// Space id or unique name.
+        space: String,
+        /// Read from this file instead of stdin.
+        #[arg(long = "in", value_name = "FILE")]
+        input: Option<PathBuf>,
+    },
+}
+
+/// `dxos task ...`
+#[derive(Debug, Subcommand)]
+pub enum TaskCmd {
+    /// Adds a task at the end.
+    Add {
+        /// Space id or unique name.
+        space: String,
+        /// What is to be done.
+        title: String,
+    },
+    /// Lists tasks in order.
+    List {
+        /// Space id or unique name.
+        space: String,
+    },
+    /// Marks a task done.
+    Done {
+        /// Space id or unique name.
+        space: String,
+        /// Task id.
+        id: String,
+    },
+    /// Marks a task not done.
+    Undone {
+        /// Space id or unique name.
+        space: String,
+        /// Task id.
+        id: String,
+    },
+    /// Renames a task.
+    Rename {
+        /// Space id or unique name.
+        space: String,
+        /// Task id.
+        id: String,
+        /// The new title.
+        title: String,
+    },
+    /// Deletes a task (soft delete).
+    Rm {
+        /// Space id or unique name.
+        space: String,
+        /// Task id.
+        id: String,
+    },
+}
+
+/// `dxos object ...`
+#[derive(Debug, Subcommand)]
+pub enum ObjectCmd {
+    /// Adds an object.
+    Add {
+        /// Space id or unique name.
+        space: String,
+        /// Its type name.
+        #[arg(long = "type", value_name = "T")]
+        typename: String,
+        /// Its properties, a JSON object.
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        data: String,
+    },
+    /// Prints an object.
+    Get {
+        /// Space id or unique name.
+        space: String,
+        /// Object id.
+        id: String,
+    },
+    /// Sets the given properties of an object.
+    Set {
+        /// Space id or unique name.
+        space: String,
+        /// Object id.
+        id: String,
+        /// Properties to set, a JSON object.
+        #[arg(long, value_name = "JSON")]
+        data: String,
+    },
+    /// Deletes an object (soft delete).
+    Rm {
+        /// Space id or unique name.
+        space: String,
+        /// Object id.
+        id: String,
+    },
+}

@@ -1,0 +1,54 @@
+//! The `dxos` command line (docs/cli.md): `args.rs` parses, `run.rs` runs a command, `print.rs`
+//! says the result in words; with `--json`, results print as the contract says.
+//!
+//! Every command becomes a [`Request`] answered by the profile's owner or, with none, by a
+//! Client opened for the command. This module never touches the store itself.
+
+mod args;
+mod print;
+mod run;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::client::{parse_data, parse_where};
+use crate::net::NetOptions;
+use crate::owner::{self, Role};
+use crate::profile::Profile;
+use crate::request::{CmdError, Kind, Request};
+pub use args::*;
+use print::*;
+pub use run::{Exit, report, run};
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command and subcommand, as `identity create`.
+    fn commands(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("{prefix}{}", sub.get_name());
+            if sub.has_subcommands() {
+                commands(sub, &format!("{name} "), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_contract_documents_every_command() {
+        let doc = include_str!("../../../docs/cli.md");
+        let mut all = Vec::new();
+        commands(&super::Cli::command(), "", &mut all);
+        assert!(all.len() >= 30, "{all:?}");
+        let missing: Vec<&String> =
+            all.iter().filter(|c| !doc.contains(&format!("`{c} ")) && !doc.contains(&format!("`{c}`"))).collect();
+        assert!(missing.is_empty(), "docs/cli.md does not document {missing:?}");
+        // Nothing in the repository points outside it.
+        assert!(!doc.contains("../shared") && !include_str!("../../../README.md").contains("../shared"));
+    }
+}

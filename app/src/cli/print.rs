@@ -1,0 +1,147 @@
+//! Output for people (without `--json`): results, node events and `watch` lines in words.
+
+use super::*;
+
+/// A node event as a person reads it.
+pub(super) fn human_event(ev: &dxos_net::NodeEvent) -> String {
+    let v = ev.to_json();
+    let peer = s(&v, "peer_id");
+    match s(&v, "event").as_str() {
+        "listening" => format!("listening on {}", s(&v, "addr")),
+        "connected" => format!("connected to {peer} over {} ({})", s(&v, "transport"), s(&v, "addr")),
+        "disconnected" => format!("disconnected from {peer}"),
+        "discovered" => format!("found {peer} on the LAN at {}", s(&v, "addr")),
+        "verified" => format!("{peer} is a {} of space {}", s(&v, "role"), s(&v, "space")),
+        "denied" => format!("{peer} gets nothing of space {}: {}", s(&v, "space"), s(&v, "reason")),
+        "synced" => format!("space {} synced from {peer}", s(&v, "space")),
+        "refused" => format!("refused a reader's update from {peer} in space {}", s(&v, "space")),
+        "same_identity" => format!("{peer} is another device of this identity"),
+        "session_ended" => match &v["error"] {
+            Value::Null => format!("replication with {peer} ended"),
+            e => format!("replication with {peer} ended: {}", e.as_str().unwrap_or_default()),
+        },
+        _ => v.to_string(),
+    }
+}
+
+pub(super) fn s(v: &Value, k: &str) -> String {
+    match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+pub(super) fn task_line(t: &Value) -> String {
+    let mark = if t["completed"] == true { "x" } else { " " };
+    format!("[{mark}] {}  ({})", s(t, "title"), s(t, "id"))
+}
+
+pub(super) fn object_lines(o: &Value) -> String {
+    format!("{}  {}  {}", s(o, "id"), s(o, "type"), o["data"])
+}
+
+pub(super) fn fingerprint(v: &Value) -> String {
+    v["identity_key"]
+        .as_str()
+        .and_then(|k| k.parse::<dxos_halo::PublicKey>().ok())
+        .map(|k| k.fingerprint())
+        .unwrap_or_default()
+}
+
+pub(super) fn identity_text(v: &Value) -> String {
+    if v["identity_key"].is_null() {
+        return "No identity yet: run `dxos identity create --name NAME` (or open the app).".to_owned();
+    }
+    let mut out = format!(
+        "Name:     {}\nIdentity: {} ({})\nDevice:   {}\nPeer id:  {}",
+        s(v, "display_name"),
+        s(v, "identity_key"),
+        fingerprint(v),
+        s(v, "device_key"),
+        s(v, "peer_id")
+    );
+    if let Some(devices) = v["devices"].as_array() {
+        out.push_str("\nDevices:");
+        for d in devices {
+            let this = if d["device_key"] == v["device_key"] {
+                " (this device)"
+            } else if d["online"] == true {
+                " (online)"
+            } else {
+                ""
+            };
+            out.push_str(&format!("\n  {}  {}{this}", s(d, "name"), s(d, "device_key")));
+        }
+    }
+    out
+}
+
+/// A `watch` result as a person reads it: a count, then one line per object, tasks as
+/// `task list` shows them (done mark and title), other objects with their type and data.
+pub(super) fn human_watch(line: &Value) -> String {
+    use dxos_echo::TypedObject;
+    let task_type = dxos_echo::Task::TYPENAME;
+    let objects = line["objects"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let tasks = objects.iter().all(|o| o["type"] == task_type);
+    let noun = if tasks && !objects.is_empty() { "task" } else { "object" };
+    let plural = if objects.len() == 1 { "" } else { "s" };
+    let mut out = format!("{} {noun}{plural}:", objects.len());
+    for o in objects {
+        let text = if o["type"] == task_type {
+            let done = o["data"]["completed"] == true;
+            task_line(&json!({"id": o["id"], "title": o["data"]["title"], "completed": done}))
+        } else {
+            object_lines(o)
+        };
+        out.push_str("\n  ");
+        out.push_str(&text);
+    }
+    out
+}
+
+/// The people-readable form of a result.
+pub(super) fn human(req: &Request, v: &Value) -> String {
+    let list = |f: &dyn Fn(&Value) -> String| -> String {
+        let items: Vec<String> = v.as_array().into_iter().flatten().map(f).collect();
+        if items.is_empty() { "(none)".to_owned() } else { items.join("\n") }
+    };
+    match req {
+        Request::IdentityCreate { .. } | Request::IdentityRecover { .. } | Request::IdentityShow => identity_text(v),
+        Request::IdentityPhrase => format!(
+            "Your recovery phrase (keep it secret; it restores your identity on a new device):\n\n{}",
+            s(v, "phrase")
+        ),
+        Request::SpaceMembers { .. } => list(&|m| {
+            format!("{}  {}  {}  ({})", s(m, "role"), s(m, "display_name"), s(m, "identity_key"), fingerprint(m))
+        }),
+        Request::SpaceCreate { .. } => format!("Created space {} ({})", s(v, "name"), s(v, "id")),
+        Request::SpaceRename { .. } => format!("Renamed space {} to {}", s(v, "id"), s(v, "name")),
+        Request::SpaceList => list(&|x| format!("{}  {}  ({} objects)", s(x, "id"), s(x, "name"), s(x, "objects"))),
+        Request::SpaceImport { .. } => "Imported.".to_owned(),
+        Request::DeviceRevoke { .. } => format!("Revoked device {}", s(v, "revoked")),
+        Request::SpaceRemoveMember { .. } => format!("Removed {}", s(v, "removed")),
+        Request::SpaceLeave { .. } => format!("Left space {}", s(v, "left")),
+        Request::TaskList { .. } => list(&task_line),
+        Request::TaskAdd { .. } | Request::TaskSetDone { .. } | Request::TaskRename { .. } => task_line(v),
+        Request::TaskRm { .. } | Request::ObjectRm { .. } => format!("Deleted {}", s(v, "id")),
+        Request::ObjectAdd { .. } => s(v, "id"),
+        Request::ObjectGet { .. } | Request::ObjectSet { .. } => object_lines(v),
+        Request::Query { .. } => list(&object_lines),
+        Request::Status => {
+            let addrs: Vec<String> =
+                v["addrs"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_owned)).collect();
+            format!(
+                "identity: {}\nspaces: {}\npeers: {}\naddrs: {}",
+                if v["identity"].is_null() { "none".to_owned() } else { s(v, "identity") },
+                s(v, "spaces"),
+                s(v, "peers"),
+                if addrs.is_empty() { "(node not running)".to_owned() } else { addrs.join(" ") }
+            )
+        }
+        Request::Peers => list(&|p| {
+            format!("{}  {}  {}", s(p, "peer_id"), s(p, "transport"), p["addrs"][0].as_str().unwrap_or_default())
+        }),
+        _ => v.to_string(),
+    }
+}
