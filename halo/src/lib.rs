@@ -10,6 +10,7 @@
 //! in HALO's tables of the profile's redb store, which the Client lends. No network I/O here.
 
 pub mod credential;
+mod error;
 mod halo;
 pub mod identity;
 pub mod invitation;

@@ -4,7 +4,7 @@
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::credential::{Credential, VerifyError};
-use crate::halo::HaloError;
+use crate::error::HaloError;
 
 /// The layout version of HALO's tables.
 pub const FORMAT_VERSION: u64 = 1;

@@ -130,7 +130,7 @@ fn side(
     let services = Services::standalone(d.client, Some(d.net));
     let app = AppState::new(services, Some(d.space));
     app.start_refresh(ctx, stop.clone());
-    let registry = plugin::registry(&plugin::plugins());
+    let registry = plugin::registry(&super::plugins());
     let layout = Layout::new(&registry, ctx, &app);
     Side { name, app, layout, _listener: listener }
 }
@@ -138,7 +138,7 @@ fn side(
 impl DemoApp {
     /// Starts pairing two fresh devices in `dir` in the background.
     pub fn new(ctx: &egui::Context, dir: PathBuf) -> Self {
-        for p in plugin::plugins() {
+        for p in super::plugins() {
             p.setup(ctx);
         }
         let (tx, rx) = std::sync::mpsc::channel();

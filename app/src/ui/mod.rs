@@ -36,6 +36,20 @@ use crate::profile::Profile;
 use crate::request::{CmdError, Kind};
 use state::{AppState, Saved, Services};
 
+/// Every plugin of the app, in order (sidebar sections appear in this order). The list lives
+/// here, where the app is put together, so `plugin.rs` imports no plugin.
+pub fn plugins() -> Vec<Box<dyn plugin::Plugin>> {
+    vec![
+        Box::new(theme::ThemePlugin),
+        Box::new(identity::IdentityPlugin),
+        Box::new(spaces::SpacesPlugin),
+        Box::new(devices::DevicesPlugin),
+        Box::new(sync::SyncPlugin),
+        Box::new(tasks::TasksPlugin),
+        Box::new(todomvc::TodoMvcPlugin),
+    ]
+}
+
 /// Name of the space made on first run.
 pub const DEFAULT_SPACE: &str = "My Space";
 /// The key of the app's saved state in eframe's storage.
@@ -156,7 +170,7 @@ pub struct DxosApp {
 impl DxosApp {
     /// The app over `services`, reopening what `saved` says.
     pub fn new(ctx: &egui::Context, services: Arc<Services>, saved: Saved) -> Self {
-        let plugins = plugin::plugins();
+        let plugins = plugins();
         for p in &plugins {
             p.setup(ctx);
         }

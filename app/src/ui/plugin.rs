@@ -1,6 +1,7 @@
 //! Plugins and surfaces, as in DXOS Composer: a plugin contributes *surfaces* (a view for a
 //! role and, for main views, an object type) to a [`Registry`]; the Layout plugin asks the
-//! registry what to draw where. Adding a view is one module and one line in [`plugins`].
+//! registry what to draw where. Adding a view is one module and one line in `ui::plugins`
+//! (this module knows no plugin: each plugin imports it, not the other way round).
 //! Plain Rust: no dynamic loading, no macros.
 
 use eframe::egui;
@@ -64,19 +65,6 @@ pub trait Plugin {
     fn register(&self, _registry: &mut Registry) {}
     /// Runs once when the window opens.
     fn setup(&self, _ctx: &egui::Context) {}
-}
-
-/// Every plugin of the app, in order (sidebar sections appear in this order).
-pub fn plugins() -> Vec<Box<dyn Plugin>> {
-    vec![
-        Box::new(super::theme::ThemePlugin),
-        Box::new(super::identity::IdentityPlugin),
-        Box::new(super::spaces::SpacesPlugin),
-        Box::new(super::devices::DevicesPlugin),
-        Box::new(super::sync::SyncPlugin),
-        Box::new(super::tasks::TasksPlugin),
-        Box::new(super::todomvc::TodoMvcPlugin),
-    ]
 }
 
 /// The registry of the given plugins.
