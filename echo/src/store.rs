@@ -63,8 +63,9 @@ pub(crate) enum Msg {
     Append { space: SpaceKey, seq: u64, update: Vec<u8> },
     /// Replace a space's record.
     Record { space: SpaceKey, record: SpaceRecord },
-    /// Store a snapshot covering the log up to `seq`, and drop that part of the log.
-    Snapshot { space: SpaceKey, seq: u64, data: Vec<u8> },
+    /// Compact the space's snapshot and log up to `seq` into one snapshot (merged here, off
+    /// the thread that wrote), drop that part of the log, and put the snapshot's size in `size`.
+    Compact { space: SpaceKey, seq: u64, size: Arc<std::sync::atomic::AtomicUsize> },
     /// Replace materialized objects (all of the space's first, when `full`), reflecting the log
     /// up to `seq`. A row of `None` removes the object.
     Materialize { space: SpaceKey, seq: u64, full: bool, rows: Vec<(String, Option<Vec<u8>>)> },
@@ -282,13 +283,18 @@ fn write_batch(db: &Database, batch: &[Msg]) -> Result<()> {
                     let bytes = serde_json::to_vec(record).map_err(|e| EchoError::Storage(e.to_string()))?;
                     spaces.insert(&space[..], bytes.as_slice())?;
                 }
-                Msg::Snapshot { space, seq, data } => {
-                    let mut v = Vec::with_capacity(8 + data.len());
-                    v.extend_from_slice(&seq.to_le_bytes());
-                    v.extend_from_slice(data);
-                    snaps.insert(&space[..], v.as_slice())?;
-                    log.retain_in((&space[..], 0u64)..=(&space[..], *seq), |_, _| false)?;
-                }
+                Msg::Compact { space, seq, size } => match merged(&snaps, &log, space, *seq) {
+                    Ok(data) => {
+                        let mut v = Vec::with_capacity(8 + data.len());
+                        v.extend_from_slice(&seq.to_le_bytes());
+                        v.extend_from_slice(&data);
+                        snaps.insert(&space[..], v.as_slice())?;
+                        log.retain_in((&space[..], 0u64)..=(&space[..], *seq), |_, _| false)?;
+                        size.store(data.len().max(1), std::sync::atomic::Ordering::Relaxed);
+                    }
+                    // Nothing is lost: the snapshot and log stay as they were.
+                    Err(e) => tracing::error!("echo: cannot compact a space's log: {e}"),
+                },
                 Msg::Materialize { space, seq, full, rows } => {
                     let mut objects = txn.open_table(OBJECTS)?;
                     if *full {
@@ -319,4 +325,31 @@ fn write_batch(db: &Database, batch: &[Msg]) -> Result<()> {
     }
     txn.commit()?;
     Ok(())
+}
+
+/// A space's stored snapshot and its log up to `seq`, merged into one update (Yjs v1).
+fn merged(
+    snaps: &redb::Table<&[u8], &[u8]>,
+    log: &redb::Table<(&[u8], u64), &[u8]>,
+    space: &SpaceKey,
+    seq: u64,
+) -> Result<Vec<u8>> {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    if let Some(v) = snaps.get(&space[..])? {
+        let v = v.value();
+        if v.len() < 8 {
+            return Err(EchoError::Corrupt("snapshot shorter than its header".into()));
+        }
+        parts.push(v[8..].to_vec());
+    }
+    for row in log.range((&space[..], 0u64)..=(&space[..], seq))? {
+        let (_, update) = row?;
+        parts.push(update.value().to_vec());
+    }
+    // Our own bytes, but a decoder panic must not take the writer thread down.
+    match std::panic::catch_unwind(|| yrs::merge_updates_v1(&parts)) {
+        Ok(Ok(data)) => Ok(data),
+        Ok(Err(e)) => Err(EchoError::Corrupt(format!("stored updates do not merge: {e}"))),
+        Err(_) => Err(EchoError::Corrupt("stored updates could not be decoded".into())),
+    }
 }

@@ -148,15 +148,23 @@ impl SpaceInner {
         if sink.props {
             self.send_record(st);
         }
-        if let Some((_, tx)) = &self.persist
-            && st.log_bytes > self.options.snapshot_min_bytes.max(st.snapshot_bytes)
-        {
-            let data = st.doc.transact().encode_state_as_update_v1(&StateVector::default());
-            st.snapshot_bytes = data.len();
-            st.log_bytes = 0;
-            self.send_record(st);
-            let _ = tx.send(Msg::Snapshot { space: *self.id.as_bytes(), seq: st.seq, data });
-            self.materialize_locked(st);
+        if let Some((_, tx)) = &self.persist {
+            let made = st.compacted.swap(0, AtomicOrdering::Relaxed);
+            if made > 0 {
+                st.snapshot_bytes = made;
+            }
+            if st.log_bytes > self.options.snapshot_min_bytes.max(st.snapshot_bytes) {
+                // The store's writer thread compacts (it merges the stored snapshot and log): no
+                // whole-document encode here, under the state lock, on the thread that wrote
+                // (the UI's, for an edit in the window). Until it says how large the snapshot
+                // came out, count it as the old one and the log together.
+                st.snapshot_bytes += st.log_bytes;
+                st.log_bytes = 0;
+                self.send_record(st);
+                let size = st.compacted.clone();
+                let _ = tx.send(Msg::Compact { space: *self.id.as_bytes(), seq: st.seq, size });
+                self.materialize_locked(st);
+            }
         }
         notes
     }

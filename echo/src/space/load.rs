@@ -92,6 +92,7 @@ impl Space {
             seq: loaded.seq,
             log_bytes: loaded.log_bytes,
             snapshot_bytes: loaded.snapshot_bytes,
+            compacted: Arc::default(),
             record: fresh,
             record_dirty,
             preview: None,

@@ -121,7 +121,10 @@ struct State {
     undo: Option<UndoManager>,
     seq: u64,
     log_bytes: usize,
+    /// The last snapshot's size, as far as known (see `compacted`).
     snapshot_bytes: usize,
+    /// Set by the store's writer thread to the size of each snapshot it makes.
+    compacted: Arc<std::sync::atomic::AtomicUsize>,
     record: SpaceRecord,
     record_dirty: bool,
     /// While the document loads in the background: the materialized objects reads come from.
@@ -230,6 +233,7 @@ impl Space {
             seq: 0,
             log_bytes: 0,
             snapshot_bytes: 0,
+            compacted: Arc::default(),
             record: record.clone(),
             record_dirty: false,
             preview: Some(preview),
