@@ -1,7 +1,8 @@
 //! Two `dxos serve` processes in two network namespaces joined by a veth pair: they find each
 //! other by mDNS with no `--peer`, and replication resumes by itself after the link between
 //! them goes down and comes back (`ip link set down`). Needs root and iproute2; without them
-//! the tests print why and skip.
+//! the tests print why and skip, unless `DXOS_REQUIRE_NETNS` is set (as `.ci/run` sets it):
+//! then they fail.
 
 mod common;
 
@@ -59,10 +60,14 @@ impl Link {
     }
 }
 
-/// The link for a test, or `None` (printing why) where namespaces cannot be made.
+/// The link for a test, or `None` (printing why) where namespaces cannot be made; with
+/// `DXOS_REQUIRE_NETNS` set, the test fails instead of skipping.
 fn link_or_skip(tag: &str) -> Option<Link> {
     match Link::make(tag) {
         Ok(l) => Some(l),
+        Err(why) if std::env::var_os("DXOS_REQUIRE_NETNS").is_some() => {
+            panic!("DXOS_REQUIRE_NETNS is set, but network namespaces cannot be made here ({why})")
+        }
         Err(why) => {
             println!("SKIPPED: cannot make network namespaces here ({why})");
             None

@@ -8,27 +8,14 @@ use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use super::DxosApp;
-use super::state::{Saved, Services};
-use super::testing::fixture;
+use super::state::Services;
+use super::testing::{self, AppHarness, fixture, wait_for_label};
 use crate::client::Client;
 use crate::profile::Profile;
 
-type AppHarness = Harness<'static, Option<DxosApp>>;
-
+/// The app, with the Arabic task's glyphs allowed to arrive a moment late.
 fn app_harness(services: std::sync::Arc<Services>) -> AppHarness {
-    // A character the app's fonts lack shows as a box until the system's font for it is
-    // found in the background (ui::fonts); that is by design here, not a failure.
-    Harness::builder()
-        .with_size(egui::vec2(1000.0, 700.0))
-        .with_step_dt(1.0 / 60.0)
-        .allow_missing_glyphs()
-        .build_ui_state(
-            move |ui, app: &mut Option<DxosApp>| {
-                app.get_or_insert_with(|| DxosApp::new(ui.ctx(), services.clone(), Saved::default())).frame(ui);
-            },
-            None,
-        )
+    testing::app_harness(services, egui::vec2(1000.0, 700.0), true)
 }
 
 /// Roles a person operates (or, for images, must be told about).
@@ -72,19 +59,6 @@ fn check(h: &AppHarness, screen: &str) -> usize {
     let missing = unnamed(h);
     assert!(missing.is_empty(), "{screen}: controls with no accessible name: {missing:?}");
     h.root().children_recursive().filter(|n| is_control(n.accesskit_node().role())).count()
-}
-
-/// Steps until a node labelled `label` is on screen (background work repaints).
-fn wait_for(h: &mut AppHarness, label: &str) {
-    for _ in 0..2000 {
-        h.step();
-        if h.query_by_label(label).is_some() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    let shown: Vec<String> = h.root().children_recursive().filter_map(|n| n.accesskit_node().label()).collect();
-    panic!("{label:?} never appeared; on screen: {shown:?}");
 }
 
 /// Closes the open dialog with its button `label`, and waits until it is gone.
@@ -154,7 +128,7 @@ fn the_first_run_screens_name_every_control() {
     h.get_by_label("Your name").type_text("Ada");
     h.step();
     h.get_by_label("Continue").click();
-    wait_for(&mut h, "I wrote it down");
+    wait_for_label(&mut h, "I wrote it down");
     check(&h, "recovery phrase");
 }
 
@@ -168,7 +142,7 @@ fn the_main_screens_and_dialogs_name_every_control() {
     let config = dxos_net::NodeConfig::loopback(&[dxos_net::Transport::Tcp]);
     let net = crate::net::NetHost::start(&f.client, config).unwrap_or_else(|e| panic!("{}", e.message));
     let mut h = app_harness(Services::standalone(f.client.clone(), Some(net)));
-    wait_for(&mut h, "Milk");
+    wait_for_label(&mut h, "Milk");
     // Right-to-left text is drawn in its reading order, but named as written.
     h.get_by_label("اشتري الحليب");
     let mut checked = check(&h, "Tasks");
@@ -195,15 +169,15 @@ fn the_main_screens_and_dialogs_name_every_control() {
     h.get_by_label("Cancel").click();
     h.run();
     h.get_by_label("Recovery phrase…").click();
-    wait_for(&mut h, "Close");
+    wait_for_label(&mut h, "Close");
     checked += check(&h, "recovery phrase dialog");
     close(&mut h, "Close");
     h.get_by_label("Add device").click();
-    wait_for(&mut h, "Invitation QR code");
+    wait_for_label(&mut h, "Invitation QR code");
     checked += check(&h, "add device dialog");
     close(&mut h, "Cancel");
     h.get_by_label("Share…").click();
-    wait_for(&mut h, "Invitation QR code");
+    wait_for_label(&mut h, "Invitation QR code");
     checked += check(&h, "share space dialog");
     close(&mut h, "Cancel");
     h.get_by_label("Join…").click();

@@ -10,18 +10,12 @@ use egui_kittest::kittest::{NodeT, Queryable};
 
 use super::DxosApp;
 use super::state::{AppState, Saved, Services};
-use super::testing::{Fixture, fixture, harness};
+use super::testing::{self, AppHarness, Fixture, fixture, harness, wait_for_label};
 use crate::client::Client;
 use crate::profile::Profile;
 
-fn app_harness(f: &Fixture) -> Harness<'static, Option<DxosApp>> {
-    let services = Services::standalone(f.client.clone(), None);
-    Harness::builder().with_size(egui::vec2(1000.0, 640.0)).with_step_dt(1.0 / 60.0).build_ui_state(
-        move |ui, app: &mut Option<DxosApp>| {
-            app.get_or_insert_with(|| DxosApp::new(ui.ctx(), services.clone(), Saved::default())).frame(ui);
-        },
-        None,
-    )
+fn app_harness(f: &Fixture) -> AppHarness {
+    testing::app_harness(Services::standalone(f.client.clone(), None), egui::vec2(1000.0, 640.0), false)
 }
 
 /// An update made by another replica of `space` (as a peer's), adding a task `title`.
@@ -292,18 +286,6 @@ fn the_app_reopens_where_it_was_left() {
 }
 
 /// Steps (sleeping between) until `label` is shown, for what background threads bring.
-fn wait_for_label(h: &mut Harness<'static, Option<DxosApp>>, label: &str) {
-    // Up to 20 s: a loaded CI machine runs the other tests meanwhile.
-    for _ in 0..2000 {
-        h.step();
-        if h.query_by_label(label).is_some() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("{label:?} never showed");
-}
-
 #[test]
 fn the_sidebar_creates_renames_deletes_and_restores_spaces() {
     let f = fixture();

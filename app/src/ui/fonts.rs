@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use eframe::egui;
 use egui::epaint::text::{FallbackRequest, FontData, FontInsert, FontPriority, FontProvider, InsertFontFamily};
@@ -104,10 +104,9 @@ struct Asker {
 
 impl FontProvider for Asker {
     fn font_for(&self, request: &FallbackRequest<'_>) -> Option<FontInsert> {
-        let c = request.cluster.chars().next()?;
-        match self.tx.try_send(c) {
-            Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => None,
-        }
+        // A full queue drops the character: egui asks again the next time its fonts change.
+        let _ = self.tx.try_send(request.cluster.chars().next()?);
+        None
     }
 }
 

@@ -7,8 +7,9 @@ use dxos_echo::Space;
 use eframe::egui;
 use egui_kittest::Harness;
 
+use super::DxosApp;
 use super::plugin::Surface;
-use super::state::{AppState, Services};
+use super::state::{AppState, Saved, Services};
 use crate::client::Client;
 use crate::profile::Profile;
 
@@ -61,4 +62,36 @@ pub fn harness<S: Surface + 'static>(f: &Fixture, make: fn(&egui::Context, Space
 /// The space's tasks as (title, completed), in order.
 pub fn tasks(space: &Space) -> Vec<(String, bool)> {
     space.tasks().into_iter().map(|(_, t)| (t.title, t.completed)).collect()
+}
+
+/// The whole app in a harness.
+pub type AppHarness = Harness<'static, Option<DxosApp>>;
+
+/// The whole app over `services`, in a window of `size`. kittest fails on a character no font
+/// draws; with `boxes_for_a_moment`, one shows as a box until the system's font for it is found
+/// in the background (ui::fonts), as it does for a person.
+pub fn app_harness(services: Arc<Services>, size: egui::Vec2, boxes_for_a_moment: bool) -> AppHarness {
+    let builder = Harness::builder().with_size(size).with_step_dt(1.0 / 60.0);
+    let builder = if boxes_for_a_moment { builder.allow_missing_glyphs() } else { builder };
+    builder.build_ui_state(
+        move |ui, app: &mut Option<DxosApp>| {
+            app.get_or_insert_with(|| DxosApp::new(ui.ctx(), services.clone(), Saved::default())).frame(ui);
+        },
+        None,
+    )
+}
+
+/// Steps until a node labelled `label` is on screen (background work repaints), for up to
+/// 20 s: a loaded CI machine runs the other tests meanwhile.
+pub fn wait_for_label(h: &mut AppHarness, label: &str) {
+    use egui_kittest::kittest::{NodeT, Queryable};
+    for _ in 0..2000 {
+        h.step();
+        if h.query_by_label(label).is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let shown: Vec<String> = h.root().children_recursive().filter_map(|n| n.accesskit_node().label()).collect();
+    panic!("{label:?} never showed; on screen: {shown:?}");
 }
