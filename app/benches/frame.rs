@@ -6,10 +6,9 @@
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dxos::client::Client;
-use dxos::profile::Profile;
 use dxos::ui::plugin::Surface;
 use dxos::ui::state::{AppState, Services};
+use dxos_client::{Local, Profile};
 use dxos_echo::{Space, SpaceOptions, Task};
 use eframe::egui;
 use egui_kittest::Harness;
@@ -37,8 +36,8 @@ fn wheel(dy: f32) -> egui::Event {
 
 type Make = fn(&egui::Context, Space) -> Box<dyn Surface>;
 
-fn harness(client: &Arc<Client>, space: Space, make: Make) -> Harness<'static, (AppState, Option<Box<dyn Surface>>)> {
-    let app = AppState::new(Services::standalone(client.clone(), None), Some(space));
+fn harness(local: &Arc<Local>, space: Space, make: Make) -> Harness<'static, (AppState, Option<Box<dyn Surface>>)> {
+    let app = AppState::new(Services::new(local.clone(), None), Some(space));
     Harness::builder().with_size(egui::vec2(900.0, 700.0)).with_step_dt(1.0 / 60.0).build_ui_state(
         move |ui, s: &mut (AppState, Option<Box<dyn Surface>>)| {
             let (app, view) = s;
@@ -51,8 +50,8 @@ fn harness(client: &Arc<Client>, space: Space, make: Make) -> Harness<'static, (
 
 fn scroll_frames(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("dxos-frame-bench-{}", std::process::id()));
-    let client = Arc::new(
-        Client::open(&Profile::new(Some(dir.clone())).unwrap_or_else(|e| panic!("{e}")))
+    let local = Arc::new(
+        Local::open(&Profile::new(Some(dir.clone())).unwrap_or_else(|e| panic!("{e}")))
             .unwrap_or_else(|e| panic!("{e}")),
     );
     let views: [(&str, Make); 2] = [
@@ -64,7 +63,7 @@ fn scroll_frames(c: &mut Criterion) {
     let mut g = c.benchmark_group("frame_scrolling");
     for (name, make) in views {
         for (size, space) in [("100", &small), ("100k", &big)] {
-            let mut h = harness(&client, space.clone(), make);
+            let mut h = harness(&local, space.clone(), make);
             h.run_steps(3);
             // The pointer over the list, where the wheel scrolls it.
             h.event(egui::Event::PointerMoved(egui::pos2(450.0, 450.0)));
@@ -91,7 +90,7 @@ fn scroll_frames(c: &mut Criterion) {
         }
     }
     g.finish();
-    drop(client);
+    drop(local);
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -6,9 +6,8 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use dxos::cli::{self, Cli, Command};
-use dxos::profile::Profile;
-use dxos::request::{CmdError, Kind};
 use dxos::ui;
+use dxos_client::{ClientError, Profile};
 
 fn init_logging(verbose: u8, profile: &Profile) {
     use tracing_subscriber::prelude::*;
@@ -45,7 +44,7 @@ fn main() -> ExitCode {
                     if json {
                         let first =
                             msg.lines().next().unwrap_or("usage error").trim_start_matches("error: ").to_owned();
-                        cli::report(&CmdError::new(Kind::Usage, first), true);
+                        cli::report(&ClientError::Usage(first), true);
                     } else {
                         let _ = e.print();
                     }
@@ -56,12 +55,10 @@ fn main() -> ExitCode {
     };
     let profile = match Profile::new(cli.profile.clone()) {
         Ok(p) => p,
-        Err(e) => {
-            return ExitCode::from(cli::report(&CmdError::new(Kind::Io, format!("{e:#}")), cli.json) as u8);
-        }
+        Err(e) => return ExitCode::from(cli::report(&e, cli.json) as u8),
     };
     if let Err(e) = profile.ensure() {
-        return ExitCode::from(cli::report(&CmdError::new(Kind::Io, format!("{e:#}")), cli.json) as u8);
+        return ExitCode::from(cli::report(&e, cli.json) as u8);
     }
     init_logging(cli.verbose, &profile);
     // No subcommand opens the window, `demo` its own window; a subcommand runs the CLI.

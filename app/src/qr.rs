@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(v, qrcode::Version::Normal(8), "{v:?}");
     }
 
-    const MAX: usize = dxos_halo::invitation::MAX_URI;
+    const MAX: usize = dxos_client::MAX_INVITATION_LEN;
 
     #[test]
     fn terminal_form_is_square_half_blocks() {

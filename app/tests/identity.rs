@@ -4,6 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use dxos_halo::PeerIdExt;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dxos");

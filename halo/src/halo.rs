@@ -15,6 +15,7 @@ use crate::credential::{Claim, Credential, Role, VerifyError, now_ms};
 pub use crate::error::HaloError;
 use crate::identity::{Applied, IdentityState};
 use crate::keyring::Keyring;
+use crate::keys::PeerIdExt;
 use crate::keys::{KeyPair, PublicKey};
 use crate::space_members::SpaceState;
 use crate::store;

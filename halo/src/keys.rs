@@ -54,27 +54,6 @@ impl PublicKey {
         hex::encode(self.0)
     }
 
-    /// The libp2p PeerId of this key (as a device's network identity). A `PublicKey` is
-    /// checked to be a valid point when made, so this fails only if libp2p disagrees; then it
-    /// says so rather than answer with some other peer's id.
-    pub fn to_peer_id(&self) -> Result<PeerId, KeyError> {
-        libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0)
-            .map(|k| libp2p_identity::PublicKey::from(k).to_peer_id())
-            .map_err(|_| KeyError::NotOnCurve)
-    }
-
-    /// The ed25519 key a PeerId embeds (libp2p inlines ed25519 keys in the PeerId).
-    pub fn from_peer_id(peer: &PeerId) -> Result<Self, KeyError> {
-        let bad = || KeyError::NotEd25519PeerId(peer.to_base58());
-        let mh = peer.as_ref();
-        if mh.code() != 0 {
-            return Err(bad());
-        }
-        let key = libp2p_identity::PublicKey::try_decode_protobuf(mh.digest()).map_err(|_| bad())?;
-        let ed = key.try_into_ed25519().map_err(|_| bad())?;
-        Self::from_bytes(&ed.to_bytes())
-    }
-
     /// A short fingerprint people can compare at a glance: four words from the BIP-39 list,
     /// derived from a hash of the key.
     pub fn fingerprint(&self) -> String {
@@ -155,11 +134,26 @@ impl KeyPair {
     pub fn sign(&self, domain: &[u8], message: &[u8]) -> [u8; 64] {
         self.0.sign(&domain_message(domain, message)).to_bytes()
     }
+}
 
+impl fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyPair({})", self.public())
+    }
+}
+
+/// A key pair as libp2p's identity key pair: a trait, so that only the network layer
+/// (which imports it) deals in libp2p's types.
+pub trait KeypairExt {
+    /// The same key as a libp2p identity key pair (a device's network identity).
+    fn to_libp2p(&self) -> Result<libp2p_identity::Keypair, KeyError>;
+}
+
+impl KeypairExt for KeyPair {
     /// The same key as a libp2p identity key pair (a device's network identity). Any 32
     /// bytes are an ed25519 secret key, so this fails only if libp2p disagrees; then it says
     /// so rather than make up a fresh key pair (a silent new identity).
-    pub fn to_libp2p(&self) -> Result<libp2p_identity::Keypair, KeyError> {
+    fn to_libp2p(&self) -> Result<libp2p_identity::Keypair, KeyError> {
         let mut secret = self.0.to_bytes();
         libp2p_identity::ed25519::SecretKey::try_from_bytes(&mut secret)
             .map(|sk| libp2p_identity::Keypair::from(libp2p_identity::ed25519::Keypair::from(sk)))
@@ -167,9 +161,49 @@ impl KeyPair {
     }
 }
 
-impl fmt::Debug for KeyPair {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyPair({})", self.public())
+/// A key as a libp2p network identity. A trait, not methods of [`PublicKey`], so that only
+/// the network layer (which imports it) deals in libp2p's types.
+pub trait PeerIdExt: Sized {
+    /// The libp2p PeerId of this key (as a device's network identity).
+    fn to_peer_id(&self) -> Result<PeerId, KeyError>;
+    /// The ed25519 key a PeerId embeds.
+    fn from_peer_id(peer: &PeerId) -> Result<Self, KeyError>;
+}
+
+impl PeerIdExt for PublicKey {
+    /// The libp2p PeerId of this key (as a device's network identity). A `PublicKey` is
+    /// checked to be a valid point when made, so this fails only if libp2p disagrees; then it
+    /// says so rather than answer with some other peer's id.
+    fn to_peer_id(&self) -> Result<PeerId, KeyError> {
+        libp2p_identity::ed25519::PublicKey::try_from_bytes(&self.0)
+            .map(|k| libp2p_identity::PublicKey::from(k).to_peer_id())
+            .map_err(|_| KeyError::NotOnCurve)
+    }
+
+    /// The ed25519 key a PeerId embeds (libp2p inlines ed25519 keys in the PeerId).
+    fn from_peer_id(peer: &PeerId) -> Result<Self, KeyError> {
+        let bad = || KeyError::NotEd25519PeerId(peer.to_base58());
+        let mh = peer.as_ref();
+        if mh.code() != 0 {
+            return Err(bad());
+        }
+        let key = libp2p_identity::PublicKey::try_decode_protobuf(mh.digest()).map_err(|_| bad())?;
+        let ed = key.try_into_ed25519().map_err(|_| bad())?;
+        Self::from_bytes(&ed.to_bytes())
+    }
+}
+
+/// Keys travel in messages (the owner's socket) as their 64 hex digits, as people see them.
+impl serde::Serialize for PublicKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -27,5 +27,5 @@ pub use halo::{ChangeListener, DeviceInfo, Halo, HaloError, IdentityInfo, Member
 pub use identity::{Applied, IdentityState};
 pub use invitation::{Offer, OfferError, OfferKind};
 pub use keyring::{Keyring, KeyringError};
-pub use keys::{KeyError, KeyPair, PublicKey};
+pub use keys::{KeyError, KeyPair, KeypairExt, PeerIdExt, PublicKey};
 pub use space_members::{Member, SpaceState};

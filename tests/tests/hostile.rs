@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use dxos_halo::KeypairExt;
 use dxos_halo::Role;
 use dxos_net::node::REPLICATE_PROTOCOL;
 use dxos_net::replicate::framing;

@@ -8,6 +8,7 @@ use common::logs;
 
 use std::time::{Duration, Instant};
 
+use dxos_halo::PeerIdExt;
 use dxos_halo::{Claim, Credential, KeyPair, Role, Subject};
 use dxos_net::testing::{TestProfile, TestResult, titles, wait_until};
 use dxos_net::{Node, NodeEvent, SessionEvent, Transport};

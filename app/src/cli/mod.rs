@@ -1,10 +1,12 @@
 //! The `dxos` command line (docs/cli.md): `args.rs` parses, `run.rs` runs a command, `print.rs`
 //! says the result in words; with `--json`, results print as the contract says.
 //!
-//! Every command becomes a [`Request`] answered by the profile's owner or, with none, by a
-//! Client opened for the command. This module never touches the store itself.
+//! Every command becomes a typed [`Request`] to the profile's [`dxos_client::Client`] (its
+//! owner over the socket or, with none, the store opened for the command); `json.rs` turns the
+//! typed answers into the contract's JSON. This module never touches the store itself.
 
 mod args;
+mod json;
 mod print;
 mod run;
 
@@ -14,12 +16,9 @@ use std::path::PathBuf;
 use clap::{ArgAction, Parser, Subcommand};
 use serde_json::{Value, json};
 
-use crate::client::{parse_data, parse_where};
-use crate::net::NetOptions;
-use crate::owner::{self, Role};
-use crate::profile::Profile;
-use crate::request::{CmdError, Kind, Request};
 pub use args::*;
+use dxos_client::wire::{Request, Response};
+use dxos_client::{ClientError, NetOptions, OwnerRole, Profile, owner};
 use print::*;
 pub use run::{Exit, report, run};
 

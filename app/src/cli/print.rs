@@ -3,8 +3,8 @@
 use super::*;
 
 /// A node event as a person reads it.
-pub(super) fn human_event(ev: &dxos_net::NodeEvent) -> String {
-    let v = ev.to_json();
+pub(super) fn human_event(ev: &dxos_client::PeerEvent) -> String {
+    let v = json::peer_event(ev);
     let peer = s(&v, "peer_id");
     match s(&v, "event").as_str() {
         "listening" => format!("listening on {}", s(&v, "addr")),
@@ -44,7 +44,7 @@ pub(super) fn object_lines(o: &Value) -> String {
 pub(super) fn fingerprint(v: &Value) -> String {
     v["identity_key"]
         .as_str()
-        .and_then(|k| k.parse::<dxos_halo::PublicKey>().ok())
+        .and_then(|k| k.parse::<dxos_client::PublicKey>().ok())
         .map(|k| k.fingerprint())
         .unwrap_or_default()
 }
@@ -80,8 +80,8 @@ pub(super) fn identity_text(v: &Value) -> String {
 /// A `watch` result as a person reads it: a count, then one line per object, tasks as
 /// `task list` shows them (done mark and title), other objects with their type and data.
 pub(super) fn human_watch(line: &Value) -> String {
-    use dxos_echo::TypedObject;
-    let task_type = dxos_echo::Task::TYPENAME;
+    use dxos_client::TypedObject;
+    let task_type = dxos_client::Task::TYPENAME;
     let objects = line["objects"].as_array().map(Vec::as_slice).unwrap_or_default();
     let tasks = objects.iter().all(|o| o["type"] == task_type);
     let noun = if tasks && !objects.is_empty() { "task" } else { "object" };
@@ -117,7 +117,9 @@ pub(super) fn human(req: &Request, v: &Value) -> String {
         }),
         Request::SpaceCreate { .. } => format!("Created space {} ({})", s(v, "name"), s(v, "id")),
         Request::SpaceRename { .. } => format!("Renamed space {} to {}", s(v, "id"), s(v, "name")),
-        Request::SpaceList => list(&|x| format!("{}  {}  ({} objects)", s(x, "id"), s(x, "name"), s(x, "objects"))),
+        Request::SpaceList { .. } => {
+            list(&|x| format!("{}  {}  ({} objects)", s(x, "id"), s(x, "name"), s(x, "objects")))
+        }
         Request::SpaceImport { .. } => "Imported.".to_owned(),
         Request::DeviceRevoke { .. } => format!("Revoked device {}", s(v, "revoked")),
         Request::SpaceRemoveMember { .. } => format!("Removed {}", s(v, "removed")),
@@ -143,5 +145,45 @@ pub(super) fn human(req: &Request, v: &Value) -> String {
             format!("{}  {}  {}", s(p, "peer_id"), s(p, "transport"), p["addrs"][0].as_str().unwrap_or_default())
         }),
         _ => v.to_string(),
+    }
+}
+
+/// A line of `invite` or `join` for people: the invitation's text on stdout and its QR code,
+/// code and pairing words on stderr, then who was admitted or what was joined.
+pub(super) fn human_step(stdout: &mut impl Write, v: &Value) -> std::io::Result<()> {
+    if let Some(uri) = v["uri"].as_str() {
+        match crate::qr::terminal(uri) {
+            Ok(q) => eprintln!("{q}"),
+            Err(e) => eprintln!("({e})"),
+        }
+        let minutes = v["expires_at"].as_u64().map(|t| t.saturating_sub(dxos_client::now_ms() / 1000).div_ceil(60));
+        eprintln!("Scan the code, or send this text (valid {} min, for one guest):", minutes.unwrap_or_default());
+        if let Some(code) = v["code"].as_str() {
+            eprintln!("The guest must also type the code: {code}");
+        }
+        writeln!(stdout, "{uri}")
+    } else if let Some(f) = v["fingerprint"].as_str() {
+        eprintln!("Pairing words (check they match on both screens): {f}");
+        Ok(())
+    } else if let Some(k) = v["syncing"].as_str() {
+        eprintln!("Admitted {k}. Sending it this device's data (keep this running until it is done)…");
+        Ok(())
+    } else if let Some(k) = v["admitted"].as_str() {
+        if v["synced"] == false {
+            let note = v["note"].as_str().unwrap_or("the new device did not say it has the data");
+            writeln!(
+                stdout,
+                "Admitted {k}, but {note}. It gets the data the next time both devices are online \
+                 (the app or `dxos serve` running on each)."
+            )
+        } else {
+            writeln!(stdout, "Admitted {k}; it has this device's data.")
+        }
+    } else if let Some(k) = v["identity_key"].as_str() {
+        writeln!(stdout, "Joined identity {k}; this device is one of its devices now.")
+    } else if let Some(k) = v["space"].as_str() {
+        writeln!(stdout, "Joined space {k}.")
+    } else {
+        writeln!(stdout, "{v}")
     }
 }

@@ -1,5 +1,5 @@
-//! Running a command: each becomes a [`Request`] answered by the profile's owner (or a Client
-//! opened for it); `invite`/`join` and `serve` run until their end; errors become exit codes.
+//! Running a command: each becomes a [`Request`] answered through the profile's Client;
+//! `watch`, `invite`/`join` and `serve` run until their end; errors become exit codes.
 
 use super::*;
 
@@ -7,13 +7,18 @@ use super::*;
 pub type Exit = i32;
 
 /// Prints an error as CLI.md says and returns its exit code.
-pub fn report(e: &CmdError, json: bool) -> Exit {
-    if json {
-        eprintln!("{}", json!({"error": e.message, "kind": e.kind.as_str()}));
-    } else {
-        eprintln!("error: {}", e.message);
+pub fn report(e: &ClientError, json: bool) -> Exit {
+    let kind = e.kind();
+    let mut message = e.to_string();
+    if kind == dxos_client::ErrorKind::NoIdentity && !message.contains("identity create") {
+        message.push_str(": run `dxos identity create --name NAME` (or open the app) first");
     }
-    e.kind.exit_code()
+    if json {
+        eprintln!("{}", json!({"error": message, "kind": kind.as_str()}));
+    } else {
+        eprintln!("error: {message}");
+    }
+    kind.exit_code()
 }
 
 /// Runs a parsed command (not the app) and returns the exit code.
@@ -24,32 +29,32 @@ pub fn run(command: Command, profile: &Profile, json: bool) -> Exit {
     }
 }
 
-pub(super) fn read_input(path: Option<&PathBuf>) -> Result<Vec<u8>, CmdError> {
+pub(super) fn read_input(path: Option<&PathBuf>) -> Result<Vec<u8>, ClientError> {
     let mut bytes = Vec::new();
     match path {
         Some(p) => {
-            bytes = std::fs::read(p)
-                .map_err(|e| CmdError::new(Kind::InvalidInput, format!("cannot read {}: {e}", p.display())))?
+            bytes =
+                std::fs::read(p).map_err(|e| ClientError::InvalidInput(format!("cannot read {}: {e}", p.display())))?
         }
         None => {
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|e| CmdError::new(Kind::Io, format!("cannot read stdin: {e}")))?;
+            std::io::stdin().read_to_end(&mut bytes).map_err(|e| ClientError::io("cannot read stdin", e))?;
         }
     }
     Ok(bytes)
 }
 
-pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), CmdError> {
+pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result<(), ClientError> {
     let req = match command {
         Command::Watch { space, typename } => {
             owner::install_signal_handler();
             let mut stdout = std::io::stdout();
-            return owner::watch(profile, &space, typename.as_deref(), |line| {
+            return owner::watch(profile, &space, typename.as_deref(), &owner::stopping, |u| {
+                // Stamped with this process's clock: when *we* saw the change.
+                let line = json::watch(&u);
                 let text = if json {
-                    json!({"ts_ms": line["ts_ms"], "ids": line["ids"]}).to_string()
+                    json!({"ts_ms": dxos_client::now_ms(), "ids": line["ids"]}).to_string()
                 } else {
-                    human_watch(line)
+                    human_watch(&line)
                 };
                 writeln!(stdout, "{text}").and_then(|_| stdout.flush()).is_ok()
             });
@@ -62,31 +67,32 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
                 InviteCmd::Device { opts } => (None, None, opts),
                 InviteCmd::Space { space, role, opts } => (Some(space), Some(role), opts),
             };
-            let req = Request::Invite { space, role, timeout_secs: opts.timeout, code: opts.code };
-            return long(profile, &req, json);
+            let role = role.as_deref().map(dxos_client::wire::parse_role).transpose()?;
+            let options = dxos_client::InviteOptions { space, role, timeout_secs: opts.timeout, code: opts.code };
+            return long(profile, &Request::Invite { options }, json);
         }
         Command::Join { uri, qr, code } => {
             let uri = match (uri, qr) {
                 (Some(u), _) => u,
                 (None, Some(path)) => crate::qr::decode_file(&path)
-                    .map_err(|e| CmdError::new(Kind::InvalidInput, format!("{}: {e}", path.display())))?,
-                (None, None) => return Err(CmdError::new(Kind::Usage, "give the invitation's text or --qr IMAGE")),
+                    .map_err(|e| ClientError::InvalidInput(format!("{}: {e}", path.display())))?,
+                (None, None) => return Err(ClientError::Usage("give the invitation's text or --qr IMAGE".into())),
             };
             // A malformed or expired invitation is refused before anything else happens.
-            crate::invite::parse_offer(&uri)?;
+            dxos_client::read_invitation(&uri)?;
             return long(profile, &Request::Join { uri, code }, json);
         }
         // The demo is a window, not a command: `main` opens it.
-        Command::Demo => return Err(CmdError::new(Kind::Usage, "the demo opens from `dxos demo`")),
-        Command::Device(DeviceCmd::Revoke { device_key }) => Request::DeviceRevoke { device: device_key },
+        Command::Demo => return Err(ClientError::Usage("the demo opens from `dxos demo`".into())),
+        Command::Device(DeviceCmd::Revoke { device_key }) => {
+            Request::DeviceRevoke { device: parse_key(&device_key, "device key")? }
+        }
         Command::Space(SpaceCmd::RemoveMember { space, identity_key }) => {
-            Request::SpaceRemoveMember { space, identity: identity_key }
+            Request::SpaceRemoveMember { space, identity: parse_key(&identity_key, "identity key")? }
         }
         Command::Space(SpaceCmd::Leave { space }) => Request::SpaceLeave { space },
         Command::Space(SpaceCmd::Export { space, out }) => {
-            let v = owner::call(profile, &Request::SpaceExport { space })?;
-            let bytes = hex::decode(v.as_str().unwrap_or_default())
-                .map_err(|e| CmdError::new(Kind::Internal, e.to_string()))?;
+            let bytes = dxos_client::Client::open(profile.clone()).export_space(&space)?;
             let written = match &out {
                 Some(p) => std::fs::write(p, &bytes).map_err(|e| format!("cannot write {}: {e}", p.display())),
                 None => std::io::stdout()
@@ -94,11 +100,11 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
                     .and_then(|_| std::io::stdout().flush())
                     .map_err(|e| e.to_string()),
             };
-            return written.map_err(|e| CmdError::new(Kind::Io, e));
+            return written.map_err(|e| ClientError::io("cannot write the export", std::io::Error::other(e)));
         }
         Command::Space(SpaceCmd::Import { space, input }) => {
             let bytes = read_input(input.as_ref())?;
-            Request::SpaceImport { space, update_hex: hex::encode(bytes) }
+            Request::space_import(space, &bytes)
         }
         Command::Identity(IdentityCmd::Create { name }) => Request::IdentityCreate { name },
         Command::Identity(IdentityCmd::Show) => Request::IdentityShow,
@@ -106,7 +112,7 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
         Command::Identity(IdentityCmd::Recover { phrase, name }) => Request::IdentityRecover { phrase, name },
         Command::Space(SpaceCmd::Members { space }) => Request::SpaceMembers { space },
         Command::Space(SpaceCmd::Create { name }) => Request::SpaceCreate { name },
-        Command::Space(SpaceCmd::List) => Request::SpaceList,
+        Command::Space(SpaceCmd::List) => Request::SpaceList { deleted: false },
         Command::Space(SpaceCmd::Rename { space, name }) => Request::SpaceRename { space, name },
         Command::Task(TaskCmd::Add { space, title }) => Request::TaskAdd { space, title },
         Command::Task(TaskCmd::List { space }) => Request::TaskList { space },
@@ -129,7 +135,7 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
         Command::Status => Request::Status,
         Command::Peers => Request::Peers,
     };
-    let value = owner::call(profile, &req)?;
+    let value = json::response(&req, &owner::call(profile, &req)?);
     if json {
         println!("{value}");
     } else {
@@ -141,13 +147,18 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
 /// Runs `invite` or `join`, printing its lines: JSON on stdout with `--json`; otherwise the
 /// invitation's text on stdout and its QR code, code and pairing words on stderr (so stdout
 /// stays clean for scripts), then who was admitted.
-pub(super) fn long(profile: &Profile, req: &Request, json: bool) -> Result<(), CmdError> {
+pub(super) fn long(profile: &Profile, req: &Request, json: bool) -> Result<(), ClientError> {
     owner::install_signal_handler();
     let mut stdout = std::io::stdout();
     let joining = matches!(req, Request::Join { .. });
-    owner::long(profile, req, |v| {
-        let out = if json && joining && v.get("fingerprint").is_some() {
-            // `join --json` prints one document (CLI.md); the words are for people.
+    owner::long(profile, req, &owner::stopping, |r| {
+        let v = match &r {
+            Response::Invite(s) => json::invite_step(s),
+            Response::Join(s) => json::join_step(s),
+            other => json::response(req, other),
+        };
+        let out = if v.is_null() || (json && joining && v.get("fingerprint").is_some()) {
+            // `join --json` prints one document (docs/cli.md); the words are for people.
             Ok(())
         } else if json {
             // The QR code goes to stderr when a person watches it; stdout stays JSON only.
@@ -158,50 +169,18 @@ pub(super) fn long(profile: &Profile, req: &Request, json: bool) -> Result<(), C
                 eprintln!("{q}");
             }
             writeln!(stdout, "{v}")
-        } else if let Some(uri) = v["uri"].as_str() {
-            match crate::qr::terminal(uri) {
-                Ok(q) => eprintln!("{q}"),
-                Err(e) => eprintln!("({e})"),
-            }
-            let minutes =
-                v["expires_at"].as_u64().map(|t| t.saturating_sub(crate::client::now_ms() / 1000).div_ceil(60));
-            eprintln!("Scan the code, or send this text (valid {} min, for one guest):", minutes.unwrap_or_default());
-            if let Some(code) = v["code"].as_str() {
-                eprintln!("The guest must also type the code: {code}");
-            }
-            writeln!(stdout, "{uri}")
-        } else if let Some(f) = v["fingerprint"].as_str() {
-            eprintln!("Pairing words (check they match on both screens): {f}");
-            Ok(())
-        } else if let Some(k) = v["syncing"].as_str() {
-            eprintln!("Admitted {k}. Sending it this device's data (keep this running until it is done)…");
-            Ok(())
-        } else if let Some(k) = v["admitted"].as_str() {
-            if v["synced"] == false {
-                let note = v["note"].as_str().unwrap_or("the new device did not say it has the data");
-                writeln!(
-                    stdout,
-                    "Admitted {k}, but {note}. It gets the data the next time both devices are online \
-                     (the app or `dxos serve` running on each)."
-                )
-            } else {
-                writeln!(stdout, "Admitted {k}; it has this device's data.")
-            }
-        } else if let Some(k) = v["identity_key"].as_str() {
-            writeln!(stdout, "Joined identity {k}; this device is one of its devices now.")
-        } else if let Some(k) = v["space"].as_str() {
-            writeln!(stdout, "Joined space {k}.")
         } else {
-            writeln!(stdout, "{v}")
+            human_step(&mut stdout, &v)
         };
         out.and_then(|_| stdout.flush()).is_ok()
     })
 }
 
-pub(super) fn serve(profile: &Profile, json: bool, net: &NetOptions) -> Result<(), CmdError> {
+pub(super) fn serve(profile: &Profile, json: bool, net: &NetOptions) -> Result<(), ClientError> {
     owner::install_signal_handler();
-    let config = net.config(profile)?;
-    let (owner, _events) = owner::acquire(profile, Role::Serve)?;
+    let (owner, _events) = owner::acquire(profile, OwnerRole::Serve)?;
+    let local = owner.local().clone();
+    let client = dxos_client::Client::in_process(local.clone());
     let say = |v: Value, text: String| {
         if json {
             println!("{v}");
@@ -210,63 +189,100 @@ pub(super) fn serve(profile: &Profile, json: bool, net: &NetOptions) -> Result<(
         }
         let _ = std::io::stdout().flush();
     };
-    type Events = tokio::sync::broadcast::Receiver<dxos_net::NodeEvent>;
-    let start = |owner: &owner::Owner, first: bool| -> Result<Option<Events>, CmdError> {
-        let Some(peer_id) = owner.client().halo().identity().map(|i| i.peer_id) else {
-            if first {
-                say(
-                    json!({"peer_id": null, "addrs": []}),
-                    "No identity yet: the node starts once one is made (`dxos identity create`).".to_owned(),
-                );
-            }
-            return Ok(None);
-        };
-        owner.start_net(config.clone())?;
-        let addrs = owner.with_net(|n| n.addrs()).unwrap_or_default();
-        let events = owner.with_net(|n| n.subscribe());
-        let line = json!({"peer_id": peer_id, "addrs": addrs});
-        let text = format!("Serving {} as {peer_id} on:\n  {}", profile.dir().display(), addrs.join("\n  "));
-        if first {
-            say(line, text);
-        } else {
-            let mut v = line;
-            v["event"] = json!("node_started");
-            say(v, text);
-        }
-        Ok(events)
-    };
-    let mut events = match start(&owner, true) {
-        Ok(e) => e,
-        Err(e) => {
-            let _ = owner.stop();
-            return Err(e);
-        }
-    };
-    while !owner::STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
-        match events.as_mut() {
-            None => {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                if owner.client().halo().identity().is_some() {
-                    match start(&owner, false) {
-                        Ok(e) => events = e,
-                        Err(e) => {
-                            let _ = owner.stop();
-                            return Err(e);
+    let result = (|| -> Result<(), ClientError> {
+        let mut started = false;
+        let mut said_waiting = false;
+        // The node's events, printed as they come (the stream wakes this thread; the timeout
+        // is only there so a stop signal or a new identity is seen).
+        let events = client.peer_events()?;
+        while !owner::stopping() {
+            if !started {
+                match local.identity() {
+                    None => {
+                        if !said_waiting {
+                            said_waiting = true;
+                            say(
+                                json!({"peer_id": null, "addrs": []}),
+                                "No identity yet: the node starts once one is made (`dxos identity create`)."
+                                    .to_owned(),
+                            );
                         }
+                    }
+                    Some(identity) => {
+                        local.start_node(net)?;
+                        started = true;
+                        let addrs = local.addrs();
+                        let mut line = json!({"peer_id": identity.peer_id, "addrs": addrs});
+                        if said_waiting {
+                            line["event"] = json!("node_started");
+                        }
+                        let text = format!(
+                            "Serving {} as {} on:\n  {}",
+                            profile.dir().display(),
+                            identity.peer_id,
+                            addrs.join("\n  ")
+                        );
+                        say(line, text);
                     }
                 }
             }
-            Some(rx) => match rx.try_recv() {
-                Ok(ev) => say(ev.to_json(), human_event(&ev)),
-                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
-                    tracing::warn!("{n} node events were dropped (output too slow)");
-                }
-                Err(tokio::sync::broadcast::error::TryRecvError::Closed) => break,
-            },
+            match events.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(Some(ev)) => say(json::peer_event(&ev), human_event(&ev)),
+                Ok(None) => {}
+                Err(dxos_client::Ended) => break,
+            }
         }
+        Ok(())
+    })();
+    let stopped = owner.stop();
+    result.and(stopped)
+}
+
+/// Reads a key given on the command line (64 hex digits).
+pub(super) fn parse_key(text: &str, what: &str) -> Result<dxos_client::PublicKey, ClientError> {
+    text.trim().parse().map_err(|e| ClientError::InvalidInput(format!("{text:?} is not a {what} (64 hex digits): {e}")))
+}
+
+/// Parses a `--data` argument: a JSON object.
+pub(super) fn parse_data(text: &str) -> Result<serde_json::Map<String, Value>, ClientError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(ClientError::InvalidInput(format!("--data must be a JSON object, got {other}"))),
+        Err(e) => Err(ClientError::InvalidInput(format!("--data is not valid JSON: {e}"))),
     }
-    owner.stop()
+}
+
+/// Parses a `--where KEY=VALUE`: the value is JSON where it parses as JSON, else a string.
+pub(super) fn parse_where(text: &str) -> Result<(String, Value), ClientError> {
+    let Some((k, v)) = text.split_once('=') else {
+        return Err(ClientError::Usage(format!("--where takes KEY=VALUE, got {text:?}")));
+    };
+    if k.is_empty() {
+        return Err(ClientError::Usage(format!("--where needs a key: {text:?}")));
+    }
+    let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+    Ok((k.to_owned(), value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_values_are_json_or_strings() {
+        let ok = |t: &str| parse_where(t).ok();
+        assert_eq!(ok("done=true"), Some(("done".into(), json!(true))));
+        assert_eq!(ok("n=3"), Some(("n".into(), json!(3))));
+        assert_eq!(ok("title=Milk"), Some(("title".into(), json!("Milk"))));
+        assert_eq!(ok("t=a=b"), Some(("t".into(), json!("a=b"))));
+        assert!(parse_where("nokey").is_err());
+        assert!(parse_where("=x").is_err());
+    }
+
+    #[test]
+    fn data_must_be_an_object() {
+        assert!(parse_data("{\"a\": 1}").is_ok());
+        assert_eq!(parse_data("[1]").map_err(|e| e.kind()).err(), Some(dxos_client::ErrorKind::InvalidInput));
+        assert_eq!(parse_data("{").map_err(|e| e.kind()).err(), Some(dxos_client::ErrorKind::InvalidInput));
+    }
 }

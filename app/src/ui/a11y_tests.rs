@@ -10,8 +10,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 
 use super::state::Services;
 use super::testing::{self, AppHarness, fixture, wait_for_label};
-use crate::client::Client;
-use crate::profile::Profile;
+use dxos_client::{Local, NetOptions, Profile};
 
 /// The app, with the Arabic task's glyphs allowed to arrive a moment late.
 fn app_harness(services: std::sync::Arc<Services>) -> AppHarness {
@@ -111,8 +110,8 @@ fn the_walk_finds_an_unnamed_control() {
 fn the_first_run_screens_name_every_control() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let profile = Profile::new(Some(dir.path().join("p"))).unwrap_or_else(|e| panic!("{e}"));
-    let client = std::sync::Arc::new(Client::open(&profile).unwrap_or_else(|e| panic!("{e}")));
-    let mut h = app_harness(Services::standalone(client.clone(), None));
+    let local = std::sync::Arc::new(Local::open(&profile).unwrap_or_else(|e| panic!("{e}")));
+    let mut h = app_harness(Services::new(local, None));
     h.run();
     h.get_by_label("Your name");
     check(&h, "welcome");
@@ -139,9 +138,8 @@ fn the_main_screens_and_dialogs_name_every_control() {
     f.space.add_task("Eggs").ok();
     f.space.add_task("اشتري الحليب").ok();
     f.space.set_task_completed(&milk, true).ok();
-    let config = dxos_net::NodeConfig::loopback(&[dxos_net::Transport::Tcp]);
-    let net = crate::net::NetHost::start(&f.client, config).unwrap_or_else(|e| panic!("{}", e.message));
-    let mut h = app_harness(Services::standalone(f.client.clone(), Some(net)));
+    f.local.start_node(&NetOptions::loopback(&["tcp"])).unwrap_or_else(|e| panic!("{e}"));
+    let mut h = app_harness(Services::new(f.local.clone(), None));
     wait_for_label(&mut h, "Milk");
     // Right-to-left text is drawn in its reading order, but named as written.
     h.get_by_label("اشتري الحليب");

@@ -2,8 +2,8 @@
 //! frame, a reader's views offer no editing, and the invitation dialog's texture is a QR code
 //! of the offer's URI.
 
-use dxos_echo::{Space, SpaceOptions};
-use dxos_halo::Role;
+use dxos_client::space::SpaceOptions;
+use dxos_client::{Role, Space};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -11,11 +11,10 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use super::DxosApp;
 use super::state::{AppState, Saved, Services};
 use super::testing::{self, AppHarness, Fixture, fixture, harness, wait_for_label};
-use crate::client::Client;
-use crate::profile::Profile;
+use dxos_client::{Local, NetOptions, Profile};
 
 fn app_harness(f: &Fixture) -> AppHarness {
-    testing::app_harness(Services::standalone(f.client.clone(), None), egui::vec2(1000.0, 640.0), false)
+    testing::app_harness(Services::new(f.local.clone(), None), egui::vec2(1000.0, 640.0), false)
 }
 
 /// An update made by another replica of `space` (as a peer's), adding a task `title`.
@@ -63,19 +62,19 @@ fn an_update_from_outside_shows_after_one_frame_in_both_views() {
 fn reader_fixture() -> (Fixture, tempfile::TempDir) {
     let reader = fixture();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let owner = Client::open(&Profile::new(Some(dir.path().join("o"))).unwrap_or_else(|e| panic!("{e}")))
+    let owner = Local::open(&Profile::new(Some(dir.path().join("o"))).unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("{e}"));
     owner.create_identity("Olga").unwrap_or_else(|e| panic!("{e}"));
     let shared = owner.create_space("Shared").unwrap_or_else(|e| panic!("{e}"));
     shared.add_task("Read me").ok();
-    let halo = reader.client.halo();
+    let halo = reader.local.halo();
     let device = halo.device_key().map(|k| k.public()).unwrap_or_else(|| panic!("no device"));
     let (_, creds) = owner
         .halo()
         .admit_member(&shared.id(), Role::Reader, &device, halo.identity_credentials().unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}"));
     halo.apply_all(creds).unwrap_or_else(|e| panic!("{e}"));
-    let replica = reader.client.echo().open_replica(shared.id()).unwrap_or_else(|e| panic!("{e}"));
+    let replica = reader.local.echo().open_replica(shared.id()).unwrap_or_else(|e| panic!("{e}"));
     replica.import(&shared.export().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
     (Fixture { space: replica, ..reader }, dir)
 }
@@ -83,7 +82,7 @@ fn reader_fixture() -> (Fixture, tempfile::TempDir) {
 #[test]
 fn a_reader_sees_the_space_read_only_in_both_views() {
     let (f, _owner) = reader_fixture();
-    assert_eq!(f.client.halo().my_role(&f.space.id()), Some(Role::Reader));
+    assert_eq!(f.local.my_role(&f.space.id()), Some(Role::Reader));
     let mut h = harness(&f, super::tasks::TasksView::new);
     h.run();
     h.get_by_label(super::task_model::READ_ONLY_NOTE);
@@ -115,17 +114,15 @@ fn a_reader_sees_the_space_read_only_in_both_views() {
 #[test]
 fn the_invitation_dialog_shows_a_qr_code_of_the_offer() {
     let f = fixture();
-    let config = dxos_net::NodeConfig::loopback(&[dxos_net::Transport::Tcp]);
-    let net = crate::net::NetHost::start(&f.client, config).unwrap_or_else(|e| panic!("{}", e.message));
-    let services = Services::standalone(f.client.clone(), Some(net));
+    f.local.start_node(&NetOptions::loopback(&["tcp"])).unwrap_or_else(|e| panic!("{e}"));
+    let services = Services::new(f.local.clone(), None);
     let app = AppState::new(services, Some(f.space.clone()));
     type State = (AppState, Option<super::invite_dialog::InviteDialog>);
     let mut h = Harness::builder().with_size(egui::vec2(500.0, 700.0)).with_step_dt(1.0 / 60.0).build_ui_state(
         |ui, s: &mut State| {
             let (app, d) = s;
-            let d = d.get_or_insert_with(|| {
-                super::invite_dialog::InviteDialog::new(app, ui.ctx(), dxos_halo::OfferKind::Device, "Add a device")
-            });
+            let d =
+                d.get_or_insert_with(|| super::invite_dialog::InviteDialog::new(app, ui.ctx(), None, "Add a device"));
             super::plugin::Surface::ui(d, ui, app);
         },
         (app, None),
@@ -147,7 +144,7 @@ fn the_invitation_dialog_shows_a_qr_code_of_the_offer() {
     let pixels = img.pixels.iter().map(|c| c.r()).collect();
     let decoded = crate::qr::decode(&crate::qr::Luma { width: img.size[0], height: img.size[1], pixels });
     assert_eq!(decoded.as_deref(), Ok(uri.as_str()), "the texture is the offer's QR code");
-    assert!(dxos_halo::Offer::from_uri(&uri, 0).is_ok());
+    assert!(dxos_client::read_invitation(&uri).is_ok_and(|i| i.space.is_none()));
     h.get_by_label_contains("Waiting for the other device");
 }
 
@@ -156,22 +153,23 @@ fn the_join_dialog_pairs_a_fresh_device_from_pasted_text() {
     let host = fixture();
     host.space.add_task("Milk").ok();
     // Every transport, as the app listens: the offer carries one address of each.
-    let loopback = || {
-        use dxos_net::Transport::*;
-        dxos_net::NodeConfig::loopback(&[WebRtcDirect, Quic, Tcp])
+    let loopback = || NetOptions::loopback(&["webrtc-direct", "quic", "tcp"]);
+    host.local.start_node(&loopback()).unwrap_or_else(|e| panic!("{e}"));
+    let host_client = dxos_client::Client::in_process(host.local.clone());
+    let options = dxos_client::InviteOptions { space: None, role: None, timeout_secs: 60, code: false };
+    // Open until the guest joined (dropping it cancels the invitation).
+    let invitation = host_client.invite(options);
+    let uri = match invitation.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(Some(Ok(dxos_client::InviteStep::Open { uri, .. }))) => uri,
+        other => panic!("no invitation: {other:?}"),
     };
-    let host_net = crate::net::NetHost::start(&host.client, loopback()).unwrap_or_else(|e| panic!("{}", e.message));
-    let inv = host_net.invite(dxos_halo::OfferKind::Device, std::time::Duration::from_secs(60), false);
-    let uri = inv.unwrap_or_else(|e| panic!("{}", e.message)).uri;
 
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let guest = std::sync::Arc::new(
-        Client::open(&Profile::new(Some(dir.path().join("g"))).unwrap_or_else(|e| panic!("{e}")))
+        Local::open(&Profile::new(Some(dir.path().join("g"))).unwrap_or_else(|e| panic!("{e}")))
             .unwrap_or_else(|e| panic!("{e}")),
     );
-    guest.halo().joining_device_key().unwrap_or_else(|e| panic!("{e}"));
-    let guest_net = crate::net::NetHost::start(&guest, loopback()).unwrap_or_else(|e| panic!("{}", e.message));
-    let app = AppState::new(Services::standalone(guest.clone(), Some(guest_net)), None);
+    let app = AppState::new(Services::new(guest.clone(), Some(loopback())), None);
     type State = (AppState, super::join_dialog::JoinDialog);
     let mut h = Harness::builder().with_size(egui::vec2(500.0, 600.0)).with_step_dt(1.0 / 60.0).build_ui_state(
         |ui, s: &mut State| {
@@ -210,8 +208,8 @@ fn the_join_dialog_pairs_a_fresh_device_from_pasted_text() {
         panic!("the join did not finish; the dialog shows {shown:?}");
     }
     assert!(h.state().0.identity_changed, "the app opens the joined identity");
-    assert_eq!(guest.halo().identity().map(|i| i.identity_key), host.client.halo().identity().map(|i| i.identity_key));
-    let space = guest.echo().space(&host.space.id()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(guest.identity().map(|i| i.identity_key), host.local.identity().map(|i| i.identity_key));
+    let space = guest.space_by_id(&host.space.id()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(space.tasks().len(), 1);
 }
 
@@ -235,9 +233,9 @@ impl eframe::Storage for Memory {
 #[test]
 fn the_app_reopens_where_it_was_left() {
     let f = fixture();
-    let other = f.client.create_space("Work").unwrap_or_else(|e| panic!("{e}"));
+    let other = f.local.create_space("Work").unwrap_or_else(|e| panic!("{e}"));
     other.add_task("Report").ok();
-    let services = Services::standalone(f.client.clone(), None);
+    let services = Services::new(f.local.clone(), None);
     // First run: pick the space "Work", the TodoMVC view and the Active filter; save.
     let mut storage = Memory::default();
     {
@@ -299,7 +297,7 @@ fn the_sidebar_creates_renames_deletes_and_restores_spaces() {
     h.step();
     h.get_by_label("Create").click();
     wait_for_label(&mut h, "Holidays");
-    assert!(f.client.echo().spaces(false).unwrap_or_default().iter().any(|s| s.name == "Holidays"));
+    assert!(f.local.echo().spaces(false).unwrap_or_default().iter().any(|s| s.name == "Holidays"));
     // Rename the selected space (Groceries).
     h.get_by_label("Rename").click();
     h.run();
@@ -316,7 +314,7 @@ fn the_sidebar_creates_renames_deletes_and_restores_spaces() {
     wait_for_label(&mut h, "Deleted");
     h.get_by_label("Deleted").click();
     wait_for_label(&mut h, "Restore");
-    assert!(f.client.echo().spaces(false).unwrap_or_default().iter().all(|s| s.name != "Food"));
+    assert!(f.local.echo().spaces(false).unwrap_or_default().iter().all(|s| s.name != "Food"));
     h.get_by_label("Restore").click();
     for _ in 0..2000 {
         h.step();
@@ -325,7 +323,7 @@ fn the_sidebar_creates_renames_deletes_and_restores_spaces() {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    assert!(f.client.echo().spaces(false).unwrap_or_default().iter().any(|s| s.name == "Food"));
+    assert!(f.local.echo().spaces(false).unwrap_or_default().iter().any(|s| s.name == "Food"));
     // Members and devices show who we are.
     h.get_by_label("Ada (you)");
     h.get_by_label_contains("(this device)");

@@ -10,70 +10,70 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dxos_echo::{Space, UpdateListener, UpdateOrigin};
-use dxos_halo::{Offer, OfferKind};
-use dxos_net::invite::JoinStatus;
-use dxos_net::{NodeConfig, Transport};
+use dxos_client::space::{UpdateListener, UpdateOrigin};
+use dxos_client::{Client, ClientError, InviteOptions, InviteStep, JoinStep, Local, NetOptions, Profile, Space};
 use eframe::egui;
 
 use super::layout::Layout;
 use super::plugin;
 use super::state::{AppState, Services};
-use crate::client::Client;
-use crate::net::NetHost;
-use crate::profile::Profile;
-use crate::request::{CmdError, Kind};
 
 /// One device of the demo, ready.
 struct Device {
-    client: Arc<Client>,
-    net: NetHost,
+    local: Arc<Local>,
     space: Space,
 }
 
-fn err(e: impl std::fmt::Display) -> CmdError {
-    CmdError::new(Kind::Internal, e.to_string())
+fn open(dir: &Path) -> Result<Arc<Local>, ClientError> {
+    Local::open(&Profile::new(Some(dir.to_path_buf()))?).map(Arc::new)
 }
 
-fn open(dir: &Path) -> Result<Arc<Client>, CmdError> {
-    let profile = Profile::new(Some(dir.to_path_buf())).map_err(err)?;
-    Client::open(&profile).map(Arc::new).map_err(err)
+/// Both devices listen on loopback WebRTC-direct only.
+fn net_options() -> NetOptions {
+    NetOptions::loopback(&["webrtc-direct"])
 }
 
-fn node_config(dir: &Path) -> NodeConfig {
-    NodeConfig { certificate: Some(dir.join("webrtc-cert.pem")), ..NodeConfig::loopback(&[Transport::WebRtcDirect]) }
-}
-
-/// Makes device A (identity, a space with a few tasks), device B (fresh), and pairs them.
-fn pair(dir: &Path) -> Result<(Device, Device, Duration), CmdError> {
+/// Makes device A (identity, a space with a few tasks), device B (fresh), and pairs them
+/// through the client's invitation and join, as two people would.
+fn pair(dir: &Path) -> Result<(Device, Device, Duration), ClientError> {
     let (da, db) = (dir.join("a"), dir.join("b"));
     let a = open(&da)?;
-    a.create_identity("Demo")?;
+    let client_a = Client::in_process(a.clone());
+    client_a.create_identity("Demo")?;
     let space_a = a.create_space("Groceries")?;
     for t in ["Milk", "Bread", "Coffee"] {
         space_a.add_task(t)?;
     }
-    let net_a = NetHost::start(&a, node_config(&da))?;
+    a.start_node(&net_options())?;
     let b = open(&db)?;
-    b.halo().joining_device_key()?;
-    let net_b = NetHost::start(&b, node_config(&db))?;
+    b.prepare_to_join()?;
+    b.start_node(&net_options())?;
+    let client_b = Client::in_process(b.clone());
     let start = Instant::now();
-    let inv = net_a.invite(OfferKind::Device, Duration::from_secs(60), false)?;
-    let offer = Offer::from_uri(&inv.uri, 0).map_err(err)?;
-    let status = net_b.join(offer, None, "Device B".into());
+    let timeout = || ClientError::Timeout("pairing took too long".into());
+    // Kept open until B has joined (dropping it earlier would cancel the invitation).
+    let invite = client_a.invite(InviteOptions { space: None, role: None, timeout_secs: 60, code: false });
+    let uri = match invite.recv_timeout(Duration::from_secs(30)) {
+        Ok(Some(Ok(InviteStep::Open { uri, .. }))) => uri,
+        Ok(Some(Err(e))) => return Err(e),
+        _ => return Err(timeout()),
+    };
+    let join = client_b.join(&uri, None);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let s = status.borrow().clone();
-        match s {
-            JoinStatus::Done(_) => break,
-            JoinStatus::Failed { reason, .. } => return Err(CmdError::new(Kind::Network, reason)),
-            _ if Instant::now() > deadline => return Err(CmdError::new(Kind::Timeout, "pairing took too long")),
-            _ => std::thread::sleep(Duration::from_millis(20)),
+        let left = deadline.saturating_duration_since(Instant::now());
+        match join.recv_timeout(left) {
+            Ok(Some(Ok(JoinStep::JoinedIdentity { .. }))) => break,
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => return Err(e),
+            Ok(None) => return Err(timeout()),
+            Err(_) => return Err(ClientError::Network("the join stopped".into())),
         }
     }
     let paired = start.elapsed();
-    let space_b = b.echo().space(&space_a.id())?;
-    Ok((Device { client: a, net: net_a, space: space_a }, Device { client: b, net: net_b, space: space_b }, paired))
+    drop(invite);
+    let space_b = b.space_by_id(&space_a.id())?;
+    Ok((Device { local: a, space: space_a }, Device { local: b, space: space_b }, paired))
 }
 
 /// When an edit was made on one side and whether the other side has applied it.
@@ -100,7 +100,7 @@ struct Running {
 }
 
 enum Step {
-    Pairing(Receiver<Result<(Device, Device, Duration), CmdError>>),
+    Pairing(Receiver<Result<(Device, Device, Duration), ClientError>>),
     Running(Box<Running>),
     Failed(String),
 }
@@ -127,7 +127,7 @@ fn side(
         }
         UpdateOrigin::Remote(_) => theirs.lock().unwrap_or_else(|e| e.into_inner()).applied = true,
     });
-    let services = Services::standalone(d.client, Some(d.net));
+    let services = Services::new(d.local, None);
     let app = AppState::new(services, Some(d.space));
     app.start_refresh(ctx, stop.clone());
     let registry = plugin::registry(&super::plugins());
@@ -143,9 +143,10 @@ impl DemoApp {
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let (d, ctx) = (dir.clone(), ctx.clone());
-        std::thread::spawn(move || {
+        dxos_client::Jobs::new().spawn("pair the two devices", move |_job| -> Result<(), ClientError> {
             let _ = tx.send(pair(&d));
             ctx.request_repaint();
+            Ok(())
         });
         Self { step: Step::Pairing(rx), dir }
     }
@@ -164,7 +165,7 @@ impl DemoApp {
                     ];
                     self.step = Step::Running(Box::new(Running { sides, latency: [la, lb], paired, stop }));
                 }
-                Ok(Err(e)) => self.step = Step::Failed(e.message),
+                Ok(Err(e)) => self.step = Step::Failed(e.to_string()),
                 Err(TryRecvError::Empty) => {}
                 Err(TryRecvError::Disconnected) => self.step = Step::Failed("pairing stopped".into()),
             }
@@ -246,10 +247,8 @@ impl DemoApp {
         if let Step::Running(r) = &mut self.step {
             r.stop.store(true, Ordering::SeqCst);
             for s in &r.sides {
-                let _ = s.app.services.client.flush();
-                if let Some(net) = s.app.services.net() {
-                    net.shutdown();
-                }
+                let _ = s.app.services.local.flush();
+                s.app.services.local.stop_node();
             }
         }
         self.step = Step::Failed("closed".into());
@@ -268,8 +267,8 @@ impl eframe::App for DemoApp {
 }
 
 /// Opens the demo window; returns when it closes (its profiles are removed).
-pub fn run() -> Result<(), CmdError> {
-    let dir = std::env::temp_dir().join(format!("dxos-demo-{}-{}", std::process::id(), crate::client::now_ms()));
+pub fn run() -> Result<(), ClientError> {
+    let dir = std::env::temp_dir().join(format!("dxos-demo-{}-{}", std::process::id(), dxos_client::now_ms()));
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
         viewport: egui::ViewportBuilder::default().with_title("DXOS demo").with_inner_size([1100.0, 620.0]),
@@ -280,7 +279,7 @@ pub fn run() -> Result<(), CmdError> {
     let d = dir.clone();
     let r = eframe::run_native("DXOS demo", options, Box::new(move |cc| Ok(Box::new(DemoApp::new(&cc.egui_ctx, d)))));
     let _ = std::fs::remove_dir_all(&dir);
-    r.map_err(|e| CmdError::new(Kind::Internal, format!("the window could not be opened: {e}")))
+    r.map_err(|e| ClientError::Internal(format!("the window could not be opened: {e}")))
 }
 
 #[cfg(test)]
@@ -290,13 +289,13 @@ mod tests {
     #[test]
     fn the_demo_pairs_two_devices_through_an_invitation_and_they_sync_live() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (a, b, paired) = pair(dir.path()).unwrap_or_else(|e| panic!("{}", e.message));
+        let (a, b, paired) = pair(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         println!("demo pairing over loopback WebRTC: {paired:?}");
-        let ia = a.client.halo().identity().map(|i| i.identity_key);
-        assert_eq!(ia, b.client.halo().identity().map(|i| i.identity_key), "one identity");
+        let ia = a.local.identity().map(|i| i.identity_key);
+        assert_eq!(ia, b.local.identity().map(|i| i.identity_key), "one identity");
         let titles = |s: &Space| s.tasks().into_iter().map(|(_, t)| t.title).collect::<Vec<_>>();
         assert_eq!(titles(&b.space), ["Milk", "Bread", "Coffee"]);
-        assert_eq!(a.net.peers().first().map(|p| p.transport), Some(Transport::WebRtcDirect));
+        assert_eq!(a.local.peers().first().map(|p| p.transport.clone()).as_deref(), Some("webrtc-direct"));
         b.space.add_task("Tea").unwrap_or_else(|e| panic!("{e}"));
         let start = Instant::now();
         while titles(&a.space).len() < 4 && start.elapsed() < Duration::from_secs(20) {
@@ -304,7 +303,7 @@ mod tests {
         }
         assert_eq!(titles(&a.space), ["Milk", "Bread", "Coffee", "Tea"]);
         for d in [a, b] {
-            std::sync::Arc::new(d.net).shutdown();
+            d.local.stop_node();
         }
     }
 }

@@ -26,7 +26,7 @@ impl Plugin for DevicesPlugin {
 
 struct DevicesSection {
     /// The device whose revocation waits for a second click.
-    confirm: Option<dxos_halo::PublicKey>,
+    confirm: Option<dxos_client::PublicKey>,
 }
 
 impl Surface for DevicesSection {
@@ -46,9 +46,7 @@ impl Surface for DevicesSection {
                     if b.clicked() {
                         if asking {
                             let key = d.device_key;
-                            app.spawn_write(ui.ctx(), "revoke the device", move |c| {
-                                c.halo().revoke_device(&key).map_err(Into::into)
-                            });
+                            app.spawn_write(ui.ctx(), "revoke the device", move |c| c.revoke_device(key));
                             self.confirm = None;
                         } else {
                             self.confirm = Some(d.device_key);
@@ -59,7 +57,7 @@ impl Surface for DevicesSection {
         }
         ui.horizontal(|ui| {
             if ui.button("Add device").clicked() {
-                let d = InviteDialog::new(app, ui.ctx(), dxos_halo::OfferKind::Device, "Add a device");
+                let d = InviteDialog::new(app, ui.ctx(), None, "Add a device");
                 app.open_dialog(Box::new(d));
             }
             if ui.button("Join…").clicked() {

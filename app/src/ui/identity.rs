@@ -51,10 +51,14 @@ impl PhraseDialog {
     fn new(app: &AppState, ctx: &egui::Context) -> Self {
         let (tx, rx) = std::sync::mpsc::channel();
         let (client, ctx) = (app.services.client.clone(), ctx.clone());
-        std::thread::spawn(move || {
-            let _ = tx.send(client.halo().recovery_phrase().map_err(|e| e.to_string()));
-            ctx.request_repaint();
-        });
+        app.services.client.jobs().spawn(
+            "read the recovery phrase",
+            move |_job| -> Result<(), dxos_client::ClientError> {
+                let _ = tx.send(client.recovery_phrase().map_err(|e| e.to_string()));
+                ctx.request_repaint();
+                Ok(())
+            },
+        );
         Self { rx, phrase: None }
     }
 }

@@ -3,11 +3,10 @@
 //! 300 points: a phone reads it at arm's length), the text with a Copy button, and where the
 //! invitation stands (waiting, checking, admitted, failed) until it ends.
 
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use dxos_halo::OfferKind;
-use dxos_net::invite::{Delivery, Invitation, InviteStatus};
+use dxos_client::{ClientError, Events, InviteOptions, InviteStep};
 use eframe::egui;
 
 use super::plugin::Surface;
@@ -19,107 +18,151 @@ const VALID_FOR: Duration = Duration::from_secs(600);
 /// Pixels per QR module in the texture (drawn at one point per pixel or more).
 const MODULE_PX: usize = 6;
 
-enum Step {
-    Making(Receiver<Result<Invitation, String>>),
-    Open {
-        inv: Box<Invitation>,
-        texture: Option<(egui::TextureHandle, std::sync::Arc<egui::ColorImage>)>,
-        copied: bool,
-    },
+/// The invitation once open: what to show.
+struct Open {
+    uri: String,
+    code: Option<String>,
+    texture: Option<(egui::TextureHandle, Arc<egui::ColorImage>)>,
+    copied: bool,
+}
+
+/// Where the invitation stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    Making,
+    Waiting { failures: u32 },
+    Checking { fingerprint: String },
+    Syncing { fingerprint: String },
+    Done { fingerprint: String },
+    Unconfirmed { fingerprint: String, why: String },
     Failed(String),
 }
 
 /// The dialog for one invitation.
 pub struct InviteDialog {
     title: String,
-    step: Step,
+    /// The invitation's steps; dropping them (closing the dialog) cancels an open invitation.
+    steps: Option<Events<Result<InviteStep, ClientError>>>,
+    open: Option<Open>,
+    status: Status,
+    fingerprint: String,
 }
 
 impl InviteDialog {
-    /// Starts making an invitation of `kind` on the app's node.
-    pub fn new(app: &AppState, ctx: &egui::Context, kind: OfferKind, title: impl Into<String>) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (services, ctx) = (app.services.clone(), ctx.clone());
-        std::thread::spawn(move || {
-            let r = match services.net() {
-                Some(net) => net.invite(kind, VALID_FOR, false).map_err(|e| e.message),
-                None => Err("The network is not running yet, so no one can be invited. Try again in a moment.".into()),
-            };
-            let _ = tx.send(r);
-            ctx.request_repaint();
-        });
-        Self { title: title.into(), step: Step::Making(rx) }
+    /// Starts an invitation (a new device with `space: None`, or a space) on the app's node.
+    pub fn new(app: &AppState, ctx: &egui::Context, space: Option<String>, title: impl Into<String>) -> Self {
+        let options = InviteOptions { space, role: None, timeout_secs: VALID_FOR.as_secs(), code: false };
+        let steps = app.services.client.invite(options);
+        let ctx = ctx.clone();
+        // Each step wakes the UI: nobody polls.
+        steps.on_item(Arc::new(move || ctx.request_repaint()));
+        Self { title: title.into(), steps: Some(steps), open: None, status: Status::Making, fingerprint: String::new() }
     }
 
     /// The picture handed to the GPU as the QR code's texture, once made.
-    pub fn shown_image(&self) -> Option<std::sync::Arc<egui::ColorImage>> {
-        match &self.step {
-            Step::Open { texture: Some((_, img)), .. } => Some(img.clone()),
-            _ => None,
-        }
+    pub fn shown_image(&self) -> Option<Arc<egui::ColorImage>> {
+        self.open.as_ref().and_then(|o| o.texture.as_ref()).map(|(_, img)| img.clone())
     }
 
     /// The invitation's text, once made.
     pub fn uri(&self) -> Option<&str> {
-        match &self.step {
-            Step::Open { inv, .. } => Some(&inv.uri),
-            _ => None,
+        self.open.as_ref().map(|o| o.uri.as_str())
+    }
+
+    /// Takes the steps that arrived.
+    fn take_steps(&mut self) {
+        let Some(steps) = &self.steps else { return };
+        loop {
+            match steps.try_recv() {
+                Ok(Some(Ok(step))) => match step {
+                    InviteStep::Open { uri, code, .. } => {
+                        self.open = Some(Open { uri, code, texture: None, copied: false });
+                        self.status = Status::Waiting { failures: 0 };
+                    }
+                    InviteStep::Waiting { failures } => self.status = Status::Waiting { failures },
+                    InviteStep::Authenticating { fingerprint } => {
+                        self.fingerprint = fingerprint.clone();
+                        self.status = Status::Checking { fingerprint };
+                    }
+                    InviteStep::Syncing { .. } => {
+                        self.status = Status::Syncing { fingerprint: self.fingerprint.clone() }
+                    }
+                    InviteStep::Admitted { synced: true, .. } => {
+                        self.status = Status::Done { fingerprint: self.fingerprint.clone() }
+                    }
+                    InviteStep::Admitted { note, .. } => {
+                        let why = note.unwrap_or_else(|| "it did not say it has your data".into());
+                        self.status = Status::Unconfirmed { fingerprint: self.fingerprint.clone(), why };
+                    }
+                },
+                Ok(Some(Err(e))) => {
+                    self.status = Status::Failed(match e {
+                        ClientError::Network(_) if self.open.is_none() => {
+                            "The network is not running yet, so no one can be invited. Try again in a moment.".into()
+                        }
+                        e if self.open.is_some() => format!("Nobody was admitted: {e}"),
+                        e => e.to_string(),
+                    });
+                }
+                Ok(None) => return,
+                Err(_) => {
+                    if self.status == Status::Making {
+                        self.status = Status::Failed("the invitation could not be made".into());
+                    }
+                    self.steps = None;
+                    return;
+                }
+            }
         }
     }
 
-    fn status_text(s: &InviteStatus) -> String {
+    fn status_text(s: &Status) -> String {
         match s {
-            InviteStatus::Waiting { failures: 0 } => "Waiting for the other device to scan the code…".into(),
-            InviteStatus::Waiting { failures } => {
+            Status::Making => "Making an invitation…".into(),
+            Status::Waiting { failures: 0 } => "Waiting for the other device to scan the code…".into(),
+            Status::Waiting { failures } => {
                 format!(
                     "Waiting… ({failures} failed attempt{}; 3 end the invitation)",
                     if *failures == 1 { "" } else { "s" }
                 )
             }
-            InviteStatus::Authenticating { fingerprint } => {
-                format!("Checking… Both screens should show: {fingerprint}")
-            }
-            InviteStatus::Admitted { fingerprint, delivery: Delivery::Syncing, .. } => {
-                format!("Admitted ({fingerprint}). Sending it your data…")
-            }
-            InviteStatus::Admitted { fingerprint, delivery: Delivery::Done, .. } => {
-                format!("Done ({fingerprint}): it has your data.")
-            }
-            InviteStatus::Admitted { fingerprint, delivery: Delivery::Unconfirmed(why), .. } => {
+            Status::Checking { fingerprint } => format!("Checking… Both screens should show: {fingerprint}"),
+            Status::Syncing { fingerprint } => format!("Admitted ({fingerprint}). Sending it your data…"),
+            Status::Done { fingerprint } => format!("Done ({fingerprint}): it has your data."),
+            Status::Unconfirmed { fingerprint, why } => {
                 format!("Admitted ({fingerprint}), but {why}. It gets your data when both are online.")
             }
-            InviteStatus::Failed { reason, .. } => format!("Nobody was admitted: {reason}"),
+            Status::Failed(reason) => reason.clone(),
         }
+    }
+
+    /// True while closing the dialog would cancel the invitation.
+    fn cancellable(&self) -> bool {
+        matches!(self.status, Status::Making | Status::Waiting { .. } | Status::Checking { .. })
     }
 }
 
 impl Surface for InviteDialog {
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
         ui.heading(&self.title);
-        let mut close = false;
-        if let Step::Making(rx) = &self.step {
-            match rx.try_recv() {
-                Ok(Ok(inv)) => self.step = Step::Open { inv: Box::new(inv), texture: None, copied: false },
-                Ok(Err(e)) => self.step = Step::Failed(e),
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => self.step = Step::Failed("the invitation could not be made".into()),
+        self.take_steps();
+        let text = Self::status_text(&self.status);
+        match &mut self.open {
+            None => {
+                if self.status == Status::Making {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(text);
+                    });
+                } else {
+                    ui.colored_label(ui.visuals().error_fg_color, text);
+                }
             }
-        }
-        match &mut self.step {
-            Step::Making(_) => {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label("Making an invitation…");
-                });
-            }
-            Step::Failed(e) => {
-                ui.colored_label(ui.visuals().error_fg_color, e.as_str());
-            }
-            Step::Open { inv, texture, copied } => {
-                let (tex, _) = texture.get_or_insert_with(|| {
+            Some(open) => {
+                let (tex, _) = open.texture.get_or_insert_with(|| {
                     let img =
-                        qr::luma(&inv.uri, MODULE_PX).unwrap_or(qr::Luma { width: 1, height: 1, pixels: vec![255] });
-                    let color = std::sync::Arc::new(egui::ColorImage::from_gray([img.width, img.height], &img.pixels));
+                        qr::luma(&open.uri, MODULE_PX).unwrap_or(qr::Luma { width: 1, height: 1, pixels: vec![255] });
+                    let color = Arc::new(egui::ColorImage::from_gray([img.width, img.height], &img.pixels));
                     let tex = ui.ctx().load_texture("invitation-qr", color.clone(), egui::TextureOptions::NEAREST);
                     (tex, color)
                 });
@@ -134,9 +177,9 @@ impl Surface for InviteDialog {
                     img.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Invitation QR code"));
                 });
                 ui.label("Or send this text (valid for 10 minutes, for one device):");
-                let mut text = inv.uri.clone();
+                let mut shown = open.uri.clone();
                 let t = ui.add(
-                    egui::TextEdit::multiline(&mut text)
+                    egui::TextEdit::multiline(&mut shown)
                         .font(egui::TextStyle::Monospace)
                         .desired_rows(3)
                         .desired_width(f32::INFINITY),
@@ -144,40 +187,27 @@ impl Surface for InviteDialog {
                 t.widget_info(|| egui::WidgetInfo::labeled(egui::Role::MultilineTextInput, true, "Invitation text"));
                 ui.horizontal(|ui| {
                     if ui.button("Copy").clicked() {
-                        ui.ctx().copy_text(inv.uri.clone());
-                        *copied = true;
+                        ui.ctx().copy_text(open.uri.clone());
+                        open.copied = true;
                     }
-                    if *copied {
+                    if open.copied {
                         ui.label("Copied.");
                     }
                 });
-                if let Some(code) = &inv.code {
+                if let Some(code) = &open.code {
                     ui.label(format!("Code to type on the other device: {code}"));
                 }
-                let status = inv.status.borrow().clone();
-                let text = Self::status_text(&status);
-                match status {
-                    InviteStatus::Failed { .. } => ui.colored_label(ui.visuals().error_fg_color, text),
+                match self.status {
+                    Status::Failed(_) => ui.colored_label(ui.visuals().error_fg_color, text),
                     _ => ui.label(text),
                 };
-                if !status.is_final() {
-                    // The status changes on the node's thread: look again soon.
-                    ui.ctx().request_repaint_after(Duration::from_millis(200));
-                }
             }
         }
         ui.separator();
-        let label = match &self.step {
-            Step::Open { inv, .. } if !inv.status.borrow().is_final() && !inv.status.borrow().is_admitted() => "Cancel",
-            _ => "Close",
-        };
+        let label = if self.cancellable() { "Cancel" } else { "Close" };
         if ui.button(label).clicked() {
-            close = true;
-        }
-        if close {
-            if let (Step::Open { inv, .. }, Some(net)) = (&self.step, app.services.net()) {
-                net.cancel_invitation(&inv.offer.id);
-            }
+            // Dropping the steps cancels an invitation nobody was admitted with yet.
+            self.steps = None;
             app.close_dialog = true;
         }
     }

@@ -8,10 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
-use dxos_halo::{Offer, OfferKind};
-use dxos_net::invite::{JoinStatus, Joined};
+use dxos_client::{ClientError, Events, JoinStep, read_invitation};
 use eframe::egui;
-use tokio::sync::watch;
 
 use super::plugin::Surface;
 use super::state::AppState;
@@ -24,10 +22,22 @@ enum Step {
     Input,
     /// Reading a picture or the camera.
     Reading { rx: Receiver<Result<String, String>>, stop: Arc<AtomicBool>, what: &'static str },
-    /// Starting the node for the join.
-    Starting(Receiver<Result<watch::Receiver<JoinStatus>, String>>),
-    /// Joining.
-    Joining(watch::Receiver<JoinStatus>),
+    /// Joining: the join's steps, and where it stands.
+    Joining { steps: Events<Result<JoinStep, ClientError>>, status: Status },
+}
+
+/// Where a join stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    Starting,
+    Step(JoinStep),
+    Failed(String),
+}
+
+impl Status {
+    fn is_final(&self) -> bool {
+        matches!(self, Status::Failed(_) | Status::Step(JoinStep::JoinedIdentity { .. } | JoinStep::JoinedSpace { .. }))
+    }
 }
 
 /// The join dialog.
@@ -38,11 +48,7 @@ pub struct JoinDialog {
     error: Option<String>,
     step: Step,
     /// Set once done: what was joined.
-    pub joined: Option<Joined>,
-}
-
-fn now_s() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    pub joined: Option<JoinStep>,
 }
 
 impl Default for JoinDialog {
@@ -66,6 +72,7 @@ impl JoinDialog {
 
     fn read_in_background(
         &mut self,
+        app: &AppState,
         ctx: &egui::Context,
         what: &'static str,
         f: impl FnOnce(&AtomicBool) -> Result<String, String> + Send + 'static,
@@ -73,45 +80,46 @@ impl JoinDialog {
         let (tx, rx) = std::sync::mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let (s, ctx) = (stop.clone(), ctx.clone());
-        std::thread::spawn(move || {
+        app.services.client.jobs().spawn(what, move |_job| -> Result<(), ClientError> {
             let _ = tx.send(f(&s));
             ctx.request_repaint();
+            Ok(())
         });
         self.error = None;
         self.step = Step::Reading { rx, stop, what };
     }
 
-    fn read_picture(&mut self, ctx: &egui::Context, path: std::path::PathBuf) {
-        self.read_in_background(ctx, "Reading the picture…", move |_| {
+    fn read_picture(&mut self, app: &AppState, ctx: &egui::Context, path: std::path::PathBuf) {
+        self.read_in_background(app, ctx, "Reading the picture…", move |_| {
             crate::qr::decode_file(&path).map_err(|e| e.to_string())
         });
     }
 
-    fn scan_camera(&mut self, ctx: &egui::Context) {
-        self.read_in_background(ctx, "Looking for a code with the camera…", |stop| {
+    fn scan_camera(&mut self, app: &AppState, ctx: &egui::Context) {
+        self.read_in_background(app, ctx, "Looking for a code with the camera…", |stop| {
             let mut cam = crate::camera::open_camera().map_err(|e| e.to_string())?;
             crate::camera::scan(cam.as_mut(), SCAN_FOR, &|| stop.load(Ordering::SeqCst)).map_err(|e| e.to_string())
         });
     }
 
     fn start_join(&mut self, app: &AppState, ctx: &egui::Context) {
-        let offer = match Offer::from_uri(&self.text, now_s()) {
+        let offer = match read_invitation(self.text.trim()) {
             Ok(o) => o,
             Err(e) => {
                 self.error = Some(format!("That is not a usable invitation: {e}"));
                 return;
             }
         };
-        let has_identity = app.services.client.halo().identity().is_some();
-        match offer.kind {
-            OfferKind::Device if has_identity => {
+        let has_identity = app.services.local.identity().is_some();
+        match offer.space {
+            None if has_identity => {
                 self.error = Some(
                     "This invitation adds a new device, and this one already has an identity. Open it on the new device."
                         .into(),
                 );
                 return;
             }
-            OfferKind::Space { .. } if !has_identity => {
+            Some(_) if !has_identity => {
                 self.error = Some("Create your identity first, then join the space.".into());
                 return;
             }
@@ -122,28 +130,28 @@ impl JoinDialog {
             self.error = Some("This invitation needs the 6-digit code shown on the inviting device.".into());
             return;
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (services, ctx) = (app.services.clone(), ctx.clone());
-        std::thread::spawn(move || {
-            let r = services.ensure_net().map(|net| net.join(offer, code, crate::client::device_label()));
-            let _ = tx.send(r);
-            ctx.request_repaint();
-        });
+        // The client starts the node if needed (with the key a new device joins with).
+        let steps = app.services.client.join(self.text.trim(), code);
+        let ctx = ctx.clone();
+        steps.on_item(Arc::new(move || ctx.request_repaint()));
         self.error = None;
-        self.step = Step::Starting(rx);
+        self.step = Step::Joining { steps, status: Status::Starting };
     }
 
-    fn status_text(s: &JoinStatus) -> String {
+    fn status_text(s: &Status) -> String {
         match s {
-            JoinStatus::Connecting => "Connecting to the inviting device…".into(),
-            JoinStatus::Authenticating { fingerprint } => {
+            Status::Starting => "Starting the network…".into(),
+            Status::Step(JoinStep::Connecting) => "Connecting to the inviting device…".into(),
+            Status::Step(JoinStep::Authenticating { fingerprint }) => {
                 format!("Checking the invitation… Both screens should show: {fingerprint}")
             }
-            JoinStatus::Syncing => "Admitted. Syncing for the first time…".into(),
-            JoinStatus::Done(Joined::Device { .. }) => "Done: this device is now one of your devices.".into(),
-            JoinStatus::Done(Joined::Space { already: true, .. }) => "You are already a member of this space.".into(),
-            JoinStatus::Done(Joined::Space { .. }) => "Done: you joined the space.".into(),
-            JoinStatus::Failed { reason, .. } => format!("Could not join: {reason}"),
+            Status::Step(JoinStep::Syncing) => "Admitted. Syncing for the first time…".into(),
+            Status::Step(JoinStep::JoinedIdentity { .. }) => "Done: this device is now one of your devices.".into(),
+            Status::Step(JoinStep::JoinedSpace { already: true, .. }) => {
+                "You are already a member of this space.".into()
+            }
+            Status::Step(JoinStep::JoinedSpace { .. }) => "Done: you joined the space.".into(),
+            Status::Failed(reason) => format!("Could not join: {reason}"),
         }
     }
 
@@ -151,7 +159,7 @@ impl JoinDialog {
         ui.label("Paste the invitation text:");
         let field = ui.add(egui::TextEdit::multiline(&mut self.text).desired_rows(3).hint_text("DXOS:…"));
         field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Invitation text"));
-        let needs_code = Offer::from_uri(&self.text, now_s()).is_ok_and(|o| o.code_required);
+        let needs_code = read_invitation(self.text.trim()).is_ok_and(|o| o.code_required);
         if needs_code {
             ui.horizontal(|ui| {
                 ui.label("Code:");
@@ -169,23 +177,23 @@ impl JoinDialog {
             p.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Picture path"));
             if ui.add_enabled(!self.path.trim().is_empty(), egui::Button::new("Read picture")).clicked() {
                 let path = std::path::PathBuf::from(self.path.trim());
-                self.read_picture(ui.ctx(), path);
+                self.read_picture(app, ui.ctx(), path);
             }
         });
         let dropped: Option<std::path::PathBuf> = ui
             .input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).find(|p| !p.as_os_str().is_empty()));
         if let Some(path) = dropped {
             self.path = path.display().to_string();
-            self.read_picture(ui.ctx(), path);
+            self.read_picture(app, ui.ctx(), path);
         }
         if ui.button("Paste a picture").on_hover_text("A screenshot or photo of the code, copied").clicked() {
-            self.read_in_background(ui.ctx(), "Reading the picture on the clipboard…", |_| {
+            self.read_in_background(app, ui.ctx(), "Reading the picture on the clipboard…", |_| {
                 crate::qr::decode_clipboard().map_err(|e| e.to_string())
             });
         }
         ui.separator();
         if ui.button("Scan with the camera").clicked() {
-            self.scan_camera(ui.ctx());
+            self.scan_camera(app, ui.ctx());
         }
     }
 }
@@ -218,7 +226,7 @@ impl Surface for JoinDialog {
                 }
                 if matches!(next, Some(Step::Input)) && self.error.is_none() {
                     // A code was read: join at once (unless it needs a code typed).
-                    let needs_code = Offer::from_uri(&self.text, now_s()).is_ok_and(|o| o.code_required);
+                    let needs_code = read_invitation(self.text.trim()).is_ok_and(|o| o.code_required);
                     if !needs_code {
                         self.step = Step::Input;
                         self.start_join(app, ui.ctx());
@@ -226,38 +234,36 @@ impl Surface for JoinDialog {
                     }
                 }
             }
-            Step::Starting(rx) => {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label("Starting the network…");
-                });
-                match rx.try_recv() {
-                    Ok(Ok(status)) => next = Some(Step::Joining(status)),
-                    Ok(Err(e)) => {
-                        self.error = Some(e);
-                        next = Some(Step::Input);
+            Step::Joining { steps, status } => {
+                // Take the steps that arrived (each woke the UI).
+                loop {
+                    match steps.try_recv() {
+                        Ok(Some(Ok(step))) => *status = Status::Step(step),
+                        Ok(Some(Err(e))) => *status = Status::Failed(e.to_string()),
+                        Ok(None) => break,
+                        Err(_) => {
+                            if !status.is_final() {
+                                *status = Status::Failed("the join stopped".into());
+                            }
+                            break;
+                        }
                     }
-                    Err(TryRecvError::Empty) => {}
-                    Err(TryRecvError::Disconnected) => next = Some(Step::Input),
                 }
-            }
-            Step::Joining(status) => {
-                let s = status.borrow().clone();
-                let text = Self::status_text(&s);
-                match &s {
-                    JoinStatus::Failed { .. } => {
+                let text = Self::status_text(status);
+                match &*status {
+                    Status::Failed(_) => {
                         ui.colored_label(ui.visuals().error_fg_color, text);
                         if ui.button("Try again").clicked() {
                             next = Some(Step::Input);
                         }
                     }
-                    JoinStatus::Done(joined) => {
+                    Status::Step(joined @ (JoinStep::JoinedIdentity { .. } | JoinStep::JoinedSpace { .. })) => {
                         ui.label(text);
                         if self.joined.is_none() {
                             self.joined = Some(joined.clone());
                             match joined {
-                                Joined::Device { .. } => app.identity_changed = true,
-                                Joined::Space { space, .. } => app.select_space(ui.ctx(), *space),
+                                JoinStep::JoinedSpace { space, .. } => app.select_space(ui.ctx(), *space),
+                                _ => app.identity_changed = true,
                             }
                         }
                     }
@@ -266,7 +272,6 @@ impl Surface for JoinDialog {
                             ui.spinner();
                             ui.label(text);
                         });
-                        ui.ctx().request_repaint_after(Duration::from_millis(100));
                     }
                 }
             }
@@ -278,8 +283,7 @@ impl Surface for JoinDialog {
             ui.colored_label(ui.visuals().error_fg_color, e.as_str());
         }
         ui.separator();
-        let busy =
-            matches!(&self.step, Step::Joining(s) if !s.borrow().is_final()) || matches!(self.step, Step::Starting(_));
+        let busy = matches!(&self.step, Step::Joining { status, .. } if !status.is_final());
         if ui.add_enabled(!busy, egui::Button::new("Close")).clicked() {
             if let Step::Reading { stop, .. } = &self.step {
                 stop.store(true, Ordering::SeqCst);

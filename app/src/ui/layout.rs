@@ -2,7 +2,7 @@
 //! order), notices across the top, the selected space's views as tabs in the middle (one per
 //! main surface for the space's object type), and a modal for the open dialog.
 
-use dxos_halo::PublicKey;
+use dxos_client::PublicKey;
 use eframe::egui;
 
 use super::plugin::{Contribution, MakeSurface, Registry, Surface, SurfaceRole};

@@ -2,9 +2,10 @@
 //! DXOS Composer does: each plugin contributes surfaces ([`plugin`]), the Layout puts them in
 //! place ([`layout`]), and they share [`state::AppState`].
 //!
-//! The UI thread only draws: it reads results that subscriptions refreshed and a snapshot a
-//! background thread keeps; writes go to ECHO in memory (its writer thread does the disk I/O)
-//! or to threads (HALO writes, the network). It never blocks on I/O.
+//! The UI reaches the profile only through `dxos-client` (in this process). The UI thread only
+//! draws: it reads results that subscriptions refreshed and a snapshot a job keeps; writes go
+//! to ECHO in memory (its writer thread does the disk I/O) or to the client's jobs (HALO
+//! writes, the network). It never blocks on I/O.
 
 pub mod bidi;
 pub mod demo;
@@ -28,12 +29,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use dxos_client::owner::{self, Owner};
+use dxos_client::{ClientError, Local, NetOptions, OwnerRole, Profile, PublicKey, Space};
 use eframe::egui;
 
-use crate::client::Client;
-use crate::owner::{self, Role};
-use crate::profile::Profile;
-use crate::request::{CmdError, Kind};
 use state::{AppState, Saved, Services};
 
 /// Every plugin of the app, in order (sidebar sections appear in this order). The list lives
@@ -56,34 +55,16 @@ pub const DEFAULT_SPACE: &str = "My Space";
 const SAVED_KEY: &str = "dxos";
 
 /// Opens the desktop app on `profile` and returns when its window closes.
-pub fn run(profile: &Profile) -> Result<(), CmdError> {
+pub fn run(profile: &Profile) -> Result<(), ClientError> {
     owner::install_signal_handler();
-    let (owner, _events) = owner::acquire(profile, Role::App)?;
-    let owner = Arc::new(owner);
-    // The node runs in the background once the profile has an identity (on a first run,
-    // after the welcome view made it, or a join started it); the window never waits for it.
-    let net_config = crate::net::NetOptions::default().config(profile)?;
-    let services = Services::with_owner(owner.clone(), net_config.clone());
-    let starter = {
-        let services = services.clone();
-        std::thread::Builder::new()
-            .name("dxos-net-start".into())
-            .spawn(move || {
-                while !owner::STOP_SIGNAL.load(Ordering::SeqCst) {
-                    if services.net().is_some() {
-                        return;
-                    }
-                    if services.client.halo().identity().is_some() {
-                        if let Err(e) = services.ensure_net() {
-                            tracing::warn!("the network node did not start: {e}");
-                        }
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-            })
-            .map_err(|e| CmdError::new(Kind::Internal, e.to_string()))?
-    };
+    let (owner, _events) = owner::acquire(profile, OwnerRole::App)?;
+    // The node runs in the background once the profile has an identity (now, or once the
+    // welcome view made one, or a join started it); the window never waits for it.
+    let services = Services::new(owner.local().clone(), Some(NetOptions::default()));
+    if services.local.identity().is_some() {
+        let s = services.clone();
+        services.client.jobs().spawn("start the network", move |_job| s.ensure_net());
+    }
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
         viewport: egui::ViewportBuilder::default().with_title("DXOS").with_inner_size([980.0, 640.0]),
@@ -98,12 +79,13 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
         Box::new(move |cc| {
             let ctx = cc.egui_ctx.clone();
             // SIGINT/SIGTERM close the window, so the owner flushes on the way out.
-            std::thread::spawn(move || {
-                while !owner::STOP_SIGNAL.load(Ordering::SeqCst) {
+            services.client.jobs().spawn("close on a signal", move |_job| -> Result<(), ClientError> {
+                while !owner::stopping() {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 ctx.request_repaint();
+                Ok(())
             });
             let saved: Saved = cc.storage.and_then(|s| eframe::get_value(s, SAVED_KEY)).unwrap_or_default();
             Ok(Box::new(DxosApp::new(&cc.egui_ctx, services, saved)))
@@ -111,47 +93,27 @@ pub fn run(profile: &Profile) -> Result<(), CmdError> {
     );
     // The window is closed and the app dropped: stop the node, flush and release the profile.
     owner::STOP_SIGNAL.store(true, Ordering::SeqCst);
-    let _ = starter.join();
-    // Background threads (the snapshot refresher) let go of the owner within moments.
-    let mut owner = owner;
-    let mut tries = 0;
-    let stopped = loop {
-        match Arc::try_unwrap(owner) {
-            Ok(o) => break o.stop(),
-            Err(o) if tries < 250 => {
-                owner = o;
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(o) => {
-                // Still flush what was written; the process ends and the OS releases the store.
-                let _ = o.client().flush();
-                break Err(CmdError::new(Kind::Internal, "the profile was still in use at exit (flushed)"));
-            }
-        }
-    };
-    result.map_err(|e| CmdError::new(Kind::Internal, format!("the window could not be opened: {e}")))?;
+    let stopped = release(owner);
+    result.map_err(|e| ClientError::Internal(format!("the window could not be opened: {e}")))?;
     stopped
 }
 
-/// The first live space of the profile, or a new default one.
-pub fn default_space(client: &Client) -> Result<dxos_echo::Space, CmdError> {
-    let halo = client.halo();
-    match client.echo().spaces(false)?.iter().find(|s| halo.my_role(&s.id).is_some()) {
-        Some(info) => Ok(client.echo().space(&info.id)?),
-        None => client.create_space(DEFAULT_SPACE),
-    }
+/// Stops the owner once the app's jobs let go of the profile (within moments of the stop).
+fn release(owner: Owner) -> Result<(), ClientError> {
+    let flushed = owner.local().flush();
+    let stopped = owner.stop();
+    flushed.and(stopped)
 }
 
-/// The space `saved` names, if the profile still has it, else the default one.
-fn initial_space(client: &Client, saved: &Saved) -> Result<dxos_echo::Space, CmdError> {
-    if let Some(id) = saved.space.as_deref().and_then(|s| s.parse::<dxos_halo::PublicKey>().ok())
-        && client.halo().my_role(&id).is_some()
-        && let Ok(space) = client.echo().space(&id)
+/// The space `saved` names, if the profile still has it, else the first one (or a new one).
+fn initial_space(local: &Local, saved: &Saved) -> Result<Space, ClientError> {
+    if let Some(id) = saved.space.as_deref().and_then(|s| s.parse::<PublicKey>().ok())
+        && local.my_role(&id).is_some()
+        && let Ok(space) = local.space_by_id(&id)
     {
         return Ok(space);
     }
-    default_space(client)
+    local.first_space_or_create(DEFAULT_SPACE)
 }
 
 enum Screen {
@@ -175,22 +137,22 @@ impl DxosApp {
             p.setup(ctx);
         }
         let registry = plugin::registry(&plugins);
-        let client = services.client.clone();
-        let mut app = AppState::new(services, None);
+        let local = services.local.clone();
+        let mut app = AppState::new(services.clone(), None);
         if let Some(v) = &saved.view {
             app.view = v.clone();
         }
         app.filter = saved.filter;
         let stop = Arc::new(AtomicBool::new(false));
         app.start_refresh(ctx, stop.clone());
-        let screen = if client.halo().identity().is_some() {
-            match initial_space(&client, &saved) {
+        let screen = if local.identity().is_some() {
+            match initial_space(&local, &saved) {
                 Ok(space) => app.space = Some(space),
-                Err(e) => app.notify(format!("Could not open a space: {}", e.message)),
+                Err(e) => app.notify(format!("Could not open a space: {e}")),
             }
             Screen::Main(layout::Layout::new(&registry, ctx, &app))
         } else {
-            Screen::Welcome(welcome::WelcomeView::new(client))
+            Screen::Welcome(welcome::WelcomeView::new(services))
         };
         Self { registry, screen, app, stop }
     }

@@ -1,7 +1,7 @@
 //! The spaces section of the sidebar: pick a space; create, rename, share by QR, delete (and
 //! restore), leave; and the selected space's members, who is online, and removing one.
 
-use dxos_halo::{OfferKind, PublicKey, Role};
+use dxos_client::{PublicKey, Role};
 use eframe::egui;
 
 use super::invite_dialog::InviteDialog;
@@ -54,9 +54,7 @@ impl SpacesSection {
                         ui.label(&name);
                         // Restoring may load the space from the store: off the UI thread.
                         if ui.small_button("Restore").clicked() {
-                            app.spawn_write(ui.ctx(), "restore the space", move |c| {
-                                c.echo().restore_space(&id).map_err(Into::into)
-                            });
+                            app.spawn_write(ui.ctx(), "restore the space", move |c| c.restore_space(id));
                         }
                     });
                 }
@@ -118,13 +116,13 @@ impl Surface for SpacesSection {
                 self.rename = Some(space.name());
             }
             if matches!(role, Some(Role::Owner | Role::Admin)) && ui.small_button("Share…").clicked() {
-                let kind = OfferKind::Space { space: *space.id().as_bytes(), role: Role::Editor };
-                let d = InviteDialog::new(app, ui.ctx(), kind, format!("Share {}", space.name()));
+                let id = Some(space.id().to_string());
+                let d = InviteDialog::new(app, ui.ctx(), id, format!("Share {}", space.name()));
                 app.open_dialog(Box::new(d));
             }
             if ui.small_button("Delete").on_hover_text("Hide it here; restore it below").clicked() {
                 let id = space.id();
-                app.spawn_write(ui.ctx(), "delete the space", move |c| c.echo().delete_space(&id).map_err(Into::into));
+                app.spawn_write(ui.ctx(), "delete the space", move |c| c.delete_space(id));
                 // Show another space, if there is one.
                 app.space = None;
                 if let Some(next) = rows.iter().find(|(other, _)| *other != id).map(|(other, _)| *other) {
@@ -135,11 +133,7 @@ impl Surface for SpacesSection {
             if ui.small_button(leave).on_hover_text("Leave it on all your devices; the others keep it").clicked() {
                 if self.confirm_leave {
                     let id = space.id();
-                    app.spawn_write(ui.ctx(), "leave the space", move |c| {
-                        c.halo().leave_space(&id)?;
-                        c.echo().delete_space(&id)?;
-                        Ok(())
-                    });
+                    app.spawn_write(ui.ctx(), "leave the space", move |c| c.leave_space(&id.to_string()));
                 }
                 self.confirm_leave = !self.confirm_leave;
             }
@@ -194,7 +188,7 @@ impl Surface for MembersSection {
                         if asking {
                             let who = m.identity;
                             app.spawn_write(ui.ctx(), "remove the member", move |c| {
-                                c.halo().remove_member(&space, &who).map_err(Into::into)
+                                c.remove_member(&space.to_string(), who)
                             });
                             self.confirm = None;
                         } else {

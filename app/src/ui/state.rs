@@ -8,64 +8,42 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dxos_echo::Space;
-use dxos_halo::{IdentityInfo, PublicKey, Role};
-use dxos_net::{NodeConfig, NodeEvent, SessionEvent};
+use dxos_client::{Client, ClientError, Identity, Local, NetOptions, PeerEvent, PublicKey, Role, Space};
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use super::plugin::Surface;
-use crate::client::Client;
-use crate::net::NetHost;
-use crate::owner::Owner;
 
-/// The profile and its node, as the app reaches them.
+/// The profile as the app reaches it: the client, in this process.
 pub struct Services {
-    /// The profile's Client.
-    pub client: Arc<Client>,
-    owner: Option<Arc<Owner>>,
-    net: Mutex<Option<Arc<NetHost>>>,
-    net_config: Option<NodeConfig>,
+    /// The profile's client.
+    pub client: Client,
+    /// The profile, open in this process (live space handles, the node).
+    pub local: Arc<Local>,
+    /// How the node listens (none: this window starts no node, as in tests).
+    net: Option<NetOptions>,
 }
 
 impl Services {
-    /// The app's: the owner runs the node.
-    pub fn with_owner(owner: Arc<Owner>, net_config: NodeConfig) -> Arc<Self> {
-        Arc::new(Self {
-            client: owner.client().clone(),
-            owner: Some(owner),
-            net: Mutex::new(None),
-            net_config: Some(net_config),
-        })
-    }
-
-    /// A Client with a node of its own (the demo), or none (tests).
-    pub fn standalone(client: Arc<Client>, net: Option<NetHost>) -> Arc<Self> {
-        Arc::new(Self { client, owner: None, net: Mutex::new(net.map(Arc::new)), net_config: None })
-    }
-
-    /// The network node, if it runs.
-    pub fn net(&self) -> Option<Arc<NetHost>> {
-        if let Some(o) = &self.owner {
-            return o.net();
+    /// Over `local`, starting its node with `net` when the profile has an identity.
+    pub fn new(local: Arc<Local>, net: Option<NetOptions>) -> Arc<Self> {
+        if let Some(options) = &net {
+            local.set_net_options(options.clone());
         }
-        self.net.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        Arc::new(Self { client: Client::in_process(local.clone()), local, net })
     }
 
     /// Starts the node if it does not run yet (for a profile with no identity, with the key
-    /// it joins one with). Blocks: call it off the UI thread.
-    pub fn ensure_net(&self) -> Result<Arc<NetHost>, String> {
-        if let Some(n) = self.net() {
-            return Ok(n);
+    /// it joins one with). Blocks: call it in a job.
+    pub fn ensure_net(&self) -> Result<(), ClientError> {
+        if self.local.node_running() {
+            return Ok(());
         }
-        let (Some(owner), Some(config)) = (&self.owner, &self.net_config) else {
-            return Err("this window runs no network node".into());
+        let Some(options) = &self.net else {
+            return Err(ClientError::Network("this window runs no network node".into()));
         };
-        if self.client.halo().identity().is_none() {
-            self.client.halo().joining_device_key().map_err(|e| e.to_string())?;
-        }
-        owner.start_net(config.clone()).map_err(|e| e.message)?;
-        self.net().ok_or_else(|| "the network node did not start".into())
+        self.local.prepare_to_join()?;
+        self.local.start_node(options)
     }
 }
 
@@ -99,7 +77,7 @@ pub struct MemberRow {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
     /// This profile's identity.
-    pub identity: Option<IdentityInfo>,
+    pub identity: Option<Identity>,
     /// Spaces, deleted ones included.
     pub spaces: Vec<SpaceRow>,
     /// Members of every space.
@@ -131,18 +109,17 @@ struct SyncTracker {
 }
 
 impl SyncTracker {
-    fn on(&mut self, ev: &NodeEvent) {
+    fn on(&mut self, ev: &PeerEvent) {
         match ev {
-            NodeEvent::Session { peer, event: SessionEvent::Verified { space, .. } } => {
-                self.verified.insert((peer.to_base58(), *space));
+            PeerEvent::Verified { peer_id, space, .. } => {
+                self.verified.insert((peer_id.clone(), *space));
             }
-            NodeEvent::Session { peer, event: SessionEvent::Synced { space } } => {
-                self.synced.insert((peer.to_base58(), *space));
+            PeerEvent::Synced { peer_id, space } => {
+                self.synced.insert((peer_id.clone(), *space));
             }
-            NodeEvent::Disconnected { peer } | NodeEvent::SessionEnded { peer, .. } => {
-                let p = peer.to_base58();
-                self.verified.retain(|(q, _)| *q != p);
-                self.synced.retain(|(q, _)| *q != p);
+            PeerEvent::Disconnected { peer_id } | PeerEvent::SessionEnded { peer_id, .. } => {
+                self.verified.retain(|(q, _)| q != peer_id);
+                self.synced.retain(|(q, _)| q != peer_id);
             }
             _ => {}
         }
@@ -155,53 +132,41 @@ impl SyncTracker {
 }
 
 fn compute(services: &Services, sync: &SyncTracker) -> Snapshot {
-    let client = &services.client;
-    let halo = client.halo();
-    let net = services.net();
-    let (peers, presence) = match &net {
-        Some(n) => (n.peers(), n.presence()),
-        None => (Vec::new(), Vec::new()),
-    };
-    let identity = halo.identity();
-    let me = identity.as_ref().map(|i| i.identity_key);
-    let spaces: Vec<SpaceRow> = client
-        .echo()
+    let local = &services.local;
+    let peers = local.peers();
+    let spaces: Vec<SpaceRow> = local
         .spaces(true)
         .unwrap_or_default()
         .into_iter()
-        .map(|s| SpaceRow { role: halo.my_role(&s.id), id: s.id, name: s.name, deleted: s.deleted })
+        .map(|s| SpaceRow { role: s.role, id: s.id, name: s.name, deleted: s.deleted })
         .collect();
-    let members = spaces
-        .iter()
-        .map(|s| {
-            let rows = halo
-                .members(&s.id)
-                .unwrap_or_default()
+    let ids: Vec<PublicKey> = spaces.iter().map(|s| s.id).collect();
+    let members = local
+        .all_members(&ids)
+        .into_iter()
+        .map(|(space, list)| {
+            let rows = list
                 .into_iter()
-                .map(|m| MemberRow {
-                    online: Some(m.identity_key) == me
-                        || presence.iter().any(|p| p.space == s.id && p.member == m.identity_key),
-                    identity: m.identity_key,
-                    name: m.display_name,
-                    role: m.role,
-                })
+                .map(|m| MemberRow { online: m.online, identity: m.identity_key, name: m.display_name, role: m.role })
                 .collect();
-            (s.id, rows)
+            (space, rows)
         })
         .collect();
     Snapshot {
-        identity,
+        identity: local.identity(),
         spaces,
         members,
         online_devices: peers.iter().filter_map(|p| p.device_key).collect(),
-        node: net.is_some(),
+        node: local.node_running(),
         peers: peers.len(),
-        transports: peers.iter().map(|p| p.transport.as_str().to_owned()).collect(),
+        transports: peers.iter().map(|p| p.transport.clone()).collect(),
         syncing: sync.progress(),
     }
 }
 
-/// Refreshes `shared` every `every` (asking `ctx` for a repaint when it changed) until `stop`.
+/// Keeps `shared` up to date as a job: it recomputes at once on every network event, and
+/// at least every `every` for changes made elsewhere (asking `ctx` for a repaint when the
+/// snapshot changed), until `stop`.
 pub fn spawn_refresher(
     services: Arc<Services>,
     shared: Arc<Mutex<Arc<Snapshot>>>,
@@ -209,18 +174,11 @@ pub fn spawn_refresher(
     stop: Arc<AtomicBool>,
     every: Duration,
 ) {
-    let _ = std::thread::Builder::new().name("dxos-ui-refresh".into()).spawn(move || {
+    let jobs = services.client.jobs().clone();
+    jobs.spawn("refresh the sidebar", move |_job| -> Result<(), ClientError> {
         let mut sync = SyncTracker::default();
-        let mut events: Option<tokio::sync::broadcast::Receiver<NodeEvent>> = None;
+        let events = services.client.peer_events()?;
         while !stop.load(Ordering::SeqCst) {
-            if events.is_none() {
-                events = services.net().map(|n| n.subscribe_new());
-            }
-            if let Some(rx) = events.as_mut() {
-                while let Ok(ev) = rx.try_recv() {
-                    sync.on(&ev);
-                }
-            }
             let next = compute(&services, &sync);
             let changed = {
                 let mut cur = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -234,8 +192,17 @@ pub fn spawn_refresher(
             if changed {
                 ctx.request_repaint();
             }
-            std::thread::sleep(every);
+            // Wait for the next network event (or `every`), then take all that came.
+            match events.recv_timeout(every) {
+                Ok(Some(ev)) => sync.on(&ev),
+                Ok(None) => {}
+                Err(_) => std::thread::sleep(every),
+            }
+            while let Ok(Some(ev)) = events.try_recv() {
+                sync.on(&ev);
+            }
         }
+        Ok(())
     });
 }
 
@@ -327,15 +294,21 @@ impl AppState {
         &self,
         ctx: &egui::Context,
         what: &str,
-        f: impl FnOnce(&Client) -> Result<(), crate::request::CmdError> + Send + 'static,
+        f: impl FnOnce(&Client) -> Result<(), ClientError> + Send + 'static,
     ) {
-        let (client, tx, ctx, what) =
-            (self.services.client.clone(), self.notice_tx.clone(), ctx.clone(), what.to_owned());
-        std::thread::spawn(move || {
-            if let Err(e) = f(&client).and_then(|()| client.flush()) {
-                let _ = tx.send(format!("Could not {what}: {}", e.message));
+        let (client, local, tx, ctx, what) = (
+            self.services.client.clone(),
+            self.services.local.clone(),
+            self.notice_tx.clone(),
+            ctx.clone(),
+            what.to_owned(),
+        );
+        self.services.client.jobs().spawn(what.clone(), move |_job| -> Result<(), ClientError> {
+            if let Err(e) = f(&client).and_then(|()| local.flush()) {
+                let _ = tx.send(format!("Could not {what}: {e}"));
             }
             ctx.request_repaint();
+            Ok(())
         });
     }
 
@@ -371,7 +344,7 @@ impl AppState {
 
     /// This identity's role in the selected space.
     pub fn role(&self) -> Option<Role> {
-        self.space.as_ref().and_then(|s| self.services.client.halo().my_role(&s.id()))
+        self.space.as_ref().and_then(|s| self.services.local.my_role(&s.id()))
     }
 
     /// True when the selected space is read-only here (we are a reader).
@@ -393,10 +366,11 @@ impl AppState {
             return;
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        let (client, ctx) = (self.services.client.clone(), ctx.clone());
-        std::thread::spawn(move || {
-            let _ = tx.send(client.echo().space(&id).map_err(|e| e.to_string()));
+        let (local, ctx) = (self.services.local.clone(), ctx.clone());
+        self.services.client.jobs().spawn("open the space", move |_job| -> Result<(), ClientError> {
+            let _ = tx.send(local.space_by_id(&id).map_err(|e| e.to_string()));
             ctx.request_repaint();
+            Ok(())
         });
         self.loading = Some(rx);
     }
@@ -404,10 +378,11 @@ impl AppState {
     /// Opens the profile's first space, or makes one, off the UI thread (after a join).
     pub fn open_default_space(&mut self, ctx: &egui::Context) {
         let (tx, rx) = std::sync::mpsc::channel();
-        let (client, ctx) = (self.services.client.clone(), ctx.clone());
-        std::thread::spawn(move || {
-            let _ = tx.send(super::default_space(&client).map_err(|e| e.message));
+        let (local, ctx) = (self.services.local.clone(), ctx.clone());
+        self.services.client.jobs().spawn("open your space", move |_job| -> Result<(), ClientError> {
+            let _ = tx.send(local.first_space_or_create(super::DEFAULT_SPACE).map_err(|e| e.to_string()));
             ctx.request_repaint();
+            Ok(())
         });
         self.space = None;
         self.loading = Some(rx);

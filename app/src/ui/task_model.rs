@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use dxos_echo::tasks::task_query;
-use dxos_echo::{ObjectId, Space, Subscription, Task};
+use dxos_client::space::task_query;
+use dxos_client::{ObjectId, Space, Subscription, Task};
 use eframe::egui;
 
 /// The live task list of a space.
@@ -205,7 +205,7 @@ impl TaskList {
     }
 
     /// Keeps a failure to show.
-    pub fn report<T>(&mut self, r: dxos_echo::Result<T>, what: &str) {
+    pub fn report<T, E: std::fmt::Display>(&mut self, r: Result<T, E>, what: &str) {
         if let Err(e) = r {
             self.error = Some(format!("Could not {what}: {e}"));
         }

@@ -2,7 +2,7 @@
 //! a title to edit it (Enter or leaving saves, Esc cancels); delete and move buttons on hover;
 //! drag a task by its handle to reorder; counts.
 
-use dxos_echo::Space;
+use dxos_client::Space;
 use eframe::egui;
 
 use super::plugin::{Contribution, Plugin, Registry, Surface, SurfaceRole};

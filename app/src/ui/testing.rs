@@ -3,23 +3,22 @@
 
 use std::sync::Arc;
 
-use dxos_echo::Space;
+use dxos_client::Space;
 use eframe::egui;
 use egui_kittest::Harness;
 
 use super::DxosApp;
 use super::plugin::Surface;
 use super::state::{AppState, Saved, Services};
-use crate::client::Client;
-use crate::profile::Profile;
+use dxos_client::{Local, Profile};
 
 /// A profile with identity "Ada" and a space "Groceries".
 pub struct Fixture {
     /// Removed on drop.
     #[allow(dead_code)]
     pub dir: tempfile::TempDir,
-    /// The Client.
-    pub client: Arc<Client>,
+    /// The profile, open here.
+    pub local: Arc<Local>,
     /// The space.
     pub space: Space,
 }
@@ -28,10 +27,10 @@ pub struct Fixture {
 pub fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let profile = Profile::new(Some(dir.path().join("p"))).unwrap_or_else(|e| panic!("{e}"));
-    let client = Arc::new(Client::open(&profile).unwrap_or_else(|e| panic!("{e}")));
-    client.create_identity("Ada").unwrap_or_else(|e| panic!("{e}"));
-    let space = client.create_space("Groceries").unwrap_or_else(|e| panic!("{e}"));
-    Fixture { dir, client, space }
+    let local = Arc::new(Local::open(&profile).unwrap_or_else(|e| panic!("{e}")));
+    local.create_identity("Ada").unwrap_or_else(|e| panic!("{e}"));
+    let space = local.create_space("Groceries").unwrap_or_else(|e| panic!("{e}"));
+    Fixture { dir, local, space }
 }
 
 /// The state a surface is drawn with, and the surface (made on the first frame).
@@ -45,7 +44,7 @@ pub struct Drawn<S> {
 
 /// A harness drawing the surface `make` builds for the fixture's space.
 pub fn harness<S: Surface + 'static>(f: &Fixture, make: fn(&egui::Context, Space) -> S) -> Harness<'static, Drawn<S>> {
-    let app = AppState::new(Services::standalone(f.client.clone(), None), Some(f.space.clone()));
+    let app = AppState::new(Services::new(f.local.clone(), None), Some(f.space.clone()));
     // Steps of 1/60 s, as frames are: two clicks a step apart make a double-click.
     Harness::builder().with_size(egui::vec2(700.0, 500.0)).with_step_dt(1.0 / 60.0).build_ui_state(
         |ui, d: &mut Drawn<S>| {

@@ -3,7 +3,7 @@
 //! emptied title deletes), destroy on hover, "N items left", the All / Active / Completed
 //! filters, and "Clear completed" only when something is completed.
 
-use dxos_echo::{ObjectId, Space};
+use dxos_client::{ObjectId, Space};
 use eframe::egui;
 
 use super::plugin::{Contribution, Plugin, Registry, Surface, SurfaceRole};

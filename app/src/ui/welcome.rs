@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 
-use dxos_echo::Space;
+use dxos_client::{ClientError, Space};
 use eframe::egui;
 
-use crate::client::Client;
+use super::state::Services;
 
 /// What the first-run flow hands to the app when it is done.
 pub struct Ready {
@@ -24,29 +24,36 @@ enum Step {
 
 /// The first-run view.
 pub struct WelcomeView {
-    client: Arc<Client>,
+    services: Arc<Services>,
     step: Step,
 }
 
 impl WelcomeView {
     /// A first-run view for a profile with no identity.
-    pub fn new(client: Arc<Client>) -> Self {
-        Self { client, step: Step::AskName { name: String::new(), error: None } }
+    pub fn new(services: Arc<Services>) -> Self {
+        Self { services, step: Step::AskName { name: String::new(), error: None } }
     }
 
     fn start(&mut self, ctx: &egui::Context, name: String) {
         let (tx, rx) = channel();
-        let (client, ctx) = (self.client.clone(), ctx.clone());
-        // Key files and the store are written off the UI thread.
-        std::thread::spawn(move || {
+        let (services, ctx) = (self.services.clone(), ctx.clone());
+        // Key files and the store are written in a job, off the UI thread.
+        self.services.client.jobs().spawn("create your identity", move |_job| -> Result<(), ClientError> {
             let result = (|| {
-                client.create_identity(&name).map_err(|e| e.to_string())?;
-                let space = super::default_space(&client).map_err(|e| e.to_string())?;
-                let phrase = client.halo().recovery_phrase().map_err(|e| e.to_string())?;
+                services.client.create_identity(&name)?;
+                let space = services.local.first_space_or_create(super::DEFAULT_SPACE)?;
+                let phrase = services.client.recovery_phrase()?;
                 Ok((space, phrase))
-            })();
+            })()
+            .map_err(|e: ClientError| e.to_string());
+            let ok = result.is_ok();
             let _ = tx.send(result);
             ctx.request_repaint();
+            // With an identity, the node can start: peers find this device from now on.
+            if ok && let Err(e) = services.ensure_net() {
+                tracing::warn!("the network node did not start: {e}");
+            }
+            Ok(())
         });
         self.step = Step::Creating(rx);
     }
@@ -137,7 +144,7 @@ impl WelcomeView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Profile;
+    use dxos_client::{Local, Profile};
     use eframe::egui::accesskit::Role;
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
@@ -146,22 +153,22 @@ mod tests {
     fn first_run_creates_the_identity_and_shows_the_phrase() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let profile = Profile::new(Some(dir.path().join("p"))).unwrap_or_else(|e| panic!("{e}"));
-        let client = Arc::new(Client::open(&profile).unwrap_or_else(|e| panic!("{e}")));
-        let app =
-            super::super::state::AppState::new(super::super::state::Services::standalone(client.clone(), None), None);
+        let local = Arc::new(Local::open(&profile).unwrap_or_else(|e| panic!("{e}")));
+        let services = Services::new(local.clone(), None);
+        let app = super::super::state::AppState::new(services.clone(), None);
         let mut h = Harness::new_ui_state(
             |ui, state: &mut (WelcomeView, Option<Ready>, super::super::state::AppState)| {
                 if let Some(r) = state.0.ui(ui, &mut state.2) {
                     state.1 = Some(r);
                 }
             },
-            (WelcomeView::new(client.clone()), None, app),
+            (WelcomeView::new(services), None, app),
         );
         h.run();
         // No name, no way on.
         h.key_press(egui::Key::Enter);
         h.run();
-        assert!(client.halo().identity().is_none());
+        assert!(local.identity().is_none());
         h.get_by_role(Role::TextInput).focus();
         h.step();
         h.get_by_role(Role::TextInput).type_text("Ada Lovelace");
@@ -178,13 +185,13 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
         assert!(shown, "the recovery phrase screen appears");
-        let phrase = client.halo().recovery_phrase().unwrap_or_default();
+        let phrase = local.recovery_phrase().unwrap_or_default();
         let first = phrase.split_whitespace().next().unwrap_or_default().to_owned();
         h.get_by_label_contains(&format!("1. {first}"));
         h.get_by_label("I wrote it down").click();
         h.run();
         let ready = h.state().1.as_ref().map(|r| r.space.name());
         assert_eq!(ready.as_deref(), Some(super::super::DEFAULT_SPACE));
-        assert_eq!(client.halo().identity().map(|i| i.display_name), Some("Ada Lovelace".to_owned()));
+        assert_eq!(local.identity().map(|i| i.display_name), Some("Ada Lovelace".to_owned()));
     }
 }

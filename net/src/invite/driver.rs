@@ -18,6 +18,7 @@ use super::proto::{self, GuestJoin, HostOffer, HostState, JoinError, MAX_INVITE_
 use crate::replicate::driver::SessionEvent;
 use crate::replicate::framing;
 use crate::{Node, NodeEvent};
+use dxos_halo::PeerIdExt;
 
 /// The invitation protocol's stream protocol name.
 pub const INVITE_PROTOCOL: StreamProtocol = StreamProtocol::new("/dxos/invite/1");

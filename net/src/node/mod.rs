@@ -18,7 +18,6 @@ use std::time::Duration;
 use dxos_echo::Echo;
 use dxos_halo::{Halo, PublicKey, Role};
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
-use serde_json::json;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::replicate::driver::SessionEvent;
@@ -150,18 +149,6 @@ pub struct PeerInfo {
     pub transport: Transport,
 }
 
-impl PeerInfo {
-    /// As `dxos peers --json` prints it.
-    pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "peer_id": self.peer_id.to_base58(),
-            "device_key": self.device_key.map(|k| k.to_hex()),
-            "addrs": self.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-            "transport": self.transport.as_str(),
-        })
-    }
-}
-
 /// Someone online in a space: a connected device that proved it acts for a member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Presence {
@@ -218,47 +205,6 @@ pub enum NodeEvent {
         /// Why it failed (none: closed).
         error: Option<String>,
     },
-}
-
-impl NodeEvent {
-    /// As a `dxos serve` event line.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            NodeEvent::Listening { addr } => json!({"event": "listening", "addr": addr.to_string()}),
-            NodeEvent::Connected { peer, addr, transport } => json!({
-                "event": "connected", "peer_id": peer.to_base58(), "addr": addr.to_string(),
-                "transport": transport.as_str(),
-            }),
-            NodeEvent::Disconnected { peer } => json!({"event": "disconnected", "peer_id": peer.to_base58()}),
-            NodeEvent::Discovered { peer, addr } => {
-                json!({"event": "discovered", "peer_id": peer.to_base58(), "addr": addr.to_string()})
-            }
-            NodeEvent::Session { peer, event } => {
-                let peer = peer.to_base58();
-                match event {
-                    SessionEvent::Verified { space, member, role } => json!({
-                        "event": "verified", "peer_id": peer, "space": space.to_hex(),
-                        "member": member.to_hex(), "role": role.as_str(),
-                    }),
-                    SessionEvent::Denied { space, reason } => {
-                        json!({"event": "denied", "peer_id": peer, "space": space.to_hex(), "reason": reason})
-                    }
-                    SessionEvent::Synced { space } => {
-                        json!({"event": "synced", "peer_id": peer, "space": space.to_hex()})
-                    }
-                    SessionEvent::Refused { space } => {
-                        json!({"event": "refused", "peer_id": peer, "space": space.to_hex()})
-                    }
-                    SessionEvent::SameIdentity(same) => {
-                        json!({"event": "same_identity", "peer_id": peer, "same": same})
-                    }
-                }
-            }
-            NodeEvent::SessionEnded { peer, error } => {
-                json!({"event": "session_ended", "peer_id": peer.to_base58(), "error": error})
-            }
-        }
-    }
 }
 
 /// A fault of the node.

@@ -2,6 +2,7 @@
 //! ports kept from last time), and the task that runs it.
 
 use super::*;
+use dxos_halo::KeypairExt;
 
 pub(super) fn transport_err(e: impl std::fmt::Display) -> NetError {
     NetError::Transport(e.to_string())

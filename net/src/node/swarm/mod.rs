@@ -36,6 +36,7 @@ use super::{NetError, NodeConfig, NodeEvent, PeerInfo, Presence, REPLICATE_PROTO
 use crate::replicate::driver::{self, Context, SessionEvent};
 use addrs::{dial_patience, is_loopback, peer_of, without_peer};
 pub(super) use build::spawn;
+use dxos_halo::PeerIdExt;
 
 /// Commands from [`super::Node`].
 pub(super) enum Command {

@@ -2,6 +2,7 @@
 //! accepted) once the peer is connected, and what each reports (presence, first syncs).
 
 use super::*;
+use dxos_halo::PeerIdExt;
 
 impl Task {
     /// The peer with the smaller id opens the replication stream; the other accepts it.

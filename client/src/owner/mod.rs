@@ -1,10 +1,10 @@
-//! One owner per profile (CLI.md): the owner holds the store and serves the profile's socket;
-//! every other command goes through that socket, or, with no owner, opens the store for the
-//! length of one command. A temporary owner (`watch` with no owner) hands the profile over when
-//! the app or `serve` starts.
+//! One owner per profile (docs/cli.md): the owner holds the store and serves the profile's
+//! socket; every other process goes through that socket, or, with no owner, opens the store
+//! for the length of one call. A temporary owner (a long command with no owner) hands the
+//! profile over when the app or `serve` starts.
 //!
-//! The wire format is one JSON [`Request`] line in, [`Reply`] lines out. Nobody ever sees a lock
-//! error: a busy store is waited for.
+//! The wire format is one [`Request`] line in, [`Reply`] lines out,
+//! versioned ([`crate::wire`]). Nobody ever sees a lock error: a busy store is waited for.
 
 mod client;
 mod handover;
@@ -19,17 +19,17 @@ use std::sync::{Arc, LazyLock, Mutex, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
-use crate::client::{Client, OpenError};
-use crate::net::NetHost;
+use crate::error::{ClientError, Result};
+use crate::local::Local;
 use crate::profile::Profile;
-use crate::request::{CmdError, Kind, Reply, Request};
+use crate::types::{OwnerRole, WatchUpdate};
+use crate::wire::{self, Reply, Request, Response};
 pub use client::call;
 use client::*;
+pub(crate) use handover::unexpected;
 pub use handover::{acquire, long, watch};
-pub use server::Owner;
 use server::*;
+pub use server::{Owner, OwnerEvent};
 
 /// How long a command waits for a busy profile before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,27 +40,6 @@ const RETRY: Duration = Duration::from_millis(25);
 const HANDOVER_GRACE: Duration = Duration::from_secs(10);
 /// How long a connection may stay silent before its request line arrives.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What kind of owner holds a profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// The desktop app.
-    App,
-    /// `dxos serve`.
-    Serve,
-    /// A long command (`watch`) that found no owner; it hands over on request.
-    Temporary,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::App => "app",
-            Role::Serve => "serve",
-            Role::Temporary => "temporary",
-        }
-    }
-}
 
 /// Set by SIGINT/SIGTERM: long-running loops check it and finish cleanly.
 pub static STOP_SIGNAL: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
@@ -78,12 +57,7 @@ pub fn install_signal_handler() {
     });
 }
 
-fn stopping() -> bool {
+/// True once SIGINT or SIGTERM arrived (with [`install_signal_handler`]).
+pub fn stopping() -> bool {
     STOP_SIGNAL.load(Ordering::SeqCst)
-}
-
-/// Something the owner's main loop must act on.
-pub enum OwnerEvent {
-    /// A new owner asks this temporary owner to release the profile; answer on this stream.
-    Handover(UnixStream),
 }

@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::error::{ClientError, Result};
 
 /// Longest socket path we use in the profile folder (Linux allows 107 bytes).
 const MAX_SOCKET_PATH: usize = 100;
@@ -25,7 +25,10 @@ impl Profile {
         let dir = match dir {
             Some(d) => d,
             None => directories::ProjectDirs::from("org", "dxos", "dxos")
-                .context("cannot find the home folder for the default profile; pass --profile")?
+                .ok_or_else(|| {
+                    let e = std::io::Error::new(std::io::ErrorKind::NotFound, "no home folder");
+                    ClientError::io("cannot find the home folder for the default profile; pass --profile", e)
+                })?
                 .data_dir()
                 .join("default"),
         };
@@ -35,9 +38,9 @@ impl Profile {
     /// Creates the folder (private to the user) if needed.
     pub fn ensure(&self) -> Result<()> {
         fs::create_dir_all(&self.dir)
-            .with_context(|| format!("cannot create profile folder {}", self.dir.display()))?;
+            .map_err(|e| ClientError::io(format!("cannot create profile folder {}", self.dir.display()), e))?;
         fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot make {} private", self.dir.display()))?;
+            .map_err(|e| ClientError::io(format!("cannot make {} private", self.dir.display()), e))?;
         Ok(())
     }
 
