@@ -94,6 +94,8 @@ pub use types::*;
 
 /// The ECHO and HALO data types the client's API speaks in, as the client's own.
 pub use dxos_echo::{Object, ObjectId, Query, Space, Subscription, Task, TypedObject};
+/// Marks a thread that must never wait for the disk (a UI thread): see [`dxos_halo::storage_guard`].
+pub use dxos_halo::storage_guard::{Forbidden, forbid as forbid_storage};
 pub use dxos_halo::{PublicKey, Role};
 
 /// Live space handles and their pieces (in-process only): ordering, change callbacks.

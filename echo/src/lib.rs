@@ -14,6 +14,7 @@ mod echo;
 pub mod error;
 mod fields;
 mod index;
+pub mod load_gate;
 pub mod object;
 pub mod order;
 pub mod query;

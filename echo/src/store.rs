@@ -77,6 +77,7 @@ pub(crate) enum Msg {
 
 /// Creates ECHO's tables on a new store, or checks (and upgrades) the format of an existing one.
 pub(crate) fn init(db: &Database) -> Result<()> {
+    dxos_halo::storage_guard::check();
     let txn = db.begin_write()?;
     {
         let mut meta = txn.open_table(META)?;
@@ -106,6 +107,7 @@ pub(crate) type MaterializedRow = (String, Vec<u8>);
 /// A space's materialized objects, if they reflect its whole log (else `None`: after a crash
 /// they may lag behind, and the space must be loaded from its log).
 pub(crate) fn read_materialized(db: &Database, space: &SpaceKey) -> Result<Option<Vec<MaterializedRow>>> {
+    dxos_halo::storage_guard::check();
     let txn = db.begin_read()?;
     let Some(seq) = txn.open_table(MATERIALIZED)?.get(&space[..])?.map(|v| v.value()) else {
         return Ok(None);
@@ -136,6 +138,7 @@ pub(crate) fn read_materialized(db: &Database, space: &SpaceKey) -> Result<Optio
 
 /// Every space record in the store.
 pub(crate) fn read_records(db: &Database) -> Result<Vec<(SpaceKey, SpaceRecord)>> {
+    dxos_halo::storage_guard::check();
     let txn = db.begin_read()?;
     let table = txn.open_table(SPACES)?;
     let mut out = Vec::new();
@@ -156,6 +159,7 @@ pub(crate) struct Stored {
 
 /// Reads a space's snapshot and log tail.
 pub(crate) fn read_space(db: &Database, space: &SpaceKey) -> Result<Stored> {
+    dxos_halo::storage_guard::check();
     let txn = db.begin_read()?;
     let snaps = txn.open_table(SNAPSHOTS)?;
     let snapshot = match snaps.get(&space[..])? {
@@ -269,6 +273,7 @@ fn run(db: &Database, rx: Receiver<Msg>) {
 }
 
 fn write_batch(db: &Database, batch: &[Msg]) -> Result<()> {
+    dxos_halo::storage_guard::check();
     let txn = db.begin_write()?;
     {
         let mut log = txn.open_table(LOG)?;

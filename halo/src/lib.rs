@@ -18,6 +18,7 @@ pub mod keyring;
 pub mod keys;
 mod settle;
 pub mod space_members;
+pub mod storage_guard;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -21,6 +21,7 @@ fn storage<E: std::fmt::Display>(e: E) -> HaloError {
 
 /// Creates HALO's tables, or checks their format.
 pub(crate) fn init(db: &Database) -> Result<(), HaloError> {
+    crate::storage_guard::check();
     let txn = db.begin_write().map_err(storage)?;
     {
         let mut meta = txn.open_table(META).map_err(storage)?;
@@ -42,6 +43,7 @@ pub(crate) fn init(db: &Database) -> Result<(), HaloError> {
 
 /// Every stored credential (each decoded and signature-checked again: the disk is not trusted).
 pub(crate) fn read_credentials(db: &Database) -> Result<Vec<Credential>, HaloError> {
+    crate::storage_guard::check();
     let txn = db.begin_read().map_err(storage)?;
     let table = txn.open_table(CREDENTIALS).map_err(storage)?;
     let mut out = Vec::new();
@@ -63,6 +65,7 @@ pub(crate) type LocalKeys = ([u8; 32], [u8; 32]);
 
 /// The stored identity and device public keys, if this profile has an identity.
 pub(crate) fn read_local(db: &Database) -> Result<Option<LocalKeys>, HaloError> {
+    crate::storage_guard::check();
     let txn = db.begin_read().map_err(storage)?;
     let table = txn.open_table(LOCAL).map_err(storage)?;
     let get = |k: &str| -> Result<Option<[u8; 32]>, HaloError> {
@@ -88,6 +91,7 @@ pub(crate) fn write(
 ) -> Result<(), HaloError> {
     #[cfg(test)]
     gate::pass(db);
+    crate::storage_guard::check();
     let txn = db.begin_write().map_err(storage)?;
     {
         let mut table = txn.open_table(CREDENTIALS).map_err(storage)?;

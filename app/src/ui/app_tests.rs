@@ -328,3 +328,56 @@ fn the_sidebar_creates_renames_deletes_and_restores_spaces() {
     h.get_by_label("Ada (you)");
     h.get_by_label_contains("(this device)");
 }
+
+#[test]
+fn typing_into_a_space_that_is_still_loading_never_waits_for_it() {
+    // A space on disk, opened afresh so that it loads in the background.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let profile = Profile::new(Some(dir.path().join("p"))).unwrap_or_else(|e| panic!("{e}"));
+    let id = {
+        let local = Local::open(&profile).unwrap_or_else(|e| panic!("{e}"));
+        local.create_identity("Ada").unwrap_or_else(|e| panic!("{e}"));
+        let space = local.create_space("Big").unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..5 {
+            space.add_task(&format!("Task {i}")).unwrap_or_else(|e| panic!("{e}"));
+        }
+        local.flush().unwrap_or_else(|e| panic!("{e}"));
+        space.id()
+    };
+    let local = std::sync::Arc::new(Local::open(&profile).unwrap_or_else(|e| panic!("{e}")));
+    // The load cannot finish until the test lets it: a slow disk, as long as we like.
+    let held = dxos_echo::load_gate::hold(id);
+    let space = local.space_by_id(&id).unwrap_or_else(|e| panic!("{e}"));
+    assert!(space.is_loading());
+    let f = Fixture { dir, local, space: space.clone() };
+    let mut h = harness(&f, super::tasks::TasksView::new);
+    h.run();
+    h.get_by_label("Task 0"); // read from the stored rows meanwhile
+    h.get_by_label("New task").focus();
+    h.step();
+    h.get_by_label("New task").type_text("Tea");
+    h.step();
+    h.key_press(egui::Key::Enter);
+    // Had a frame waited for the load, it would wait forever: the load is held.
+    h.run();
+    assert!(space.is_loading(), "the frames did not wait for the load");
+    assert_eq!(h.state().view.as_ref().map(|v| v.waiting()), Some(1), "the new task waits in the queue");
+    assert!(h.get_by_label("New task").value().unwrap_or_default().is_empty(), "the input is ready for more");
+    drop(held);
+    wait_until(&mut h, "the space loads", |_| !space.is_loading());
+    wait_until(&mut h, "the queued task is written", |_| space.tasks().iter().any(|(_, t)| t.title == "Tea"));
+    wait_until(&mut h, "the view shows it", |h| h.query_by_label("Tea").is_some());
+    assert_eq!(space.tasks().len(), 6);
+}
+
+/// Steps until `done` (background work repaints), for up to 20 s.
+fn wait_until<S>(h: &mut Harness<'static, S>, what: &str, done: impl Fn(&Harness<'static, S>) -> bool) {
+    for _ in 0..2000 {
+        h.step();
+        if done(h) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{what}: it never happened");
+}

@@ -153,6 +153,7 @@ impl DemoApp {
 
     /// Draws one frame.
     pub fn frame(&mut self, ui: &mut egui::Ui) {
+        let _no_disk = dxos_client::forbid_storage("the demo's UI thread drawing a frame");
         if let Step::Pairing(rx) = &self.step {
             match rx.try_recv() {
                 Ok(Ok((a, b, paired))) => {

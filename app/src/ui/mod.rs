@@ -144,12 +144,11 @@ impl DxosApp {
         }
         app.filter = saved.filter;
         let stop = Arc::new(AtomicBool::new(false));
+        // Nothing here touches the disk: the snapshot and the space arrive from jobs.
+        let _no_disk = dxos_client::forbid_storage("the UI thread opening the app");
         app.start_refresh(ctx, stop.clone());
         let screen = if local.identity().is_some() {
-            match initial_space(&local, &saved) {
-                Ok(space) => app.space = Some(space),
-                Err(e) => app.notify(format!("Could not open a space: {e}")),
-            }
+            app.open_space_with(ctx, "open your space", move |local| initial_space(local, &saved));
             Screen::Main(layout::Layout::new(&registry, ctx, &app))
         } else {
             Screen::Welcome(welcome::WelcomeView::new(services))
@@ -164,6 +163,8 @@ impl DxosApp {
 
     /// Draws one frame.
     pub fn frame(&mut self, ui: &mut egui::Ui) {
+        // A frame never waits for the disk (debug builds check every store transaction).
+        let _no_disk = dxos_client::forbid_storage("the UI thread drawing a frame");
         self.app.begin_frame();
         if self.app.identity_changed {
             self.app.identity_changed = false;

@@ -312,11 +312,8 @@ impl AppState {
         });
     }
 
-    /// Starts the background refresh of the snapshot.
+    /// Starts the background refresh of the snapshot (the first one arrives in moments).
     pub fn start_refresh(&self, ctx: &egui::Context, stop: Arc<AtomicBool>) {
-        // The first one now, so the first frame has it.
-        let first = compute(&self.services, &SyncTracker::default());
-        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(first);
         spawn_refresher(self.services.clone(), self.shared.clone(), ctx.clone(), stop, Duration::from_millis(250));
     }
 
@@ -325,6 +322,10 @@ impl AppState {
         self.snapshot = self.shared.lock().unwrap_or_else(|e| e.into_inner()).clone();
         while let Ok(n) = self.notice_rx.try_recv() {
             self.notify(n);
+        }
+        // Background work that failed says so, by the job's name.
+        for f in self.services.client.jobs().take_failures() {
+            self.notify(format!("Could not {}: {}", f.name, f.message));
         }
         if let Some(rx) = &self.loading {
             match rx.try_recv() {
@@ -377,10 +378,20 @@ impl AppState {
 
     /// Opens the profile's first space, or makes one, off the UI thread (after a join).
     pub fn open_default_space(&mut self, ctx: &egui::Context) {
+        self.open_space_with(ctx, "open your space", |local| local.first_space_or_create(super::DEFAULT_SPACE));
+    }
+
+    /// Opens the space `find` finds, in a job named `what` (the view shows it once loaded).
+    pub fn open_space_with(
+        &mut self,
+        ctx: &egui::Context,
+        what: &str,
+        find: impl FnOnce(&Local) -> Result<Space, ClientError> + Send + 'static,
+    ) {
         let (tx, rx) = std::sync::mpsc::channel();
         let (local, ctx) = (self.services.local.clone(), ctx.clone());
-        self.services.client.jobs().spawn("open your space", move |_job| -> Result<(), ClientError> {
-            let _ = tx.send(local.first_space_or_create(super::DEFAULT_SPACE).map_err(|e| e.to_string()));
+        self.services.client.jobs().spawn(what, move |_job| -> Result<(), ClientError> {
+            let _ = tx.send(find(&local).map_err(|e| e.to_string()));
             ctx.request_repaint();
             Ok(())
         });

@@ -3,7 +3,8 @@
 //! applied on another thread, which also asks for a repaint), never per frame.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 use dxos_client::space::task_query;
 use dxos_client::{ObjectId, Space, Subscription, Task};
@@ -168,6 +169,42 @@ pub enum RowAction {
     Edit(ObjectId, String),
 }
 
+/// A write to run on the space, and what it was (for its error).
+type Write = (&'static str, Box<dyn FnOnce(&Space) -> Result<(), String> + Send>);
+
+/// How many writes may wait for a loading space; one more is refused with a message (a
+/// person cannot type that fast; a stuck load should not grow memory without end).
+pub const QUEUE_CAPACITY: usize = 1024;
+
+/// Writes made while the space loads, run in order by a job once it has loaded (a write
+/// needs the document; the frame never waits for it).
+struct WriteQueue {
+    tx: SyncSender<Write>,
+    waiting: Arc<AtomicUsize>,
+    errors: Receiver<String>,
+}
+
+impl WriteQueue {
+    fn start(space: Space, ctx: egui::Context) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Write>(QUEUE_CAPACITY);
+        let (err_tx, errors) = std::sync::mpsc::channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let w = waiting.clone();
+        dxos_client::Jobs::new().spawn(format!("save changes to {}", space.name()), move |_job| {
+            // Ends when the view (and its sender) is gone and every write is done.
+            for (what, write) in rx {
+                if let Err(e) = write(&space) {
+                    let _ = err_tx.send(format!("Could not {what}: {e}"));
+                }
+                w.fetch_sub(1, Ordering::AcqRel);
+                ctx.request_repaint();
+            }
+            Ok::<(), String>(())
+        });
+        Self { tx, waiting, errors }
+    }
+}
+
 /// What the task views share besides their drawing: the live rows, the new-item input, the
 /// title being edited, and the last error to show.
 pub struct TaskList {
@@ -183,6 +220,9 @@ pub struct TaskList {
     pub error: Option<String>,
     /// Whether saving an emptied title deletes the task (TodoMVC) or keeps the old title.
     empty_deletes: bool,
+    /// Writes waiting for the space to load (started on the first such write).
+    queue: Option<WriteQueue>,
+    ctx: egui::Context,
 }
 
 impl TaskList {
@@ -196,6 +236,47 @@ impl TaskList {
             editing: None,
             error,
             empty_deletes,
+            queue: None,
+            ctx: ctx.clone(),
+        }
+    }
+
+    /// Makes a change: at once when the space is loaded (ECHO writes in memory; its writer
+    /// thread does the disk I/O), else queued behind the load, in order, so the frame (a
+    /// keystroke) never waits for it. A failure shows as `Could not {what}: ...`.
+    pub fn write<E: std::fmt::Display>(
+        &mut self,
+        what: &'static str,
+        f: impl FnOnce(&Space) -> Result<(), E> + Send + 'static,
+    ) {
+        let queued = self.queue.as_ref().is_some_and(|q| q.waiting.load(Ordering::Acquire) > 0);
+        if !queued && !self.space().is_loading() {
+            let r = f(self.space());
+            self.report(r, what);
+            return;
+        }
+        let (space, ctx) = (self.space().clone(), self.ctx.clone());
+        let q = self.queue.get_or_insert_with(|| WriteQueue::start(space, ctx));
+        q.waiting.fetch_add(1, Ordering::AcqRel);
+        let write: Write = (what, Box::new(move |s: &Space| f(s).map_err(|e| e.to_string())));
+        match q.tx.try_send(write) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                q.waiting.fetch_sub(1, Ordering::AcqRel);
+                self.error = Some(format!("Could not {what}: too many changes are waiting for the space to open"));
+            }
+        }
+    }
+
+    /// Changes still waiting for the space to load.
+    pub fn waiting(&self) -> usize {
+        self.queue.as_ref().map(|q| q.waiting.load(Ordering::Acquire)).unwrap_or(0)
+    }
+
+    /// Takes failures of queued writes (call once a frame).
+    pub fn take_errors(&mut self) {
+        while let Some(e) = self.queue.as_ref().and_then(|q| q.errors.try_recv().ok()) {
+            self.error = Some(e);
         }
     }
 
@@ -217,11 +298,8 @@ impl TaskList {
         if title.is_empty() {
             return;
         }
-        let r = self.space().add_task(&title).map(|_| ());
-        if r.is_ok() {
-            self.input.clear();
-        }
-        self.report(r, "add the task");
+        self.input.clear();
+        self.write("add the task", move |s| s.add_task(&title).map(|_| ()));
     }
 
     /// Closes the title editor, saving (trimmed) when `save`.
@@ -231,27 +309,27 @@ impl TaskList {
             return;
         }
         let title = e.text.trim().to_owned();
-        let r = match (title.is_empty(), self.empty_deletes) {
-            (true, true) => self.space().delete(&e.id),
-            (true, false) => Ok(()),
-            (false, _) => self.space().rename_task(&e.id, &title).map(|_| ()),
-        };
-        self.report(r, "save the task");
+        let id = e.id;
+        match (title.is_empty(), self.empty_deletes) {
+            (true, true) => self.write("save the task", move |s| s.delete(&id)),
+            (true, false) => {}
+            (false, _) => self.write("save the task", move |s| s.rename_task(&id, &title).map(|_| ())),
+        }
     }
 
     /// Carries out a row's action.
     pub fn act(&mut self, a: RowAction) {
-        let r = match a {
-            RowAction::Toggle(id, done) => self.space().set_task_completed(&id, done).map(|_| ()),
-            RowAction::Delete(id) => self.space().delete(&id),
-            RowAction::Move(id, to) => self.space().move_task(&id, to),
+        match a {
+            RowAction::Toggle(id, done) => {
+                self.write("change the task", move |s| s.set_task_completed(&id, done).map(|_| ()))
+            }
+            RowAction::Delete(id) => self.write("delete the task", move |s| s.delete(&id)),
+            RowAction::Move(id, to) => self.write("move the task", move |s| s.move_task(&id, to)),
             RowAction::Edit(id, text) => {
                 self.finish_edit(true);
                 self.editing = Some(Editing::new(id, text));
-                Ok(())
             }
-        };
-        self.report(r, "change the task");
+        }
     }
 
     /// Ctrl+Z / Ctrl+Shift+Z on the space (see [`undo_keys`]).

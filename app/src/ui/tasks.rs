@@ -32,6 +32,11 @@ pub struct TasksView {
 }
 
 impl TasksView {
+    /// Changes made here still waiting for the space to load.
+    pub fn waiting(&self) -> usize {
+        self.list.waiting()
+    }
+
     /// A view of `space`'s tasks; changes (local or remote) ask `ctx` for a repaint.
     pub fn new(ctx: &egui::Context, space: Space) -> Self {
         // An emptied title keeps the old one.
@@ -137,6 +142,7 @@ impl TasksView {
 impl Surface for TasksView {
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
         self.list.model.refresh();
+        self.list.take_errors();
         let read_only = app.read_only();
         self.list.undo_keys(ui);
         ui.heading(self.list.model.space().name());

@@ -135,10 +135,7 @@ impl TodoMvcView {
                             .filter(|(_, t)| t.completed)
                             .map(|(id, _)| id.clone())
                             .collect();
-                        for id in done {
-                            let r = self.list.space().delete(&id);
-                            self.list.report(r, "clear completed tasks");
-                        }
+                        self.list.write("clear completed tasks", move |s| done.iter().try_for_each(|id| s.delete(id)));
                     }
                 });
             }
@@ -149,6 +146,7 @@ impl TodoMvcView {
 impl Surface for TodoMvcView {
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
         self.list.model.refresh();
+        self.list.take_errors();
         let read_only = app.read_only();
         self.list.undo_keys(ui);
         self.header(ui, read_only);
@@ -171,10 +169,9 @@ impl Surface for TodoMvcView {
                     .filter(|(_, t)| t.completed == all_done)
                     .map(|(id, _)| id.clone())
                     .collect();
-                for id in ids {
-                    let r = self.list.space().set_task_completed(&id, !all_done).map(|_| ());
-                    self.list.report(r, "update the task");
-                }
+                self.list.write("update the tasks", move |s| {
+                    ids.iter().try_for_each(|id| s.set_task_completed(id, !all_done).map(|_| ()))
+                });
             }
         }
         ui.separator();

@@ -12,8 +12,7 @@ impl SpaceInner {
         touched: Option<(&ObjectId, Hint)>,
         f: impl FnOnce(&mut TransactionMut, &MapRef, &MapRef) -> Result<R>,
     ) -> Result<R> {
-        let mut st = lock(&self.state);
-        let mut notes = self.ensure_loaded(&mut st)?;
+        let (mut st, mut notes) = self.ensure_loaded(lock(&self.state))?;
         if let Some((id, hint)) = touched {
             lock(&self.sink).known.push((id.clone(), hint));
         }
@@ -30,8 +29,7 @@ impl SpaceInner {
 
     /// Runs `f` on the state once the document is loaded (waiting for a background load).
     pub(super) fn with_doc<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R> {
-        let mut st = lock(&self.state);
-        let notes = self.ensure_loaded(&mut st)?;
+        let (mut st, notes) = self.ensure_loaded(lock(&self.state))?;
         let r = f(&mut st);
         drop(st);
         notify(notes);

@@ -4,6 +4,12 @@
 
 use super::*;
 
+use std::sync::MutexGuard;
+use std::sync::mpsc::TryRecvError;
+
+/// How often a writer waiting for a load looks whether the loader went away.
+const LOAD_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A document loaded from storage, observed into a sink, with its index built.
 pub(super) struct Loaded {
     pub(super) doc: Doc,
@@ -100,6 +106,7 @@ impl Space {
             dirty: foldhash::HashSet::default(),
             // Loaded from the log: the materialized rows (if any) may lag behind.
             rewrite_all: !is_new && persist.is_some(),
+            undo_wanted: false,
         };
         let space = Space::wrap(id, state, sink, persist, options);
         space.inner.sync_record();
@@ -121,6 +128,7 @@ impl Space {
                 persist,
                 next_id: AtomicU64::new(1),
                 options,
+                loaded: std::sync::Condvar::new(),
             }),
         }
     }
@@ -138,22 +146,29 @@ impl Space {
 }
 
 impl SpaceInner {
-    /// Waits for a background load, if one is under way, and installs its document.
-    pub(super) fn ensure_loaded(&self, st: &mut State) -> Result<Notes> {
-        if st.preview.is_none() {
-            return Ok(Vec::new());
-        }
-        let Some(rx) = st.loading.take() else {
-            return Err(EchoError::Corrupt(format!("space {} could not be loaded", self.id)));
-        };
-        match rx.recv() {
-            Ok(Ok(loaded)) => Ok(self.install(st, loaded)),
-            Ok(Err(e)) => {
-                tracing::error!("echo: space {} could not be loaded: {e}", self.id);
-                Err(e)
+    /// Waits for a background load, if one is under way, until its document is installed.
+    /// The state's lock is released while waiting (readers carry on from the stored rows);
+    /// the guard is handed back, locked, once the document is in.
+    pub(super) fn ensure_loaded<'a>(&'a self, mut st: MutexGuard<'a, State>) -> Result<(MutexGuard<'a, State>, Notes)> {
+        let mut notes = Vec::new();
+        while st.preview.is_some() {
+            let failed = || EchoError::Corrupt(format!("space {} could not be loaded", self.id));
+            match st.loading.as_ref().map(|rx| rx.try_recv()) {
+                // The loader failed earlier, or went away without an answer.
+                None | Some(Err(TryRecvError::Disconnected)) => return Err(failed()),
+                Some(Ok(Ok(loaded))) => notes.extend(self.install(&mut st, loaded)),
+                Some(Ok(Err(e))) => {
+                    st.loading = None;
+                    tracing::error!("echo: space {} could not be loaded: {e}", self.id);
+                    return Err(e);
+                }
+                // Not yet: wait (without the lock) for the loader to install it.
+                Some(Err(TryRecvError::Empty)) => {
+                    st = self.loaded.wait_timeout(st, LOAD_CHECK).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+                }
             }
-            Err(_) => Err(EchoError::Corrupt(format!("space {} could not be loaded", self.id))),
         }
+        Ok((st, notes))
     }
 
     /// Called by the background loader when it is done: installs the document if no one has.
@@ -175,6 +190,8 @@ impl SpaceInner {
             _ => Vec::new(),
         };
         drop(st);
+        // Writers waiting for the document go on (or learn that it failed).
+        self.loaded.notify_all();
         notify(notes);
     }
 
@@ -190,6 +207,9 @@ impl SpaceInner {
         st.snapshot_bytes = loaded.snapshot_bytes;
         st.preview = None;
         st.loading = None;
+        if st.undo_wanted && st.undo.is_none() {
+            st.undo = Some(undo_manager(&st.doc, &st.objects, &st.props));
+        }
         let State { subs, index, doc, objects, .. } = st;
         let reader = Reader::Doc(doc.transact(), objects);
         let mut notes = Vec::new();

@@ -109,6 +109,8 @@ pub(crate) struct SpaceInner {
     persist: Option<(Arc<Database>, Sender<Msg>)>,
     next_id: AtomicU64,
     options: SpaceOptions,
+    /// Signalled when a background load installed its document (or failed).
+    loaded: std::sync::Condvar,
 }
 
 struct State {
@@ -135,6 +137,8 @@ struct State {
     dirty: foldhash::HashSet<ObjectId>,
     /// The materialized rows may be stale (loaded from the log): rewrite them all.
     rewrite_all: bool,
+    /// Undo was asked for while the document loaded: the manager is made when it is installed.
+    undo_wanted: bool,
 }
 
 type Notes = Vec<(Callback, Change)>;
@@ -240,11 +244,13 @@ impl Space {
             loading: Some(rx),
             dirty: foldhash::HashSet::default(),
             rewrite_all: false,
+            undo_wanted: false,
         };
         let db = persist.0.clone();
         let space = Space::wrap(id, state, sink.clone(), Some(persist), options);
         let weak = Arc::downgrade(&space.inner);
         let spawned = std::thread::Builder::new().name("echo-load".into()).spawn(move || {
+            crate::load_gate::wait(&id);
             // Hold the database only while reading, so closing the store does not wait for decoding.
             let stored = store::read_space(&db, id.as_bytes());
             drop(db);
@@ -506,6 +512,14 @@ impl Space {
     /// Starts keeping an undo history of local changes (from now on), if not kept yet. Undo
     /// costs some time on every transaction, so spaces keep none until a UI asks for it.
     pub fn enable_undo(&self) -> Result<()> {
+        {
+            // Still loading: undo starts with the loaded document (asking never waits for it).
+            let mut st = lock(&self.inner.state);
+            if st.preview.is_some() {
+                st.undo_wanted = true;
+                return Ok(());
+            }
+        }
         self.inner.with_doc(|st| {
             if st.undo.is_none() {
                 st.undo = Some(undo_manager(&st.doc, &st.objects, &st.props));

@@ -59,8 +59,7 @@ impl Space {
 impl SpaceInner {
     pub(super) fn apply(&self, bytes: &[u8], origin: UpdateOrigin) -> Result<()> {
         let update = decode_update(bytes)?;
-        let mut st = lock(&self.state);
-        let mut notes = self.ensure_loaded(&mut st)?;
+        let (mut st, mut notes) = self.ensure_loaded(lock(&self.state))?;
         let (doc, objects) = (st.doc.clone(), st.objects.clone());
         let applied = observing_ids(&objects, &self.sink, || {
             catch_unwind(AssertUnwindSafe(|| {
