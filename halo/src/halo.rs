@@ -120,6 +120,10 @@ pub struct Halo {
     /// before listeners are told.
     writer: Arc<Mutex<()>>,
     listeners: Arc<Mutex<Vec<(u64, ChangeCallback)>>>,
+    /// This identity's role in each space, as of the last change: what [`Halo::my_role`]
+    /// answers while a writer holds the state (a peer's batch of credentials), so the UI,
+    /// which asks every frame, never waits for one.
+    my_roles: Arc<Mutex<HashMap<PublicKey, Role>>>,
 }
 
 fn check_name(name: &str) -> Result<&str, HaloError> {
@@ -156,6 +160,7 @@ impl Halo {
             inner: Arc::new(Mutex::new(Inner { local, identities: HashMap::new(), spaces: HashMap::new() })),
             writer: Arc::default(),
             listeners: Arc::default(),
+            my_roles: Arc::default(),
         };
         let creds = store::read_credentials(&db)?;
         {
@@ -163,6 +168,7 @@ impl Halo {
             for c in creds {
                 Self::route(&mut inner, c);
             }
+            halo.publish_roles(&inner);
         }
         Ok(halo)
     }
@@ -467,6 +473,7 @@ impl Halo {
         let mut inner = self.lock();
         let r = Self::route(&mut inner, c.clone())
             .ok_or_else(|| VerifyError::WrongKind("neither an identity nor a space credential".into()))??;
+        self.publish_roles(&inner);
         drop(inner);
         if r != Applied::Duplicate {
             store::write(&self.db, &[c], None)?;
@@ -476,21 +483,37 @@ impl Halo {
         Ok(r)
     }
 
+    /// Keeps [`Halo::my_roles`] up to date (after every change of the state).
+    fn publish_roles(&self, inner: &Inner) {
+        let roles: HashMap<PublicKey, Role> = match inner.local.as_ref() {
+            Some(local) => inner
+                .spaces
+                .iter()
+                .filter_map(|(id, s)| s.role_of(&local.identity).filter(|r| *r != Role::Removed).map(|r| (*id, r)))
+                .collect(),
+            None => HashMap::new(),
+        };
+        *self.my_roles.lock().unwrap_or_else(|e| e.into_inner()) = roles;
+    }
+
     /// Takes credentials from a peer in one write, with one change notification; returns
     /// how many were new. Invalid ones are skipped (a peer's verified batch may still hold
     /// credentials about other spaces' scopes HALO does not track).
     pub fn apply_all(&self, creds: Vec<Credential>) -> Result<usize, HaloError> {
         let writing = self.begin_write();
-        let mut inner = self.lock();
         let mut fresh = Vec::new();
         for c in creds {
-            if let Some(Ok(r)) = Self::route(&mut inner, c.clone())
+            // The state is locked for one credential at a time: a reader (the UI, every
+            // frame) waits for one, never for a peer's whole batch. Other writers still wait
+            // for the batch (`writing`).
+            let routed = Self::route(&mut self.lock(), c.clone());
+            if let Some(Ok(r)) = routed
                 && r != Applied::Duplicate
             {
                 fresh.push(c);
             }
         }
-        drop(inner);
+        self.publish_roles(&self.lock());
         if fresh.is_empty() {
             return Ok(0);
         }

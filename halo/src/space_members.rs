@@ -30,6 +30,9 @@ pub struct SpaceState {
     space: PublicKey,
     received: BTreeMap<(u64, CredentialId), Credential>,
     identities: HashMap<Key32, IdentityState>,
+    /// Member keys already checked to be curve points (recomputing meets each again; the
+    /// check is the costly part of a recompute with many members).
+    keys: HashMap<Key32, PublicKey>,
     // Derived by `recompute`:
     genesis: Option<CredentialId>,
     members: BTreeMap<Key32, Member>,
@@ -43,6 +46,7 @@ impl SpaceState {
             space,
             received: BTreeMap::new(),
             identities: HashMap::new(),
+            keys: HashMap::new(),
             genesis: None,
             members: BTreeMap::new(),
             status: HashMap::new(),
@@ -171,7 +175,14 @@ impl SpaceState {
     }
 
     fn set_role(&mut self, identity: &Key32, role: Role) {
-        let Ok(key) = PublicKey::from_bytes(identity) else { return };
+        let key = match self.keys.get(identity) {
+            Some(k) => *k,
+            None => {
+                let Ok(k) = PublicKey::from_bytes(identity) else { return };
+                self.keys.insert(*identity, k);
+                k
+            }
+        };
         self.members.entry(*identity).or_insert(Member { identity: key, role, display_name: None }).role = role;
     }
 

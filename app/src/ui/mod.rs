@@ -27,7 +27,6 @@ pub mod welcome;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use dxos_client::owner::{self, Owner};
 use dxos_client::{ClientError, Local, NetOptions, OwnerRole, Profile, PublicKey, Space};
@@ -80,9 +79,7 @@ pub fn run(profile: &Profile) -> Result<(), ClientError> {
             let ctx = cc.egui_ctx.clone();
             // SIGINT/SIGTERM close the window, so the owner flushes on the way out.
             services.client.jobs().spawn("close on a signal", move |_job| -> Result<(), ClientError> {
-                while !owner::stopping() {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
+                owner::wait_for_signal().map_err(|e| ClientError::io("cannot wait for signals", e))?;
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 ctx.request_repaint();
                 Ok(())

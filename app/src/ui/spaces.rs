@@ -173,30 +173,39 @@ impl Surface for MembersSection {
         let Some(space) = app.space.as_ref().map(|s| s.id()) else { return };
         let me = app.snapshot.identity.as_ref().map(|i| i.identity_key);
         let manage = matches!(app.role(), Some(Role::Owner | Role::Admin));
-        let members = app.snapshot.members_of(&space).to_vec();
-        for m in members {
-            ui.horizontal(|ui| {
-                super::state::online_dot(ui, m.online);
-                let name = if m.name.is_empty() { m.identity.fingerprint() } else { m.name.clone() };
-                let you = if Some(m.identity) == me { " (you)" } else { "" };
-                ui.label(format!("{name}{you}"));
-                ui.label(egui::RichText::new(m.role.as_str()).weak());
-                if manage && Some(m.identity) != me && m.role != Role::Owner {
-                    let asking = self.confirm == Some(m.identity);
-                    let text = if asking { "Really remove?" } else { "Remove" };
-                    if ui.small_button(text).clicked() {
-                        if asking {
-                            let who = m.identity;
-                            app.spawn_write(ui.ctx(), "remove the member", move |c| {
-                                c.remove_member(&space.to_string(), who)
-                            });
-                            self.confirm = None;
-                        } else {
-                            self.confirm = Some(m.identity);
+        let snapshot = app.snapshot.clone();
+        let members = snapshot.members_of(&space);
+        // A space may have many members: only the rows in view are drawn.
+        let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
+        egui::ScrollArea::vertical().id_salt("members").max_height(row * 12.0).show_rows(
+            ui,
+            row,
+            members.len(),
+            |ui, rows| {
+                for m in &members[rows] {
+                    ui.horizontal(|ui| {
+                        super::state::online_dot(ui, m.online);
+                        let you = if Some(m.identity) == me { " (you)" } else { "" };
+                        ui.label(format!("{}{you}", m.name));
+                        ui.label(egui::RichText::new(m.role.as_str()).weak());
+                        if manage && Some(m.identity) != me && m.role != Role::Owner {
+                            let asking = self.confirm == Some(m.identity);
+                            let text = if asking { "Really remove?" } else { "Remove" };
+                            if ui.small_button(text).clicked() {
+                                if asking {
+                                    let who = m.identity;
+                                    app.spawn_write(ui.ctx(), "remove the member", move |c| {
+                                        c.remove_member(&space.to_string(), who)
+                                    });
+                                    self.confirm = None;
+                                } else {
+                                    self.confirm = Some(m.identity);
+                                }
+                            }
                         }
-                    }
+                    });
                 }
-            });
-        }
+            },
+        );
     }
 }

@@ -65,7 +65,8 @@ pub struct SpaceRow {
 pub struct MemberRow {
     /// Their identity.
     pub identity: PublicKey,
-    /// Their name.
+    /// Their name (their key's fingerprint words when they have none), computed in the
+    /// background, not per frame.
     pub name: String,
     /// Their role.
     pub role: Role,
@@ -147,7 +148,12 @@ fn compute(services: &Services, sync: &SyncTracker) -> Snapshot {
         .map(|(space, list)| {
             let rows = list
                 .into_iter()
-                .map(|m| MemberRow { online: m.online, identity: m.identity_key, name: m.display_name, role: m.role })
+                .map(|m| MemberRow {
+                    online: m.online,
+                    name: if m.display_name.is_empty() { m.identity_key.fingerprint() } else { m.display_name },
+                    identity: m.identity_key,
+                    role: m.role,
+                })
                 .collect();
             (space, rows)
         })

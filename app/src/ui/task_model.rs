@@ -10,6 +10,10 @@ use dxos_client::space::task_query;
 use dxos_client::{ObjectId, Space, Subscription, Task};
 use eframe::egui;
 
+/// Lists up to this long are re-read in the frame (well under a millisecond); longer ones
+/// are re-read by a job, and the view shows the previous rows until they arrive.
+pub const READ_IN_FRAME: usize = 1000;
+
 /// The live task list of a space.
 pub struct TaskModel {
     space: Space,
@@ -17,7 +21,34 @@ pub struct TaskModel {
     completed: usize,
     stale: Arc<AtomicBool>,
     generation: u64,
-    _sub: Subscription,
+    reader: Option<Reader>,
+    ctx: egui::Context,
+    sub: Subscription,
+}
+
+/// A job that re-reads a long list off the UI thread.
+struct Reader {
+    /// Asks for a re-read (capacity 1: one asked for and not begun covers any more).
+    want: SyncSender<()>,
+    rows: Receiver<Vec<(ObjectId, Task)>>,
+}
+
+impl Reader {
+    fn start(space: Space, ctx: egui::Context) -> Self {
+        let (want, want_rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let (tx, rows) = std::sync::mpsc::channel();
+        dxos_client::Jobs::new().spawn(format!("read the tasks of {}", space.name()), move |_job| {
+            // Ends when the view (and its sender) is gone.
+            for () in want_rx {
+                if tx.send(space.tasks()).is_err() {
+                    break;
+                }
+                ctx.request_repaint();
+            }
+            Ok::<(), String>(())
+        });
+        Self { want, rows }
+    }
 }
 
 impl TaskModel {
@@ -29,18 +60,36 @@ impl TaskModel {
             s.store(true, Ordering::Release);
             c.request_repaint();
         });
-        Self { space, rows: Vec::new(), completed: 0, stale, generation: 0, _sub: sub }
+        Self { space, rows: Vec::new(), completed: 0, stale, generation: 0, reader: None, ctx: ctx.clone(), sub }
     }
 
-    /// Re-reads the rows if they changed; returns whether they did.
+    /// Takes the rows if they changed (re-reading a short list now, a long one in a job);
+    /// returns whether they did.
     pub fn refresh(&mut self) -> bool {
-        if !self.stale.swap(false, Ordering::AcqRel) {
-            return false;
+        let mut changed = false;
+        if let Some(rows) = self.reader.as_ref().and_then(|r| r.rows.try_iter().last()) {
+            self.set_rows(rows);
+            changed = true;
         }
-        self.rows = self.space.tasks();
+        if !self.stale.swap(false, Ordering::AcqRel) {
+            return changed;
+        }
+        // Short: read now. Long (the subscription counts without reading): a job reads it,
+        // from now on (so an older result never arrives after a newer one).
+        if self.reader.is_none() && self.sub.len() <= READ_IN_FRAME {
+            self.set_rows(self.space.tasks());
+            return true;
+        }
+        let (space, ctx) = (self.space.clone(), self.ctx.clone());
+        let reader = self.reader.get_or_insert_with(|| Reader::start(space, ctx));
+        let _ = reader.want.try_send(());
+        changed
+    }
+
+    fn set_rows(&mut self, rows: Vec<(ObjectId, Task)>) {
+        self.rows = rows;
         self.completed = self.rows.iter().filter(|(_, t)| t.completed).count();
         self.generation += 1;
-        true
     }
 
     /// Bumped each time the rows change (views cache what they derive from it).
@@ -250,7 +299,9 @@ impl TaskList {
         f: impl FnOnce(&Space) -> Result<(), E> + Send + 'static,
     ) {
         let queued = self.queue.as_ref().is_some_and(|q| q.waiting.load(Ordering::Acquire) > 0);
-        if !queued && !self.space().is_loading() {
+        // Loaded and free: write now. Loading, or a writer (a peer's update) holds the space:
+        // queue it, in order, rather than wait in the frame.
+        if !queued && self.space().try_is_loading() == Some(false) {
             let r = f(self.space());
             self.report(r, what);
             return;

@@ -57,6 +57,15 @@ pub fn install_signal_handler() {
     });
 }
 
+/// Blocks until SIGINT or SIGTERM arrives (for a thread that closes a window on one), then
+/// sets [`STOP_SIGNAL`].
+pub fn wait_for_signal() -> std::io::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+    let _ = signals.forever().next();
+    STOP_SIGNAL.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
 /// True once SIGINT or SIGTERM arrived (with [`install_signal_handler`]).
 pub fn stopping() -> bool {
     STOP_SIGNAL.load(Ordering::SeqCst)

@@ -32,7 +32,6 @@ impl Owner {
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)
             .map_err(|e| ClientError::io(format!("cannot listen on {}", socket.display()), e))?;
-        listener.set_nonblocking(true).map_err(|e| ClientError::io("cannot set up the socket", e))?;
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             role,
@@ -60,6 +59,8 @@ impl Owner {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.local.stop_node();
         if let Some(a) = self.accept.take() {
+            // The accept loop waits in `accept`: a connection of our own wakes it to see `stop`.
+            let _ = UnixStream::connect(&self.socket);
             let _ = a.join();
         }
         let conns = std::mem::take(&mut *self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()));
@@ -76,10 +77,13 @@ impl Owner {
 }
 
 pub(super) fn accept_loop(listener: UnixListener, local: Arc<Local>, shared: Arc<Shared>) {
-    while !shared.stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
+    // Blocks in `accept` (no polling); `Owner::stop` connects once to wake it.
+    for incoming in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        match incoming {
+            Ok(stream) => {
                 let Ok(keep) = stream.try_clone() else {
                     continue;
                 };
@@ -89,9 +93,6 @@ pub(super) fn accept_loop(listener: UnixListener, local: Arc<Local>, shared: Arc
                 conns.retain(|(_, h)| !h.is_finished());
                 conns.push((keep, handle));
             }
-            // The listener is non-blocking so that `stop` is seen; a new connection waits at
-            // most this long.
-            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => {
                 tracing::warn!("owner socket: accept failed: {e}");
                 std::thread::sleep(Duration::from_millis(50));

@@ -120,6 +120,7 @@ impl Space {
         persist: Option<(Arc<Database>, Sender<Msg>)>,
         options: SpaceOptions,
     ) -> Space {
+        let last_name = Mutex::new(state.record.name.clone());
         Space {
             inner: Arc::new(SpaceInner {
                 id,
@@ -129,6 +130,7 @@ impl Space {
                 next_id: AtomicU64::new(1),
                 options,
                 loaded: std::sync::Condvar::new(),
+                last_name,
             }),
         }
     }

@@ -111,6 +111,8 @@ pub(crate) struct SpaceInner {
     options: SpaceOptions,
     /// Signalled when a background load installed its document (or failed).
     loaded: std::sync::Condvar,
+    /// The name as last read (see [`Space::name`]).
+    last_name: Mutex<String>,
 }
 
 struct State {
@@ -271,9 +273,28 @@ impl Space {
         self.inner.id
     }
 
-    /// The space's name (`space.name`).
+    /// The space's name (`space.name`). Never waits for a writer: while one holds the space
+    /// (a peer's large update being applied), the name as last read.
     pub fn name(&self) -> String {
-        lock(&self.inner.state).record.name.clone()
+        match self.inner.state.try_lock() {
+            Ok(st) => {
+                let name = st.record.name.clone();
+                lock(&self.inner.last_name).clone_from(&name);
+                name
+            }
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().record.name.clone(),
+            Err(std::sync::TryLockError::WouldBlock) => lock(&self.inner.last_name).clone(),
+        }
+    }
+
+    /// Whether the space is still loading, without waiting: `None` while a writer holds it
+    /// (a write now would wait for that writer).
+    pub fn try_is_loading(&self) -> Option<bool> {
+        match self.inner.state.try_lock() {
+            Ok(st) => Some(st.preview.is_some()),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner().preview.is_some()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Renames the space.

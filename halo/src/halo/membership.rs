@@ -104,6 +104,7 @@ impl Halo {
         for c in creds {
             Self::route(&mut inner, c);
         }
+        self.publish_roles(&inner);
         drop((inner, writing));
         self.notify();
         Ok(())
@@ -299,7 +300,15 @@ impl Halo {
 
     /// This identity's role in a space (`None`: not a member, or removed).
     pub fn my_role(&self, space: &PublicKey) -> Option<Role> {
-        let inner = self.lock();
+        // Fresh from the state when it is free; while a writer holds it (a peer's batch of
+        // credentials), as of the last change: the UI asks every frame and must not wait.
+        let inner = match self.inner.try_lock() {
+            Ok(inner) => inner,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return self.my_roles.lock().unwrap_or_else(|e| e.into_inner()).get(space).copied();
+            }
+        };
         let me = inner.local.as_ref()?.identity;
         inner.spaces.get(space)?.role_of(&me).filter(|r| *r != Role::Removed)
     }

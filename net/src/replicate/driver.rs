@@ -6,6 +6,8 @@
 //! update listeners, HALO's changes (a new space, a revocation) through its change listener.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dxos_echo::{Echo, UpdateListener, UpdateOrigin};
 use dxos_halo::{Halo, PublicKey, Role};
@@ -77,7 +79,19 @@ pub enum SessionError {
     /// The peer id is not an ed25519 key.
     #[error("peer key: {0}")]
     PeerKey(String),
+    /// A queue of the session filled up (the peer does not read, or local edits come faster
+    /// than the link carries them). The session ends; the next one (moments later) starts
+    /// from state vectors, so nothing is lost and no queue grows without bound.
+    #[error("overloaded: {0}")]
+    Overloaded(&'static str),
 }
+
+/// Frames waiting for the writer task. Full: the peer has not taken this many frames, and
+/// the session ends ([`SessionError::Overloaded`]) rather than hold more.
+pub const OUT_CAPACITY: usize = 1024;
+/// Local news (edits to the session's spaces, HALO changes) waiting for the driver. Full:
+/// the session ends ([`SessionError::Overloaded`]); the next one syncs from state vectors.
+pub const LOCAL_CAPACITY: usize = 4096;
 
 /// What a session needs of the profile.
 #[derive(Clone)]
@@ -104,16 +118,21 @@ struct Driver {
     /// Tags the updates applied from this peer.
     source: u64,
     listeners: HashMap<PublicKey, UpdateListener>,
-    local_tx: mpsc::UnboundedSender<Local>,
-    out: mpsc::UnboundedSender<Vec<u8>>,
+    local_tx: mpsc::Sender<Local>,
+    /// Set when local news did not fit in its queue.
+    overflowed: Arc<AtomicBool>,
+    out: mpsc::Sender<Vec<u8>>,
     report: Box<dyn Fn(SessionEvent) + Send>,
 }
 
 impl Driver {
     fn listen(&mut self, space: &dxos_echo::Space) {
-        let (id, tx) = (space.id(), self.local_tx.clone());
+        let (id, tx, overflowed) = (space.id(), self.local_tx.clone(), self.overflowed.clone());
+        // Called by whoever wrote (a UI thread too): it never waits for the session.
         let l = space.on_update(move |u, origin| {
-            let _ = tx.send(Local::Update(id, u.to_vec(), origin));
+            if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(Local::Update(id, u.to_vec(), origin)) {
+                overflowed.store(true, Ordering::Release);
+            }
         });
         self.listeners.insert(id, l);
     }
@@ -140,13 +159,17 @@ impl Driver {
         self.spaces.insert(space.id(), space);
     }
 
-    /// Does what the session says; a peer's bad sync data ends the session.
-    fn act(&mut self, actions: Vec<Action>) -> Result<(), ProtoError> {
+    /// Does what the session says; a peer's bad sync data ends the session, as does a full
+    /// outgoing queue.
+    fn act(&mut self, actions: Vec<Action>) -> Result<(), SessionError> {
         for a in actions {
             match a {
-                Action::Send(w) => {
-                    let _ = self.out.send(w.encode());
-                }
+                Action::Send(w) => match self.out.try_send(w.encode()) {
+                    Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        return Err(SessionError::Overloaded("the peer has not read 1024 frames"));
+                    }
+                },
                 Action::Echo(work) => {
                     let Some(space) = self.spaces.get(&work.space()).cloned() else {
                         tracing::warn!(space = %work.space(), "the session asked for a space it was not given");
@@ -179,7 +202,7 @@ impl Driver {
     }
 
     /// HALO changed: identity and memberships are checked again; new spaces are taken up.
-    fn refresh(&mut self) -> Result<(), ProtoError> {
+    fn refresh(&mut self) -> Result<(), SessionError> {
         if let Some(state) = self.ctx.halo.identity_state() {
             let a = self.session.update_identity(state);
             self.act(a)?;
@@ -222,7 +245,7 @@ where
 {
     let local = ctx.halo.device_key().ok_or(SessionError::NoIdentity)?.public();
     let (mut sink, mut stream) = StreamExt::split::<tokio_util::bytes::Bytes>(framing::framed(io, ctx.max_message));
-    let (out, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (out, mut out_rx) = mpsc::channel::<Vec<u8>>(OUT_CAPACITY);
     let writer = tokio::spawn(async move {
         while let Some(bytes) = out_rx.recv().await {
             BYTES_SENT.fetch_add(bytes.len() as u64 + 4, std::sync::atomic::Ordering::Relaxed);
@@ -230,10 +253,13 @@ where
         }
         sink.close().await
     });
-    let (local_tx, mut local_rx) = mpsc::unbounded_channel();
-    let halo_tx = local_tx.clone();
+    let (local_tx, mut local_rx) = mpsc::channel(LOCAL_CAPACITY);
+    let overflowed = Arc::new(AtomicBool::new(false));
+    let (halo_tx, halo_overflowed) = (local_tx.clone(), overflowed.clone());
     let _halo_listener = ctx.halo.on_change(move || {
-        let _ = halo_tx.send(Local::Halo);
+        if let Err(mpsc::error::TrySendError::Full(_)) = halo_tx.try_send(Local::Halo) {
+            halo_overflowed.store(true, Ordering::Release);
+        }
     });
     let mut driver = Driver {
         session: Session::new(local, peer_device, source, Vec::new()),
@@ -243,6 +269,7 @@ where
         source,
         listeners: HashMap::new(),
         local_tx,
+        overflowed: overflowed.clone(),
         out,
         report: Box::new(report),
     };
@@ -260,9 +287,12 @@ where
     let started = driver.act(start);
 
     let result = if let Err(e) = started {
-        Err(SessionError::Protocol(e))
+        Err(e)
     } else {
         loop {
+            if overflowed.load(Ordering::Acquire) {
+                break Err(SessionError::Overloaded("local edits came faster than the link carried them"));
+            }
             // Local news first: a membership change (a removal, a revocation) made before an edit
             // is queued before it, so it is acted on before any frame from the peer is answered
             // with a state that holds the edit. Unbiased, a removed member's sync request could be
@@ -277,17 +307,17 @@ where
                         };
                         let a = driver.session.local_update(&space, &update, source);
                         if let Err(e) = driver.act(a) {
-                            break Err(SessionError::Protocol(e));
+                            break Err(e);
                         }
                     }
                     Local::Halo => if let Err(e) = driver.refresh() {
-                        break Err(SessionError::Protocol(e));
+                        break Err(e);
                     },
                 },
                 frame = stream.next() => match frame {
-                    Some(Ok(bytes)) => match driver.session.receive(&bytes).and_then(|a| driver.act(a)) {
+                    Some(Ok(bytes)) => match driver.session.receive(&bytes).map_err(SessionError::from).and_then(|a| driver.act(a)) {
                         Ok(()) => {}
-                        Err(e) => break Err(SessionError::Protocol(e)),
+                        Err(e) => break Err(e),
                     },
                     Some(Err(e)) => break Err(SessionError::Io(e)),
                     None => break Ok(()),
