@@ -37,9 +37,9 @@ fn an_update_from_outside_shows_after_one_frame_in_both_views() {
     let f = fixture();
     f.space.add_task("Milk").ok();
     let mut h = app_harness(&f);
-    h.run();
+    // The space opens in a job: wait for it.
+    wait_for_label(&mut h, "Milk");
     h.get_by_label("Tasks");
-    h.get_by_label("Milk");
     apply_from_elsewhere(&f.space, peer_update(&f.space, "From a peer"));
     h.step();
     h.get_by_label("From a peer");
@@ -52,8 +52,9 @@ fn an_update_from_outside_shows_after_one_frame_in_both_views() {
     h.step();
     h.get_by_label("Another");
     h.get_by_label("3 items left");
-    // The sidebar lists the space, the identity and the sync state.
-    h.get_by_label("Groceries");
+    // The sidebar lists the space, the identity and the sync state (its snapshot comes
+    // from a job).
+    wait_for_label(&mut h, "Groceries");
     h.get_by_label("Ada");
     h.get_by_label_contains("Offline");
 }
@@ -246,7 +247,9 @@ fn the_app_reopens_where_it_was_left() {
             },
             None,
         );
-        h.run();
+        // The sidebar's snapshot and the first space arrive from jobs: wait for them.
+        wait_until(&mut h, "the sidebar", |h| h.query_by_label("Work").is_some());
+        wait_until(&mut h, "the first space", |h| h.state().as_ref().is_some_and(|a| a.state().space.is_some()));
         h.get_by_label("Work").click();
         // The space opens off the UI thread: wait for it.
         for _ in 0..2000 {
@@ -256,11 +259,11 @@ fn the_app_reopens_where_it_was_left() {
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        h.run();
+        h.run_steps(8);
         h.get_by_label("TodoMVC").click();
-        h.run();
+        h.run_steps(8);
         h.get_by_label("Active").click();
-        h.run();
+        h.run_steps(8);
         h.get_by_label("Report");
         let app = h.state_mut().as_mut().unwrap_or_else(|| panic!("no app"));
         eframe::App::save(app, &mut storage);
@@ -276,8 +279,7 @@ fn the_app_reopens_where_it_was_left() {
         },
         None,
     );
-    h.run();
-    h.get_by_label("Report");
+    wait_until(&mut h, "the saved space", |h| h.query_by_label("Report").is_some());
     h.get_by_label("todos");
     let state = h.state().as_ref().map(|a| (a.state().view.clone(), a.state().filter));
     assert_eq!(state, Some(("todomvc".to_owned(), super::state::Filter::Active)));
@@ -288,9 +290,11 @@ fn the_app_reopens_where_it_was_left() {
 fn the_sidebar_creates_renames_deletes_and_restores_spaces() {
     let f = fixture();
     let mut h = app_harness(&f);
-    h.run();
+    // The first space opens in a job: wait for it.
+    wait_until(&mut h, "the first space", |h| h.state().as_ref().is_some_and(|a| a.state().space.is_some()));
+    h.run_steps(8);
     h.get_by_label("New space").click();
-    h.run();
+    h.run_steps(8);
     h.get_by_label("New space name").focus();
     h.step();
     h.get_by_label("New space name").type_text("Holidays");
@@ -300,7 +304,7 @@ fn the_sidebar_creates_renames_deletes_and_restores_spaces() {
     assert!(f.local.echo().spaces(false).unwrap_or_default().iter().any(|s| s.name == "Holidays"));
     // Rename the selected space (Groceries).
     h.get_by_label("Rename").click();
-    h.run();
+    h.run_steps(8);
     h.get_by_label("Space name").focus();
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     h.step();
