@@ -63,9 +63,11 @@ pub(crate) enum Msg {
     Append { space: SpaceKey, seq: u64, update: Vec<u8> },
     /// Replace a space's record.
     Record { space: SpaceKey, record: SpaceRecord },
-    /// Compact the space's snapshot and log up to `seq` into one snapshot (merged here, off
-    /// the thread that wrote), drop that part of the log, and put the snapshot's size in `size`.
-    Compact { space: SpaceKey, seq: u64, size: Arc<std::sync::atomic::AtomicUsize> },
+    /// Replace the space's snapshot and log up to `seq` with the document encoded whole, here
+    /// on the writer thread rather than on the thread that wrote. The encode reads the live
+    /// document, which may by then hold more than `seq`: those later updates are in the log
+    /// too, and applying them again on load changes nothing. `size` learns the snapshot's size.
+    Compact { space: SpaceKey, seq: u64, doc: yrs::Doc, size: Arc<std::sync::atomic::AtomicUsize> },
     /// Replace materialized objects (all of the space's first, when `full`), reflecting the log
     /// up to `seq`. A row of `None` removes the object.
     Materialize { space: SpaceKey, seq: u64, full: bool, rows: Vec<(String, Option<Vec<u8>>)> },
@@ -288,7 +290,7 @@ fn write_batch(db: &Database, batch: &[Msg]) -> Result<()> {
                     let bytes = serde_json::to_vec(record).map_err(|e| EchoError::Storage(e.to_string()))?;
                     spaces.insert(&space[..], bytes.as_slice())?;
                 }
-                Msg::Compact { space, seq, size } => match merged(&snaps, &log, space, *seq) {
+                Msg::Compact { space, seq, doc, size } => match encoded(doc) {
                     Ok(data) => {
                         let mut v = Vec::with_capacity(8 + data.len());
                         v.extend_from_slice(&seq.to_le_bytes());
@@ -332,29 +334,12 @@ fn write_batch(db: &Database, batch: &[Msg]) -> Result<()> {
     Ok(())
 }
 
-/// A space's stored snapshot and its log up to `seq`, merged into one update (Yjs v1).
-fn merged(
-    snaps: &redb::Table<&[u8], &[u8]>,
-    log: &redb::Table<(&[u8], u64), &[u8]>,
-    space: &SpaceKey,
-    seq: u64,
-) -> Result<Vec<u8>> {
-    let mut parts: Vec<Vec<u8>> = Vec::new();
-    if let Some(v) = snaps.get(&space[..])? {
-        let v = v.value();
-        if v.len() < 8 {
-            return Err(EchoError::Corrupt("snapshot shorter than its header".into()));
-        }
-        parts.push(v[8..].to_vec());
-    }
-    for row in log.range((&space[..], 0u64)..=(&space[..], seq))? {
-        let (_, update) = row?;
-        parts.push(update.value().to_vec());
-    }
-    // Our own bytes, but a decoder panic must not take the writer thread down.
-    match std::panic::catch_unwind(|| yrs::merge_updates_v1(&parts)) {
-        Ok(Ok(data)) => Ok(data),
-        Ok(Err(e)) => Err(EchoError::Corrupt(format!("stored updates do not merge: {e}"))),
-        Err(_) => Err(EchoError::Corrupt("stored updates could not be decoded".into())),
-    }
+/// The whole document as one update (Yjs v1).
+fn encoded(doc: &yrs::Doc) -> Result<Vec<u8>> {
+    use yrs::{ReadTxn, Transact};
+    // A decoder panic must not take the writer thread down.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        doc.transact().encode_state_as_update_v1(&yrs::StateVector::default())
+    }))
+    .map_err(|_| EchoError::Corrupt("the document could not be encoded".into()))
 }

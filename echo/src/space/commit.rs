@@ -152,15 +152,16 @@ impl SpaceInner {
                 st.snapshot_bytes = made;
             }
             if st.log_bytes > self.options.snapshot_min_bytes.max(st.snapshot_bytes) {
-                // The store's writer thread compacts (it merges the stored snapshot and log): no
-                // whole-document encode here, under the state lock, on the thread that wrote
-                // (the UI's, for an edit in the window). Until it says how large the snapshot
+                // The store's writer thread compacts (it encodes the document whole): not here,
+                // under the state lock, on the thread that wrote (the UI's, for an edit in the
+                // window). Until it says how large the snapshot
                 // came out, count it as the old one and the log together.
                 st.snapshot_bytes += st.log_bytes;
                 st.log_bytes = 0;
                 self.send_record(st);
                 let size = st.compacted.clone();
-                let _ = tx.send(Msg::Compact { space: *self.id.as_bytes(), seq: st.seq, size });
+                let doc = st.doc.clone();
+                let _ = tx.send(Msg::Compact { space: *self.id.as_bytes(), seq: st.seq, doc, size });
                 self.materialize_locked(st);
             }
         }
