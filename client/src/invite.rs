@@ -162,11 +162,10 @@ pub(crate) fn join(
     emit: &mut dyn FnMut(JoinStep) -> bool,
 ) -> Result<()> {
     let offer = parse_offer(uri)?;
-    match (&offer.kind, local.identity()) {
+    match (&offer.kind, local.identity_key()) {
         (OfferKind::Device, Some(i)) => {
             return Err(ClientError::InvalidInput(format!(
-                "this profile already has an identity ({}); a device joins with a fresh profile (--profile DIR)",
-                i.identity_key
+                "this profile already has an identity ({i}); a device joins with a fresh profile (--profile DIR)"
             )));
         }
         (OfferKind::Space { .. }, None) => return Err(dxos_halo::HaloError::NoIdentity.into()),

@@ -72,7 +72,14 @@ impl Local {
         &self.echo
     }
 
-    /// This profile's identity, if it has one (from memory: no disk, no lock held across I/O).
+    /// This profile's identity key, if it has one: from memory only (no question to the node,
+    /// so a UI thread may ask).
+    pub fn identity_key(&self) -> Option<PublicKey> {
+        self.halo.identity().map(|i| i.identity_key)
+    }
+
+    /// This profile's identity, if it has one, its devices marked online as the node sees them
+    /// (which asks the node: not for a UI thread, which has [`Local::identity_key`]).
     pub fn identity(&self) -> Option<Identity> {
         self.halo.identity().map(|i| self.identity_of(&i, true))
     }

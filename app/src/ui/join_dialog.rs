@@ -110,7 +110,7 @@ impl JoinDialog {
                 return;
             }
         };
-        let has_identity = app.services.local.identity().is_some();
+        let has_identity = app.services.local.identity_key().is_some();
         match offer.space {
             None if has_identity => {
                 self.error = Some(

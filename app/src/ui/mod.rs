@@ -60,7 +60,7 @@ pub fn run(profile: &Profile) -> Result<(), ClientError> {
     // The node runs in the background once the profile has an identity (now, or once the
     // welcome view made one, or a join started it); the window never waits for it.
     let services = Services::new(owner.local().clone(), Some(NetOptions::default()));
-    if services.local.identity().is_some() {
+    if services.local.identity_key().is_some() {
         let s = services.clone();
         services.client.jobs().spawn("start the network", move |_job| s.ensure_net());
     }
@@ -144,7 +144,7 @@ impl DxosApp {
         // Nothing here touches the disk: the snapshot and the space arrive from jobs.
         let _no_disk = dxos_client::forbid_storage("the UI thread opening the app");
         app.start_refresh(ctx, stop.clone());
-        let screen = if local.identity().is_some() {
+        let screen = if local.identity_key().is_some() {
             app.open_space_with(ctx, "open your space", move |local| initial_space(local, &saved));
             Screen::Main(layout::Layout::new(&registry, ctx, &app))
         } else {
