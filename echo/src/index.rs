@@ -3,7 +3,7 @@
 //! Kept up to date incrementally from yrs events (see `space.rs`), so a query by type and a
 //! subscription update cost what changed, not the size of the space. Never reads the document.
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use crate::object::ObjectId;
@@ -24,8 +24,10 @@ pub(crate) struct Index {
     objects: HashMap<ObjectId, Meta>,
     types: Vec<Arc<str>>,
     type_ids: HashMap<Arc<str>, u32>,
-    by_type: Vec<HashSet<ObjectId>>,
-    untyped: HashSet<ObjectId>,
+    /// Per typename: its objects and whether each is deleted, so a query by type walks one
+    /// bucket without a lookup per object.
+    by_type: Vec<HashMap<ObjectId, bool>>,
+    untyped: HashMap<ObjectId, bool>,
     live: usize,
 }
 
@@ -36,7 +38,7 @@ impl Default for Index {
             types: Vec::new(),
             type_ids: HashMap::new(),
             by_type: Vec::new(),
-            untyped: HashSet::new(),
+            untyped: HashMap::new(),
             live: 0,
         }
     }
@@ -52,11 +54,11 @@ impl Index {
         let t: Arc<str> = Arc::from(t);
         self.types.push(t.clone());
         self.type_ids.insert(t, i);
-        self.by_type.push(HashSet::new());
+        self.by_type.push(HashMap::new());
         i
     }
 
-    fn bucket(&mut self, ty: u32) -> &mut HashSet<ObjectId> {
+    fn bucket(&mut self, ty: u32) -> &mut HashMap<ObjectId, bool> {
         match self.by_type.get_mut(ty as usize) {
             Some(b) => b,
             None => &mut self.untyped,
@@ -83,7 +85,9 @@ impl Index {
         }
         if let Some(n) = new {
             if old.map(|o| o.ty) != Some(n.ty) {
-                self.bucket(n.ty).insert(id.clone());
+                self.bucket(n.ty).insert(id.clone(), n.deleted);
+            } else if let Some(flag) = self.bucket(n.ty).get_mut(id) {
+                *flag = n.deleted;
             }
             if !n.deleted {
                 self.live += 1;
@@ -98,6 +102,10 @@ impl Index {
             && m.deleted != deleted
         {
             m.deleted = deleted;
+            let ty = m.ty;
+            if let Some(flag) = self.bucket(ty).get_mut(id) {
+                *flag = deleted;
+            }
             if deleted {
                 self.live -= 1;
             } else {
@@ -134,7 +142,21 @@ impl Index {
         match typename {
             None => Box::new(self.objects.keys()),
             Some(t) => match self.type_ids.get(t) {
-                Some(&i) => Box::new(self.by_type[i as usize].iter()),
+                Some(&i) => Box::new(self.by_type[i as usize].keys()),
+                None => Box::new(std::iter::empty()),
+            },
+        }
+    }
+
+    /// The ids of objects of `typename` (all objects when `None`), without the deleted ones
+    /// unless `include_deleted`. Resolves the typename once, and reads no per-object entry.
+    pub fn select(&self, typename: Option<&str>, include_deleted: bool) -> Box<dyn Iterator<Item = &ObjectId> + '_> {
+        match typename {
+            None => Box::new(self.objects.iter().filter(move |(_, m)| include_deleted || !m.deleted).map(|(id, _)| id)),
+            Some(t) => match self.type_ids.get(t) {
+                Some(&i) => Box::new(
+                    self.by_type[i as usize].iter().filter(move |(_, d)| include_deleted || !**d).map(|(id, _)| id),
+                ),
                 None => Box::new(std::iter::empty()),
             },
         }
@@ -167,5 +189,33 @@ mod tests {
         ix.set(&b, None);
         assert_eq!(ix.live(), 0);
         assert_eq!(ix.candidates(None).count(), 1);
+    }
+
+    #[test]
+    fn select_follows_deletes_and_type_changes() {
+        let mut ix = Index::default();
+        let ids: Vec<ObjectId> = ["a", "b", "c"].into_iter().map(Arc::from).collect();
+        for id in &ids {
+            ix.set(id, Some((Some("T"), false)));
+        }
+        let sel = |ix: &Index, t: Option<&str>, all: bool| {
+            let mut v: Vec<String> = ix.select(t, all).map(|id| id.to_string()).collect();
+            v.sort();
+            v
+        };
+        ix.set_deleted(&ids[0], true);
+        assert_eq!(sel(&ix, Some("T"), false), ["b", "c"]);
+        assert_eq!(sel(&ix, Some("T"), true), ["a", "b", "c"]);
+        ix.set(&ids[1], Some((Some("T"), true)));
+        assert_eq!(sel(&ix, Some("T"), false), ["c"]);
+        ix.set(&ids[0], Some((Some("T"), false)));
+        assert_eq!(sel(&ix, Some("T"), false), ["a", "c"]);
+        ix.set(&ids[2], Some((Some("U"), true)));
+        assert_eq!(sel(&ix, Some("U"), false), Vec::<String>::new());
+        assert_eq!(sel(&ix, Some("U"), true), ["c"]);
+        ix.set_deleted(&ids[2], false);
+        assert_eq!(sel(&ix, Some("U"), false), ["c"]);
+        assert_eq!(sel(&ix, None, false), ["a", "c"]);
+        assert_eq!(sel(&ix, Some("V"), true), Vec::<String>::new());
     }
 }

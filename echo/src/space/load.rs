@@ -217,11 +217,7 @@ impl SpaceInner {
         let mut notes = Vec::new();
         for sub in subs.iter_mut() {
             let now: HashSet<ObjectId> = match &sub.target {
-                Target::Query(q) => index
-                    .candidates(q.typename.as_deref())
-                    .filter(|id| query_matches(q, index, &reader, id))
-                    .cloned()
-                    .collect(),
+                Target::Query(q) => query_results(q, index, &reader).cloned().collect(),
                 Target::Object(id) => index.key(id).cloned().into_iter().collect(),
             };
             let change = Change {

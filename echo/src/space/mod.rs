@@ -44,7 +44,7 @@ use crate::subscription::{
 use crate::value::{json_to_in, map_to_json, out_to_json};
 use load::{Loaded, load_doc};
 pub(crate) use read::{Preview, Reader, query_matches};
-use read::{object_map, read_meta, read_object, read_prop, sort_and_limit};
+use read::{object_map, query_results, read_meta, read_object, read_prop, sort_and_limit};
 pub(crate) use replication::decode_update;
 
 /// Origin of transactions that apply bytes from outside (so undo ignores them).
@@ -461,12 +461,7 @@ impl Space {
     pub fn query_ids(&self, q: &Query) -> Vec<ObjectId> {
         let st = lock(&self.inner.state);
         let reader = st.reader();
-        let mut ids: Vec<ObjectId> = st
-            .index
-            .candidates(q.typename.as_deref())
-            .filter(|id| query_matches(q, &st.index, &reader, id))
-            .cloned()
-            .collect();
+        let mut ids: Vec<ObjectId> = query_results(q, &st.index, &reader).cloned().collect();
         sort_and_limit(&reader, q, &mut ids);
         ids
     }
@@ -477,10 +472,7 @@ impl Space {
         let st = lock(&self.inner.state);
         let reader = st.reader();
         let (mut max, mut missing): (Option<String>, bool) = (None, false);
-        for id in st.index.candidates(Some(typename)) {
-            if st.index.get(id).is_none_or(|m| m.deleted) {
-                continue;
-            }
+        for id in st.index.select(Some(typename), false) {
             match reader.prop(id, key) {
                 Some(Value::String(v)) => {
                     if max.as_deref().is_none_or(|m| m < v.as_str()) {
@@ -511,11 +503,7 @@ impl Space {
         let results: HashSet<ObjectId> = {
             let st = lock(&self.inner.state);
             let reader = st.reader();
-            st.index
-                .candidates(q.typename.as_deref())
-                .filter(|id| query_matches(&q, &st.index, &reader, id))
-                .cloned()
-                .collect()
+            query_results(&q, &st.index, &reader).cloned().collect()
         };
         self.inner.add_sub(Target::Query(q), results, Arc::new(cb))
     }

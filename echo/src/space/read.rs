@@ -93,6 +93,45 @@ pub(crate) fn query_matches(q: &Query, index: &Index, reader: &Reader, id: &str)
     }
 }
 
+/// The ids of every object matching query `q` now, unordered. Walks only the objects of the
+/// query's type, with no per-object index lookup; reads the document only for a filter.
+pub(super) fn query_results<'a>(
+    q: &'a Query,
+    index: &'a Index,
+    reader: &'a Reader,
+) -> impl Iterator<Item = &'a ObjectId> + 'a {
+    index.select(q.typename.as_deref(), q.include_deleted).filter(move |id| match &q.filter {
+        None => true,
+        Some(f) => f.matches(&mut |k| reader.prop(id, k)),
+    })
+}
+
+/// Sorts ids as strings. Compares a cached 32-byte prefix first, so most comparisons of a
+/// large result touch neither the ids' allocations nor `memcmp`; equal prefixes fall back to
+/// the whole id.
+pub(super) fn sort_ids(ids: &mut Vec<ObjectId>) {
+    if ids.len() < 64 {
+        ids.sort_unstable();
+        return;
+    }
+    // Zero-padded big-endian prefix: ordered as the strings are, except that ties (one id a
+    // prefix of another, or equal first 32 bytes) need the whole ids.
+    let key = |id: &str| {
+        let b = id.as_bytes();
+        let (mut hi, mut lo) = ([0u8; 16], [0u8; 16]);
+        let n = b.len().min(16);
+        hi[..n].copy_from_slice(&b[..n]);
+        if let Some(rest) = b.get(16..) {
+            let m = rest.len().min(16);
+            lo[..m].copy_from_slice(&rest[..m]);
+        }
+        (u128::from_be_bytes(hi), u128::from_be_bytes(lo))
+    };
+    let mut keyed: Vec<((u128, u128), ObjectId)> = ids.drain(..).map(|id| (key(&id), id)).collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    ids.extend(keyed.into_iter().map(|(_, id)| id));
+}
+
 /// Puts ids in the query's order, then applies its limit (selecting the first `limit` before
 /// sorting them, so a page of a large result costs linear time).
 pub(super) fn sort_and_limit(reader: &Reader, q: &Query, ids: &mut Vec<ObjectId>) {
@@ -102,7 +141,7 @@ pub(super) fn sort_and_limit(reader: &Reader, q: &Query, ids: &mut Vec<ObjectId>
                 ids.select_nth_unstable(n);
                 ids.truncate(n);
             }
-            ids.sort_unstable();
+            sort_ids(ids);
         }
         Some((key, dir)) => {
             let mut keyed: Vec<(Option<Value>, ObjectId)> =
@@ -124,5 +163,44 @@ pub(super) fn sort_and_limit(reader: &Reader, q: &Query, ids: &mut Vec<ObjectId>
     }
     if let Some(n) = q.limit {
         ids.truncate(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_ids_orders_as_strings() {
+        // Ids sharing long prefixes, ids that are prefixes of others, NUL bytes, non-ASCII,
+        // ids longer than the cached prefix that differ only past it.
+        let long = "0".repeat(40);
+        let mut raw: Vec<String> = vec![
+            String::new(),
+            "a".into(),
+            "a\0".into(),
+            "a\0\0".into(),
+            "ab".into(),
+            "é".into(),
+            format!("{long}b"),
+            format!("{long}a"),
+            long.clone(),
+            long[..32].to_owned(),
+            long[..16].to_owned(),
+            format!("{}x", &long[..16]),
+        ];
+        let mut seed = 7u64;
+        for _ in 0..500 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = (seed >> 59) as usize + 14;
+            let s: String =
+                (0..len).map(|i| if i < 12 { '0' } else { (b'0' + ((seed >> (i % 60)) & 3) as u8) as char }).collect();
+            raw.push(s);
+        }
+        let mut ids: Vec<ObjectId> = raw.iter().map(|s| Arc::from(s.as_str())).collect();
+        raw.sort();
+        sort_ids(&mut ids);
+        let got: Vec<&str> = ids.iter().map(|s| &**s).collect();
+        assert_eq!(got, raw);
     }
 }
