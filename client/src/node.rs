@@ -200,5 +200,8 @@ pub(crate) fn peer_event(ev: &NodeEvent) -> PeerEvent {
         NodeEvent::SessionEnded { peer, error } => {
             PeerEvent::SessionEnded { peer_id: peer.to_base58(), error: error.clone() }
         }
+        NodeEvent::RelayRefused { relay, reason } => {
+            PeerEvent::RelayRefused { relay: relay.to_base58(), reason: reason.clone() }
+        }
     }
 }

@@ -306,6 +306,13 @@ pub enum PeerEvent {
         /// Why it failed.
         error: Option<String>,
     },
+    /// A relay refused this device (its identity is not allowed there, or it was revoked).
+    RelayRefused {
+        /// The relay's peer id.
+        relay: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// First syncs in progress: spaces verified with a peer whose first sync has not arrived yet.

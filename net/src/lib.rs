@@ -10,6 +10,7 @@
 
 pub mod invite;
 pub mod node;
+pub mod relay;
 pub mod replicate;
 #[cfg(feature = "testing")]
 pub mod testing;

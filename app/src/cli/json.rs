@@ -140,6 +140,9 @@ pub(crate) fn peer_event(ev: &PeerEvent) -> Value {
         PeerEvent::SessionEnded { peer_id, error } => {
             json!({"event": "session_ended", "peer_id": peer_id, "error": error})
         }
+        PeerEvent::RelayRefused { relay, reason } => {
+            json!({"event": "relay_refused", "relay": relay, "reason": reason})
+        }
     }
 }
 

@@ -44,6 +44,9 @@ pub struct NodeConfig {
     pub listen_ports: Option<PathBuf>,
     /// Largest replication message accepted from a peer.
     pub max_message: usize,
+    /// Relays to reserve a slot on (each `<relay address>/p2p/<relay peer id>`), so peers
+    /// beyond our NAT reach us at `<relay>/p2p-circuit/p2p/<us>`.
+    pub relays: Vec<Multiaddr>,
 }
 
 impl Default for NodeConfig {
@@ -56,6 +59,7 @@ impl Default for NodeConfig {
             peer_store: None,
             listen_ports: None,
             max_message: MAX_MESSAGE,
+            relays: Vec::new(),
         }
     }
 }
@@ -205,6 +209,14 @@ pub enum NodeEvent {
         /// Why it failed (none: closed).
         error: Option<String>,
     },
+    /// A relay refused to admit this device (its identity is not allowed there, or this
+    /// device was revoked).
+    RelayRefused {
+        /// The relay.
+        relay: PeerId,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A fault of the node.
@@ -244,9 +256,11 @@ pub enum NetError {
     Stopped,
 }
 
-/// The addresses an offer carries: one per transport (WebRTC-direct, QUIC, TCP in that
-/// order), each the best of ours: a LAN IPv4 address, else another IPv4, else loopback, else
-/// IPv6. Without `/p2p/` (the offer names the inviter).
+/// The addresses an offer carries: one relay circuit if we have one (first, since an offer
+/// too long for its URI loses addresses from the end, and behind a NAT the circuit is what a
+/// guest elsewhere can reach), then one per transport (WebRTC-direct, QUIC, TCP), each the
+/// best of ours: a LAN IPv4 address, else another IPv4, else loopback, else IPv6. Without our
+/// own `/p2p/` (the offer names the inviter); a circuit keeps its relay's.
 fn offer_addrs(listen: &[Multiaddr]) -> Vec<Multiaddr> {
     use libp2p::multiaddr::Protocol;
     let rank = |a: &Multiaddr| match a.iter().next() {
@@ -256,10 +270,14 @@ fn offer_addrs(listen: &[Multiaddr]) -> Vec<Multiaddr> {
         _ => 3,
     };
     let mut out = Vec::new();
-    for t in [Transport::WebRtcDirect, Transport::Quic, Transport::Tcp] {
+    for t in [Transport::Relay, Transport::WebRtcDirect, Transport::Quic, Transport::Tcp] {
         let best = listen.iter().filter(|a| Transport::of(a) == t).min_by_key(|a| rank(a));
         if let Some(a) = best {
-            out.push(a.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect());
+            let mut a = a.clone();
+            if matches!(a.iter().last(), Some(Protocol::P2p(_))) {
+                a.pop();
+            }
+            out.push(a);
         }
     }
     out
@@ -411,5 +429,54 @@ impl Node {
     /// Stops the node (keeping the known peers' addresses), and waits until it has.
     pub async fn shutdown(&self) -> Result<(), NetError> {
         self.ask(swarm::Command::Shutdown).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dxos_halo::{Offer, OfferKind};
+
+    #[test]
+    fn an_offer_behind_a_nat_keeps_its_circuit_within_the_uri() {
+        let relay = PeerId::random();
+        let me = PeerId::random();
+        // A WebRTC-direct address with its certificate hash, as the node listens.
+        let hash = libp2p::multiaddr::multihash::Multihash::wrap(0x12, &[7u8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let listen: Vec<Multiaddr> = [
+            "/ip4/192.168.1.20/udp/40000/webrtc-direct".to_owned(),
+            "/ip4/192.168.1.20/udp/40001/quic-v1".to_owned(),
+            "/ip4/192.168.1.20/tcp/40002".to_owned(),
+            "/ip4/127.0.0.1/tcp/40002".to_owned(),
+            format!("/ip4/203.0.113.9/udp/4001/quic-v1/p2p/{relay}/p2p-circuit"),
+        ]
+        .iter()
+        .map(|a| a.parse::<Multiaddr>().unwrap_or_else(|e| panic!("{a}: {e}")))
+        .map(|a| {
+            if Transport::of(&a) == Transport::WebRtcDirect {
+                a.with(libp2p::multiaddr::Protocol::Certhash(hash))
+            } else {
+                a
+            }
+        })
+        .map(|a| a.with(libp2p::multiaddr::Protocol::P2p(me)))
+        .collect();
+        let addrs = offer_addrs(&listen);
+        assert_eq!(addrs.len(), 4);
+        assert_eq!(addrs[0].to_string(), format!("/ip4/203.0.113.9/udp/4001/quic-v1/p2p/{relay}/p2p-circuit"));
+        let offer = Offer {
+            kind: OfferKind::Space { space: [9; 32], role: Role::Editor },
+            id: [1; 8],
+            secret: [2; 16],
+            inviter: [3; 32],
+            addrs: addrs.iter().map(|a| a.to_vec()).collect(),
+            expires_at: 2_000_000_000,
+            code_required: false,
+        };
+        let uri = offer.to_uri();
+        assert!(uri.len() <= dxos_halo::invitation::MAX_URI, "{} characters", uri.len());
+        let back = Offer::from_uri(&uri, 0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.addrs.first(), Some(&addrs[0].to_vec()), "the circuit survives the URI's limit");
+        println!("offer URI with a circuit: {} characters, {} addresses", uri.len(), back.addrs.len());
     }
 }

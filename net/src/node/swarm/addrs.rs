@@ -3,11 +3,14 @@
 
 use super::*;
 
+/// The peer an address leads to: its last `/p2p/` part. Through a relay
+/// (`<relay>/p2p/<relay id>/p2p-circuit/p2p/<peer>`) that is the peer behind the relay; an
+/// address ending in `/p2p-circuit` names no peer.
 pub(super) fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter().find_map(|p| match p {
-        Protocol::P2p(id) => Some(id),
+    match addr.iter().last() {
+        Some(Protocol::P2p(id)) => Some(id),
         _ => None,
-    })
+    }
 }
 
 /// Whether `addr` is on this host or a private network (a LAN).
@@ -32,6 +35,35 @@ pub(super) fn is_loopback(addr: &Multiaddr) -> bool {
     })
 }
 
+/// The address without the peer it leads to (its trailing `/p2p/<peer>`); a relay's
+/// `/p2p/<relay id>` inside a circuit address is kept.
 pub(super) fn without_peer(addr: &Multiaddr) -> Multiaddr {
-    addr.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
+    let mut a = addr.clone();
+    if matches!(a.iter().last(), Some(Protocol::P2p(_))) {
+        a.pop();
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn circuit_addresses_keep_their_relay() {
+        let relay = PeerId::random();
+        let peer = PeerId::random();
+        let direct: Multiaddr = format!("/ip4/10.0.0.1/tcp/4001/p2p/{peer}").parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(peer_of(&direct), Some(peer));
+        assert_eq!(without_peer(&direct).to_string(), "/ip4/10.0.0.1/tcp/4001");
+        let circuit: Multiaddr = format!("/ip4/10.0.0.1/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{peer}")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(peer_of(&circuit), Some(peer));
+        assert_eq!(without_peer(&circuit).to_string(), format!("/ip4/10.0.0.1/tcp/4001/p2p/{relay}/p2p-circuit"));
+        let listen: Multiaddr =
+            format!("/ip4/10.0.0.1/tcp/4001/p2p/{relay}/p2p-circuit").parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(peer_of(&listen), None);
+        assert_eq!(Transport::of(&circuit), Transport::Relay);
+    }
 }

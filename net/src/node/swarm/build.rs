@@ -94,12 +94,14 @@ pub(in crate::node) async fn spawn(
         peer_store: config.peer_store.clone(),
         store_dirty: false,
         had_identity: halo.identity().is_some(),
+        relays: relays::slots(&config.relays),
     };
     task.load_peer_store();
     let now = Instant::now();
     for addr in &config.peers {
         task.add_explicit(addr.clone(), now);
     }
+    task.want_relays(now);
     task.refresh_wanted();
     if task.pending_listeners.is_empty()
         && let Some(r) = task.ready.take()

@@ -9,6 +9,7 @@
 mod addrs;
 mod build;
 mod peer_store;
+mod relays;
 mod sessions;
 
 use std::collections::{HashMap, HashSet};
@@ -59,6 +60,10 @@ enum Internal {
     SessionEnded(PeerId, u64, Option<String>),
     Retry(PeerId),
     HaloChanged,
+    /// A relay answered our admission request.
+    RelayAuth(PeerId, Result<(), String>),
+    /// Ask a relay for admission again (its reservation ended while connected).
+    RelayAgain(PeerId),
 }
 
 struct Running {
@@ -104,6 +109,8 @@ struct Task {
     store_dirty: bool,
     /// Whether the profile had an identity when the sessions started.
     had_identity: bool,
+    /// Our relays and where we stand with each.
+    relays: HashMap<PeerId, relays::RelaySlot>,
 }
 
 /// How long a WebRTC-direct connection may take to come up.
@@ -331,6 +338,7 @@ impl Task {
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => self.listen.retain(|a| *a != address),
             SwarmEvent::ListenerClosed { listener_id, reason, addresses } => {
+                self.on_relay_listener_closed(listener_id);
                 self.listeners.remove(&listener_id);
                 self.listen.retain(|a| !addresses.contains(a));
                 let reason = reason.err().map(|e| e.to_string()).unwrap_or_else(|| "closed".into());
@@ -345,7 +353,12 @@ impl Task {
                     self.swarm.close_connection(connection_id);
                     return;
                 }
-                let addr = endpoint.get_remote_address().clone();
+                // A relayed connection's remote address is only `/p2p/<peer>` on the listening
+                // side: keep the circuit address, so its transport reads as `relay`.
+                let addr = match &endpoint {
+                    ConnectedPoint::Listener { local_addr, .. } if endpoint.is_relayed() => local_addr.clone(),
+                    _ => endpoint.get_remote_address().clone(),
+                };
                 if let ConnectedPoint::Dialer { address, .. } = &endpoint {
                     let plain = without_peer(address);
                     if let Some(i) = self.anonymous.iter().position(|(a, _)| *a == plain) {
@@ -361,8 +374,13 @@ impl Task {
                 // dead though not yet noticed (ping takes up to 20 s to tell). Close the old
                 // ones so replication moves over now. Young ones are left alone: two peers
                 // dialling each other at once.
-                for (old, _) in self.connections.get(&peer_id).into_iter().flatten() {
-                    if self.since.get(old).is_some_and(|t| now.duration_since(*t) > Duration::from_secs(2)) {
+                // A relayed connection never displaces a direct one (the other way round is
+                // what hole punching is for).
+                let relayed = endpoint.is_relayed();
+                for (old, old_addr) in self.connections.get(&peer_id).into_iter().flatten() {
+                    let displaces = !relayed || Transport::of(old_addr) == Transport::Relay;
+                    if displaces && self.since.get(old).is_some_and(|t| now.duration_since(*t) > Duration::from_secs(2))
+                    {
                         tracing::debug!(peer = %peer_id, "closing an older connection");
                         self.swarm.close_connection(*old);
                     }
@@ -377,6 +395,9 @@ impl Task {
                         addr: addr.clone(),
                         transport: Transport::of(&addr),
                     });
+                }
+                if num_established.get() == 1 && self.is_relay(&peer_id) {
+                    self.relay_auth(peer_id);
                 }
                 self.maybe_open(peer_id);
             }

@@ -11,6 +11,7 @@ impl Task {
             || self.sessions.contains_key(&peer)
             || self.opening.contains(&peer)
             || !self.connections.contains_key(&peer)
+            || self.is_relay(&peer)
         {
             return;
         }
@@ -111,8 +112,11 @@ impl Task {
                 self.retry_later(peer, after);
             }
             Internal::Retry(peer) => self.maybe_open(peer),
+            Internal::RelayAuth(relay, r) => self.on_relay_auth(relay, r),
+            Internal::RelayAgain(relay) => self.relay_auth(relay),
             Internal::HaloChanged => {
                 self.refresh_wanted();
+                self.relays_on_halo_change();
                 // A device that just joined an identity replicates as that identity from now
                 // on: the sessions it had as a stranger start again.
                 if !self.had_identity && self.ctx.halo.identity().is_some() {

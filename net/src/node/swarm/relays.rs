@@ -1,0 +1,152 @@
+//! The node's relays: it keeps a connection to each (they are redialled like wanted peers),
+//! proves its identity on each new connection (`/dxos/relay-auth/1`), then reserves a slot
+//! by listening on `<relay>/p2p-circuit`. The circuit address is a listen address like any
+//! other: `status` shows it, identify and invitations carry it. A reservation that ends (the
+//! relay restarted, the link went) is made again once the relay is back.
+
+use super::*;
+use crate::relay::auth;
+
+/// Where the node stands with one relay.
+pub(super) struct RelaySlot {
+    /// The relay's address, without `/p2p/`.
+    addr: Multiaddr,
+    /// The circuit listener, once admitted.
+    listener: Option<ListenerId>,
+    /// An admission exchange is under way.
+    authing: bool,
+    /// How many credentials we last showed it.
+    shown: usize,
+    /// Our credentials changed while an exchange was under way: show them again after it.
+    again: bool,
+}
+
+/// The relays in `config`, by peer id (addresses without a `/p2p/` part are skipped: a relay
+/// is reached by who it is).
+pub(super) fn slots(relays: &[Multiaddr]) -> HashMap<PeerId, RelaySlot> {
+    relays
+        .iter()
+        .filter_map(|a| match peer_of(a) {
+            Some(p) => {
+                Some((p, RelaySlot { addr: without_peer(a), listener: None, authing: false, shown: 0, again: false }))
+            }
+            None => {
+                tracing::warn!(%a, "a relay address needs its /p2p/<peer id>: skipped");
+                None
+            }
+        })
+        .collect()
+}
+
+impl Task {
+    /// Is `peer` one of our relays (no replication with it)?
+    pub(super) fn is_relay(&self, peer: &PeerId) -> bool {
+        self.relays.contains_key(peer)
+    }
+
+    /// Keeps a connection to every relay.
+    pub(super) fn want_relays(&mut self, now: Instant) {
+        let addrs: Vec<Multiaddr> = self.relays.iter().map(|(p, s)| s.addr.clone().with(Protocol::P2p(*p))).collect();
+        for a in addrs {
+            self.add_explicit(a, now);
+        }
+    }
+
+    /// A connection to a relay is up (or our credentials changed): prove who we are, then
+    /// reserve.
+    pub(super) fn relay_auth(&mut self, relay: PeerId) {
+        let Some(slot) = self.relays.get_mut(&relay) else { return };
+        if !self.connections.contains_key(&relay) {
+            return;
+        }
+        if slot.authing {
+            slot.again = true;
+            return;
+        }
+        slot.authing = true;
+        let creds = match self.ctx.halo.identity_credentials() {
+            Ok(c) => {
+                slot.shown = c.len();
+                c
+            }
+            Err(e) => {
+                slot.authing = false;
+                tracing::warn!(%relay, "no credentials to show the relay: {e}");
+                return;
+            }
+        };
+        let mut control = self.control.clone();
+        let tx = self.internal.clone();
+        tokio::spawn(async move {
+            let r = match control.open_stream(relay, auth::AUTH_PROTOCOL).await {
+                Ok(stream) => {
+                    tokio::time::timeout(Duration::from_secs(10), auth::authenticate(stream.compat(), &creds))
+                        .await
+                        .map_err(|_| "the relay did not answer within 10 s".to_owned())
+                        .and_then(|r| r.map_err(|e| e.to_string()))
+                }
+                Err(e) => Err(format!("cannot open the admission stream: {e}")),
+            };
+            let _ = tx.send(Internal::RelayAuth(relay, r));
+        });
+    }
+
+    /// Our identity's credentials changed (a device added or revoked): show the relays the
+    /// new ones, so a revocation reaches them from every device.
+    pub(super) fn relays_on_halo_change(&mut self) {
+        if self.relays.is_empty() {
+            return;
+        }
+        let now = self.ctx.halo.identity_credentials().map(|c| c.len()).unwrap_or(0);
+        let stale: Vec<PeerId> = self.relays.iter().filter(|(_, s)| s.shown != now).map(|(p, _)| *p).collect();
+        for relay in stale {
+            self.relay_auth(relay);
+        }
+    }
+
+    /// The relay answered: listen on it (reserve) if admitted.
+    pub(super) fn on_relay_auth(&mut self, relay: PeerId, r: Result<(), String>) {
+        let Some(slot) = self.relays.get_mut(&relay) else { return };
+        slot.authing = false;
+        // Our credentials changed meanwhile: ask again. Reserve on this answer if it admits
+        // us (the next one, if it refuses, says so); a refusal waits for the next answer.
+        if std::mem::take(&mut slot.again) {
+            self.relay_auth(relay);
+            if r.is_err() {
+                return;
+            }
+        }
+        let Some(slot) = self.relays.get_mut(&relay) else { return };
+        match r {
+            Ok(()) => {
+                if slot.listener.is_some() {
+                    return;
+                }
+                let circuit = slot.addr.clone().with(Protocol::P2p(relay)).with(Protocol::P2pCircuit);
+                match self.swarm.listen_on(circuit.clone()) {
+                    Ok(id) => slot.listener = Some(id),
+                    Err(e) => tracing::warn!(%circuit, "cannot reserve: {e}"),
+                }
+            }
+            Err(reason) => {
+                tracing::warn!(%relay, "the relay refused us: {reason}");
+                self.emit(NodeEvent::RelayRefused { relay, reason });
+            }
+        }
+    }
+
+    /// A listener closed: if it was a relay's, reserve again once the relay is reachable.
+    pub(super) fn on_relay_listener_closed(&mut self, id: ListenerId) {
+        let Some((relay, slot)) = self.relays.iter_mut().find(|(_, s)| s.listener == Some(id)) else { return };
+        slot.listener = None;
+        let relay = *relay;
+        tracing::info!(%relay, "the reservation ended");
+        if self.connections.contains_key(&relay) {
+            let tx = self.internal.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = tx.send(Internal::RelayAgain(relay));
+            });
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The relay's swarm: TCP and QUIC with Noise and Yamux; circuit relay v2 (server), AutoNAT
+//! (answering dial-back requests), identify, ping and the admission protocol. Runs on tokio
+//! in its own task; reports what happens as [`RelayEvent`]s.
+
+// The derive generates `RelayBehaviourEvent`, whose variants carry no docs.
+#![allow(missing_docs)]
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use libp2p::identity::Keypair;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, autonat, identify, noise, ping, relay, tcp, yamux};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+use super::auth::{self, Admission, Gate};
+use super::{RelayConfig, RelayError};
+
+/// Identify's protocol version string for DXOS relays.
+pub const RELAY_IDENTIFY: &str = "/dxos-relay/1.0.0";
+
+/// Every behaviour the relay runs.
+#[derive(NetworkBehaviour)]
+pub struct RelayBehaviour {
+    relay: relay::Behaviour,
+    autonat: autonat::Behaviour,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    stream: libp2p_stream::Behaviour,
+}
+
+/// What happens at a relay, for its log (the CLI prints each as a JSON line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayEvent {
+    /// A device proved an allowed identity.
+    Admitted {
+        /// The device.
+        peer: PeerId,
+        /// Its identity.
+        identity: dxos_halo::PublicKey,
+    },
+    /// A peer's proof was refused.
+    Refused {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+    /// A device was revoked by its identity: its reservation is gone.
+    Revoked {
+        /// The device.
+        peer: PeerId,
+    },
+    /// A reservation was made or renewed.
+    Reserved {
+        /// The peer.
+        peer: PeerId,
+        /// A renewal.
+        renewed: bool,
+    },
+    /// A reservation was refused.
+    ReservationDenied {
+        /// The peer.
+        peer: PeerId,
+        /// libp2p's status code.
+        status: String,
+    },
+    /// A reservation ended (closed or timed out).
+    ReservationEnded {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A circuit opened.
+    Circuit {
+        /// Who dialled.
+        src: PeerId,
+        /// Who holds the reservation.
+        dst: PeerId,
+    },
+    /// A circuit was refused.
+    CircuitDenied {
+        /// Who dialled.
+        src: PeerId,
+        /// Whom.
+        dst: PeerId,
+        /// libp2p's status code.
+        status: String,
+    },
+    /// A circuit closed.
+    CircuitClosed {
+        /// Who dialled.
+        src: PeerId,
+        /// Who holds the reservation.
+        dst: PeerId,
+        /// Why, if it failed.
+        error: Option<String>,
+    },
+}
+
+enum Command {
+    Stop(oneshot::Sender<()>),
+}
+
+enum Internal {
+    Admission(PeerId, Admission),
+}
+
+/// A running relay.
+pub struct RelayServer {
+    peer_id: PeerId,
+    addrs: Vec<Multiaddr>,
+    cmd: mpsc::Sender<Command>,
+}
+
+impl RelayServer {
+    /// Starts a relay with this key; returns once it listens on every configured address,
+    /// with the stream of its events.
+    pub async fn start(
+        key: Keypair,
+        config: RelayConfig,
+    ) -> Result<(RelayServer, mpsc::UnboundedReceiver<RelayEvent>), RelayError> {
+        if config.allow.is_empty() && !config.open {
+            return Err(RelayError::NobodyAllowed);
+        }
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let gate = Gate::new(config.allow.iter().copied(), config.open);
+        let limits = config.limits.clone();
+        let reserve_gate = gate.clone();
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+            .map_err(|e| RelayError::Transport(e.to_string()))?
+            .with_quic()
+            .with_behaviour(|k| {
+                let peer = k.public().to_peer_id();
+                let mut rc = relay::Config {
+                    max_reservations: limits.max_reservations,
+                    max_reservations_per_peer: 4,
+                    reservation_duration: Duration::from_secs(60 * 60),
+                    reservation_rate_limiters: Vec::new(),
+                    max_circuits: limits.max_circuits,
+                    max_circuits_per_peer: limits.max_circuits_per_peer,
+                    max_circuit_duration: limits.circuit_duration,
+                    max_circuit_bytes: limits.circuit_bytes,
+                    circuit_src_rate_limiters: Vec::new(),
+                }
+                .reservation_rate_per_peer(std::num::NonZeroU32::MIN.saturating_add(29), Duration::from_secs(60))
+                .circuit_src_per_peer(limits.circuit_burst, limits.circuit_interval);
+                // Only admitted devices (or anyone, when open) may reserve.
+                rc.reservation_rate_limiters
+                    .push(Box::new(move |p: PeerId, _: &Multiaddr, _| reserve_gate.may_reserve(&p)));
+                let mut relay = relay::Behaviour::new(peer, rc);
+                // Serve reservations whether or not AutoNAT has confirmed an address: the
+                // person running a relay says where it is.
+                relay.set_status(Some(relay::Status::Enable));
+                RelayBehaviour {
+                    relay,
+                    autonat: autonat::Behaviour::new(
+                        peer,
+                        autonat::Config { only_global_ips: false, ..autonat::Config::default() },
+                    ),
+                    identify: identify::Behaviour::new(identify::Config::new(RELAY_IDENTIFY.into(), k.public())),
+                    ping: ping::Behaviour::new(ping::Config::new()),
+                    stream: libp2p_stream::Behaviour::new(),
+                }
+            })
+            .map_err(|e| RelayError::Transport(e.to_string()))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        let peer_id = *swarm.local_peer_id();
+        let mut pending = Vec::new();
+        for addr in &config.listen {
+            let id = swarm
+                .listen_on(addr.clone())
+                .map_err(|e| RelayError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
+            pending.push((id, addr.clone()));
+        }
+        for a in &config.announce {
+            swarm.add_external_address(a.clone());
+        }
+        // Wait for every listener's first address.
+        let mut addrs = Vec::new();
+        while !pending.is_empty() {
+            match tokio::time::timeout(Duration::from_secs(10), swarm.select_next_some()).await {
+                Ok(SwarmEvent::NewListenAddr { listener_id, address }) => {
+                    pending.retain(|(id, _)| *id != listener_id);
+                    if config.announce.is_empty() {
+                        swarm.add_external_address(address.clone());
+                    }
+                    addrs.push(address);
+                }
+                Ok(SwarmEvent::ListenerClosed { listener_id, reason, .. }) => {
+                    if let Some((_, addr)) = pending.iter().find(|(id, _)| *id == listener_id) {
+                        let reason = reason.err().map(|e| e.to_string()).unwrap_or_else(|| "closed".into());
+                        return Err(RelayError::Listen { addr: addr.to_string(), reason });
+                    }
+                }
+                Ok(SwarmEvent::ListenerError { listener_id, error }) => {
+                    if let Some((_, addr)) = pending.iter().find(|(id, _)| *id == listener_id) {
+                        return Err(RelayError::Listen { addr: addr.to_string(), reason: format!("{error:?}") });
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    let addr = pending.first().map(|(_, a)| a.to_string()).unwrap_or_default();
+                    return Err(RelayError::Listen { addr, reason: "no address after 10 s".into() });
+                }
+            }
+        }
+        let shown: Vec<Multiaddr> = if config.announce.is_empty() { addrs } else { config.announce.clone() };
+        let mut control = swarm.behaviour().stream.new_control();
+        let mut auths = control.accept(auth::AUTH_PROTOCOL).map_err(|e| RelayError::Transport(e.to_string()))?;
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(4);
+        let (internal_tx, mut internal_rx) = mpsc::unbounded_channel();
+        let answer_gate = gate.clone();
+        let answering = tokio::spawn(async move {
+            while let Some((peer, stream)) = auths.next().await {
+                let (gate, tx) = (answer_gate.clone(), internal_tx.clone());
+                tokio::spawn(async move {
+                    let admission =
+                        match tokio::time::timeout(Duration::from_secs(10), auth::answer(stream.compat(), peer, &gate))
+                            .await
+                        {
+                            Ok(Ok(a)) => a,
+                            Ok(Err(e)) => Admission::Refused(e.to_string()),
+                            Err(_) => Admission::Refused("no request within 10 s".into()),
+                        };
+                    let _ = tx.send(Internal::Admission(peer, admission));
+                });
+            }
+        });
+        let mut task = Task { swarm, gate, events: events_tx };
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    ev = task.swarm.select_next_some() => task.on_swarm(ev),
+                    Some(Internal::Admission(peer, a)) = internal_rx.recv() => task.on_admission(peer, a),
+                    cmd = cmd_rx.recv() => {
+                        task.close_all().await;
+                        if let Some(Command::Stop(done)) = cmd {
+                            let _ = done.send(());
+                        }
+                        break;
+                    }
+                }
+            }
+            answering.abort();
+        });
+        Ok((RelayServer { peer_id, addrs: shown, cmd: cmd_tx }, events_rx))
+    }
+
+    /// The relay's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The relay's addresses, each ending in `/p2p/<relay>`: what `dxos relay add` takes.
+    pub fn addrs(&self) -> Vec<Multiaddr> {
+        self.addrs.iter().map(|a| a.clone().with(libp2p::multiaddr::Protocol::P2p(self.peer_id))).collect()
+    }
+
+    /// Closes every circuit and connection, then stops.
+    pub async fn stop(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+struct Task {
+    swarm: Swarm<RelayBehaviour>,
+    gate: Gate,
+    events: mpsc::UnboundedSender<RelayEvent>,
+}
+
+impl Task {
+    fn emit(&self, ev: RelayEvent) {
+        let _ = self.events.send(ev);
+    }
+
+    fn on_admission(&mut self, peer: PeerId, a: Admission) {
+        match a {
+            Admission::Admitted { identity, revoked } => {
+                self.emit(RelayEvent::Admitted { peer, identity });
+                for p in revoked {
+                    // Its reservation (and circuits) go with its connections.
+                    let _ = self.swarm.disconnect_peer_id(p);
+                    self.emit(RelayEvent::Revoked { peer: p });
+                }
+            }
+            Admission::Refused(reason) => self.emit(RelayEvent::Refused { peer, reason }),
+        }
+    }
+
+    #[allow(deprecated)]
+    fn on_swarm(&mut self, ev: SwarmEvent<RelayBehaviourEvent>) {
+        use relay::Event as R;
+        match ev {
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => self.gate.forget(&peer_id),
+            SwarmEvent::Behaviour(RelayBehaviourEvent::Relay(e)) => match e {
+                R::ReservationReqAccepted { src_peer_id, renewed } => {
+                    self.emit(RelayEvent::Reserved { peer: src_peer_id, renewed })
+                }
+                R::ReservationReqDenied { src_peer_id, status } => {
+                    self.emit(RelayEvent::ReservationDenied { peer: src_peer_id, status: format!("{status:?}") })
+                }
+                R::ReservationClosed { src_peer_id } | R::ReservationTimedOut { src_peer_id } => {
+                    self.emit(RelayEvent::ReservationEnded { peer: src_peer_id })
+                }
+                R::CircuitReqAccepted { src_peer_id, dst_peer_id } => {
+                    self.emit(RelayEvent::Circuit { src: src_peer_id, dst: dst_peer_id })
+                }
+                R::CircuitReqDenied { src_peer_id, dst_peer_id, status } => self.emit(RelayEvent::CircuitDenied {
+                    src: src_peer_id,
+                    dst: dst_peer_id,
+                    status: format!("{status:?}"),
+                }),
+                R::CircuitClosed { src_peer_id, dst_peer_id, error } => self.emit(RelayEvent::CircuitClosed {
+                    src: src_peer_id,
+                    dst: dst_peer_id,
+                    error: error.map(|e| e.to_string()),
+                }),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    /// Closes every connection (and so every circuit), waiting briefly for them to go.
+    async fn close_all(&mut self) {
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for p in peers {
+            let _ = self.swarm.disconnect_peer_id(p);
+        }
+        let deadline = tokio::time::sleep(Duration::from_millis(500));
+        tokio::pin!(deadline);
+        while self.swarm.connected_peers().next().is_some() {
+            tokio::select! {
+                _ = &mut deadline => break,
+                _ = self.swarm.select_next_some() => {}
+            }
+        }
+    }
+}
