@@ -301,6 +301,32 @@ impl Client {
         }
     }
 
+    /// The profile's relays (multiaddrs ending in `/p2p/<relay peer id>`), as kept in the
+    /// profile; `DXOS_RELAYS` adds to them for the node without being listed here.
+    pub fn relays(&self) -> Result<Vec<String>> {
+        match self.call(&Request::RelayList)? {
+            Response::Relays(r) => Ok(r),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Adds a relay (as `dxos relay serve` prints its addresses); the node reserves on it at
+    /// once if it runs. Returns the new list. Adding one already listed changes nothing.
+    pub fn add_relay(&self, addr: &str) -> Result<Vec<String>> {
+        match self.call(&Request::RelayAdd { addr: addr.to_owned() })? {
+            Response::Relays(r) => Ok(r),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Removes a relay; the node lets go of its reservation there. Returns the new list.
+    pub fn remove_relay(&self, addr: &str) -> Result<Vec<String>> {
+        match self.call(&Request::RelayRemove { addr: addr.to_owned() })? {
+            Response::Relays(r) => Ok(r),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Watches a query (objects of `typename`, or all): the current result at once, then the
     /// whole result after every change (local or from a peer), until the stream is dropped.
     pub fn watch(&self, space: &str, typename: Option<&str>) -> Events<Result<WatchUpdate>> {

@@ -71,6 +71,9 @@ pub enum ClientError {
         #[source]
         source: dxos_net::NetError,
     },
+    /// A relay could not start (a bad key file, an address it cannot listen on).
+    #[error(transparent)]
+    Relay(#[from] dxos_net::relay::RelayError),
     /// The input is not acceptable; nothing changed.
     #[error("{0}")]
     InvalidInput(String),
@@ -170,6 +173,14 @@ impl ClientError {
             },
             ClientError::Net { source, .. } => match source {
                 dxos_net::NetError::NoIdentity => ErrorKind::NoIdentity,
+                _ => ErrorKind::Network,
+            },
+            ClientError::Relay(e) => match e {
+                dxos_net::relay::RelayError::NobodyAllowed => ErrorKind::Usage,
+                dxos_net::relay::RelayError::BadKey { .. } | dxos_net::relay::RelayError::Listen { .. } => {
+                    ErrorKind::InvalidInput
+                }
+                dxos_net::relay::RelayError::KeyFile { .. } => ErrorKind::Io,
                 _ => ErrorKind::Network,
             },
             ClientError::InvalidInput(_) => ErrorKind::InvalidInput,

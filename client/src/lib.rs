@@ -79,6 +79,8 @@ pub mod local;
 pub mod node;
 pub mod owner;
 pub mod profile;
+pub mod relay;
+pub(crate) mod relays;
 pub mod types;
 pub mod wire;
 
@@ -90,6 +92,7 @@ pub use jobs::{Job, JobFailure, JobInfo, Jobs};
 pub use local::{Local, device_label, now_ms};
 pub use node::NetOptions;
 pub use profile::Profile;
+pub use relay::{Relay, RelayNotice, RelayOptions};
 pub use types::*;
 
 /// The ECHO and HALO data types the client's API speaks in, as the client's own.

@@ -318,6 +318,24 @@ impl Local {
         self.node().map(|n| n.addrs()).unwrap_or_default()
     }
 
+    /// Adds a relay to the profile's list (`add`) or removes it; a running node reserves on
+    /// the new list at once. Returns the list.
+    fn change_relays(&self, addr: &str, add: bool) -> Result<Vec<String>> {
+        let a = crate::relays::parse(addr)?.to_string();
+        let mut list = crate::relays::load(self.profile.dir())?;
+        match (add, list.contains(&a)) {
+            (true, false) => list.push(a),
+            (false, true) => list.retain(|x| *x != a),
+            (true, true) => return Ok(list),
+            (false, false) => return Err(ClientError::NotFound(format!("no relay {a} in this profile"))),
+        }
+        crate::relays::save(self.profile.dir(), &list)?;
+        if let Some(node) = self.node() {
+            node.set_relays(crate::relays::all(self.profile.dir())?);
+        }
+        Ok(list)
+    }
+
     /// Where the profile stands.
     pub fn status(&self) -> Result<Status> {
         let node = self.node();
@@ -341,6 +359,9 @@ impl Local {
             Request::IdentityPhrase => Ok(Response::Phrase(self.recovery_phrase()?)),
             Request::Status => Ok(Response::Status(self.status()?)),
             Request::Peers => Ok(Response::Peers(self.peers())),
+            Request::RelayList => Ok(Response::Relays(crate::relays::load(self.profile.dir())?)),
+            Request::RelayAdd { addr } => Ok(Response::Relays(self.change_relays(addr, true)?)),
+            Request::RelayRemove { addr } => Ok(Response::Relays(self.change_relays(addr, false)?)),
             Request::Watch { .. }
             | Request::Hello
             | Request::Handover

@@ -46,6 +46,7 @@ impl NetOptions {
             config.listen = self.listen.iter().map(parse).collect::<Result<_, _>>()?;
         }
         config.peers = self.peers.iter().map(parse).collect::<Result<_, _>>()?;
+        config.relays = crate::relays::all(profile.dir())?;
         config.mdns = !self.no_mdns;
         Ok(config)
     }
@@ -102,6 +103,11 @@ impl NetHost {
     /// The addresses the node listens on, as strings with `/p2p/`.
     pub(crate) fn addrs(&self) -> Vec<String> {
         self.runtime.block_on(self.node.listen_addrs()).unwrap_or_default().iter().map(|a| a.to_string()).collect()
+    }
+
+    /// Replaces the relays the node reserves on.
+    pub(crate) fn set_relays(&self, relays: Vec<dxos_net::multiaddr::Multiaddr>) {
+        let _ = self.runtime.block_on(self.node.set_relays(relays));
     }
 
     /// The connected peers.

@@ -11,7 +11,7 @@ use crate::error::{ClientError, WireError};
 use crate::types::*;
 
 /// The version of the socket's messages. Bump it on any change of [`Request`] or [`Response`].
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// One operation on a profile. Fields are the arguments of the command of the same name
 /// (docs/cli.md documents them).
@@ -79,6 +79,12 @@ pub enum Request {
     Status,
     /// `peers`.
     Peers,
+    /// `relay list`.
+    RelayList,
+    /// `relay add`.
+    RelayAdd { addr: String },
+    /// `relay remove`.
+    RelayRemove { addr: String },
     /// Who owns the profile.
     Hello,
     /// Asks a temporary owner to release the profile.
@@ -125,6 +131,8 @@ pub enum Response {
     Left(PublicKey),
     Status(Status),
     Peers(Vec<Peer>),
+    /// The profile's relays (after a `relay add` or `relay remove`, the new list).
+    Relays(Vec<String>),
     Hello(OwnerRole),
     Released,
     Watch(WatchUpdate),

@@ -15,5 +15,7 @@ pub mod replicate;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// Addresses, as the node's API takes them.
+pub use libp2p::multiaddr;
 pub use node::{NetError, Node, NodeConfig, NodeEvent, PeerInfo, Presence, Transport};
 pub use replicate::driver::SessionEvent;

@@ -90,6 +90,50 @@ pub enum Command {
     Status,
     /// The connected peers.
     Peers,
+    /// Relays: run one (`serve`), or list the ones this profile reserves on.
+    #[command(subcommand)]
+    Relay(RelayCmd),
+}
+
+/// `dxos relay ...`
+#[derive(Debug, Subcommand)]
+pub enum RelayCmd {
+    /// Runs a relay until stopped (SIGTERM or Ctrl-C). Opens no profile.
+    Serve {
+        /// Addresses to listen on (QUIC and TCP multiaddrs; repeat for several).
+        #[arg(long, value_name = "MULTIADDR", required = true)]
+        listen: Vec<String>,
+        /// Public addresses to announce, if not the listen addresses (behind a 1:1 NAT).
+        #[arg(long, value_name = "MULTIADDR")]
+        announce: Vec<String>,
+        /// The relay's key file, made on first run (keeps its address valid across restarts).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// An identity whose devices may reserve (64 hex digits; repeat for several).
+        #[arg(long, value_name = "IDENTITY_KEY")]
+        allow: Vec<String>,
+        /// Anyone may reserve (with libp2p's small default circuits unless --allow is given).
+        #[arg(long)]
+        open: bool,
+        /// Circuits one source may open in a burst...
+        #[arg(long, value_name = "N", default_value_t = 30)]
+        circuit_burst: u32,
+        /// ...then one per this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 120)]
+        circuit_interval: u64,
+    },
+    /// Adds a relay to this profile (its address as `relay serve` prints it).
+    Add {
+        /// The relay's multiaddr, ending in /p2p/<peer id>.
+        addr: String,
+    },
+    /// Removes a relay from this profile.
+    Remove {
+        /// The relay's multiaddr, as listed.
+        addr: String,
+    },
+    /// Lists this profile's relays.
+    List,
 }
 
 /// `dxos identity ...`

@@ -35,11 +35,42 @@ pub(crate) fn response(req: &Request, r: &Response) -> Value {
             "identity": s.identity.map(|k| k.to_string()), "spaces": s.spaces, "peers": s.peers, "addrs": s.addrs,
         }),
         Response::Peers(p) => Value::Array(p.iter().map(peer).collect()),
+        Response::Relays(r) => json!(r),
         Response::Hello(role) => json!({"role": role.as_str()}),
         Response::Released => json!({"released": true}),
         Response::Watch(u) => watch(u),
         Response::Invite(s) => invite_step(s),
         Response::Join(s) => join_step(s),
+    }
+}
+
+/// `relay serve`'s first line.
+pub(crate) fn relay_started(peer_id: &str, addrs: &[String]) -> Value {
+    json!({"peer_id": peer_id, "addrs": addrs})
+}
+
+/// One line of `relay serve`.
+pub(crate) fn relay_notice(n: &RelayNotice) -> Value {
+    match n {
+        RelayNotice::Admitted { peer_id, identity } => {
+            json!({"event": "admitted", "peer_id": peer_id, "identity": identity.to_string()})
+        }
+        RelayNotice::Refused { peer_id, reason } => json!({"event": "refused", "peer_id": peer_id, "reason": reason}),
+        RelayNotice::Revoked { peer_id } => json!({"event": "revoked", "peer_id": peer_id}),
+        RelayNotice::Reserved { peer_id, renewed } => {
+            json!({"event": "reserved", "peer_id": peer_id, "renewed": renewed})
+        }
+        RelayNotice::ReservationDenied { peer_id, status } => {
+            json!({"event": "reservation_denied", "peer_id": peer_id, "status": status})
+        }
+        RelayNotice::ReservationEnded { peer_id } => json!({"event": "reservation_ended", "peer_id": peer_id}),
+        RelayNotice::Circuit { src, dst } => json!({"event": "circuit", "src": src, "dst": dst}),
+        RelayNotice::CircuitDenied { src, dst, status } => {
+            json!({"event": "circuit_denied", "src": src, "dst": dst, "status": status})
+        }
+        RelayNotice::CircuitClosed { src, dst, error } => {
+            json!({"event": "circuit_closed", "src": src, "dst": dst, "error": error})
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub(super) fn human_event(ev: &dxos_client::PeerEvent) -> String {
         "synced" => format!("space {} synced from {peer}", s(&v, "space")),
         "refused" => format!("refused a reader's update from {peer} in space {}", s(&v, "space")),
         "same_identity" => format!("{peer} is another device of this identity"),
+        "relay_refused" => format!("relay {} refused this device: {}", s(&v, "relay"), s(&v, "reason")),
         "session_ended" => match &v["error"] {
             Value::Null => format!("replication with {peer} ended"),
             e => format!("replication with {peer} ended: {}", e.as_str().unwrap_or_default()),
@@ -101,6 +102,24 @@ pub(super) fn human_watch(line: &Value) -> String {
 }
 
 /// The people-readable form of a result.
+/// A line of `relay serve` for people.
+pub(super) fn human_relay(v: &Value) -> String {
+    let peer = s(v, "peer_id");
+    match s(v, "event").as_str() {
+        "admitted" => format!("admitted {peer} (identity {})", s(v, "identity")),
+        "refused" => format!("refused {peer}: {}", s(v, "reason")),
+        "revoked" => format!("{peer} was revoked by its identity: its reservation is gone"),
+        "reserved" if v["renewed"] == true => format!("{peer} renewed its reservation"),
+        "reserved" => format!("{peer} reserved a slot"),
+        "reservation_denied" => format!("denied {peer} a reservation ({})", s(v, "status")),
+        "reservation_ended" => format!("{peer}'s reservation ended"),
+        "circuit" => format!("circuit {} -> {}", s(v, "src"), s(v, "dst")),
+        "circuit_denied" => format!("denied a circuit {} -> {} ({})", s(v, "src"), s(v, "dst"), s(v, "status")),
+        "circuit_closed" => format!("circuit {} -> {} closed", s(v, "src"), s(v, "dst")),
+        _ => v.to_string(),
+    }
+}
+
 pub(super) fn human(req: &Request, v: &Value) -> String {
     let list = |f: &dyn Fn(&Value) -> String| -> String {
         let items: Vec<String> = v.as_array().into_iter().flatten().map(f).collect();
@@ -140,6 +159,10 @@ pub(super) fn human(req: &Request, v: &Value) -> String {
                 s(v, "peers"),
                 if addrs.is_empty() { "(node not running)".to_owned() } else { addrs.join(" ") }
             )
+        }
+        Request::RelayList | Request::RelayAdd { .. } | Request::RelayRemove { .. } => {
+            let relays: Vec<&str> = v.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            if relays.is_empty() { "(no relays)".to_owned() } else { relays.join("\n") }
         }
         Request::Peers => list(&|p| {
             format!("{}  {}  {}", s(p, "peer_id"), s(p, "transport"), p["addrs"][0].as_str().unwrap_or_default())

@@ -134,6 +134,22 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
         }
         Command::Status => Request::Status,
         Command::Peers => Request::Peers,
+        Command::Relay(RelayCmd::Serve { listen, announce, key, allow, open, circuit_burst, circuit_interval }) => {
+            let allow = allow.iter().map(|k| parse_key(k, "identity key")).collect::<Result<Vec<_>, _>>()?;
+            let options = dxos_client::RelayOptions {
+                listen,
+                announce,
+                key_file: key,
+                allow,
+                open,
+                circuit_burst,
+                circuit_interval_secs: circuit_interval,
+            };
+            return relay_serve(&options, json);
+        }
+        Command::Relay(RelayCmd::Add { addr }) => Request::RelayAdd { addr },
+        Command::Relay(RelayCmd::Remove { addr }) => Request::RelayRemove { addr },
+        Command::Relay(RelayCmd::List) => Request::RelayList,
     };
     let value = json::response(&req, &owner::call(profile, &req)?);
     if json {
@@ -174,6 +190,42 @@ pub(super) fn long(profile: &Profile, req: &Request, json: bool) -> Result<(), C
         };
         out.and_then(|_| stdout.flush()).is_ok()
     })
+}
+
+/// Runs `relay serve` until a stop signal: its peer id and addresses first, then one line per
+/// admission, reservation and circuit.
+pub(super) fn relay_serve(options: &dxos_client::RelayOptions, json: bool) -> Result<(), ClientError> {
+    owner::install_signal_handler();
+    let mut relay = dxos_client::Relay::start(options)?;
+    let first = json::relay_started(&relay.peer_id(), &relay.addrs());
+    if json {
+        println!("{first}");
+    } else {
+        println!("relay {} listening on:", relay.peer_id());
+        for a in relay.addrs() {
+            println!("  {a}");
+        }
+    }
+    let _ = std::io::stdout().flush();
+    let events = relay.events();
+    while !owner::stopping() {
+        let Some(events) = &events else { break };
+        match events.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(Some(n)) => {
+                let v = json::relay_notice(&n);
+                if json {
+                    println!("{v}");
+                } else {
+                    println!("{}", human_relay(&v));
+                }
+                let _ = std::io::stdout().flush();
+            }
+            Ok(None) => {}
+            Err(_) => break,
+        }
+    }
+    relay.stop();
+    Ok(())
 }
 
 pub(super) fn serve(profile: &Profile, json: bool, net: &NetOptions) -> Result<(), ClientError> {
@@ -240,7 +292,9 @@ pub(super) fn serve(profile: &Profile, json: bool, net: &NetOptions) -> Result<(
 
 /// Reads a key given on the command line (64 hex digits).
 pub(super) fn parse_key(text: &str, what: &str) -> Result<dxos_client::PublicKey, ClientError> {
-    text.trim().parse().map_err(|e| ClientError::InvalidInput(format!("{text:?} is not a {what} (64 hex digits): {e}")))
+    text.trim()
+        .parse()
+        .map_err(|e| ClientError::InvalidInput(format!("{text:?} is not a valid {what} (64 hex digits): {e}")))
 }
 
 /// Parses a `--data` argument: a JSON object.

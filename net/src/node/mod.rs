@@ -400,6 +400,11 @@ impl Node {
         rx.await.map_err(|_| NetError::Stopped)
     }
 
+    /// Replaces the relays the node reserves on (each `<address>/p2p/<relay peer id>`).
+    pub async fn set_relays(&self, relays: Vec<Multiaddr>) -> Result<(), NetError> {
+        self.ask(|tx| swarm::Command::SetRelays(relays, tx)).await
+    }
+
     /// The addresses the node listens on (with `/p2p/<peer id>`, ready to dial).
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
         self.ask(swarm::Command::ListenAddrs).await

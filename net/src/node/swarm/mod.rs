@@ -49,6 +49,8 @@ pub(super) enum Command {
     DialOnce(PeerId, Vec<Multiaddr>, oneshot::Sender<()>),
     IsConnected(PeerId, oneshot::Sender<bool>),
     Sever(Duration, oneshot::Sender<()>),
+    /// Replace the relays (added ones are reserved on, removed ones let go).
+    SetRelays(Vec<Multiaddr>, oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -200,7 +202,12 @@ impl Task {
         match cmd {
             Command::ListenAddrs(tx) => {
                 let me = *self.swarm.local_peer_id();
-                let addrs = self.listen.iter().map(|a| a.clone().with(Protocol::P2p(me))).collect();
+                // A circuit address comes from the relay client already ending in our id.
+                let addrs = self
+                    .listen
+                    .iter()
+                    .map(|a| if peer_of(a) == Some(me) { a.clone() } else { a.clone().with(Protocol::P2p(me)) })
+                    .collect();
                 let _ = tx.send(addrs);
             }
             Command::Peers(tx) => {
@@ -286,6 +293,10 @@ impl Task {
                         self.swarm.close_connection(*id);
                     }
                 }
+                let _ = tx.send(());
+            }
+            Command::SetRelays(relays, tx) => {
+                self.set_relays(&relays);
                 let _ = tx.send(());
             }
             Command::Shutdown(_) => {}

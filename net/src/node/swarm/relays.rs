@@ -44,6 +44,28 @@ impl Task {
         self.relays.contains_key(peer)
     }
 
+    /// Replaces the relays: reserves on the new ones, lets go of the ones removed.
+    pub(super) fn set_relays(&mut self, relays: &[Multiaddr]) {
+        let new = slots(relays);
+        let gone: Vec<PeerId> = self.relays.keys().filter(|p| !new.contains_key(p)).copied().collect();
+        for p in gone {
+            if let Some(id) = self.relays.remove(&p).and_then(|s| s.listener) {
+                self.swarm.remove_listener(id);
+            }
+            self.explicit.remove(&p);
+            let _ = self.swarm.disconnect_peer_id(p);
+        }
+        let added: Vec<PeerId> = new.keys().filter(|p| !self.relays.contains_key(p)).copied().collect();
+        for (p, slot) in new {
+            self.relays.entry(p).or_insert(slot);
+        }
+        self.refresh_wanted();
+        self.want_relays(Instant::now());
+        for p in added {
+            self.relay_auth(p);
+        }
+    }
+
     /// Keeps a connection to every relay.
     pub(super) fn want_relays(&mut self, now: Instant) {
         let addrs: Vec<Multiaddr> = self.relays.iter().map(|(p, s)| s.addr.clone().with(Protocol::P2p(*p))).collect();

@@ -1,0 +1,114 @@
+//! `dxos relay ...` as a user runs it: a relay on loopback, a profile that reserves on it, an
+//! invitation made there that a new device redeems through the relay; the relay list's
+//! commands and their errors.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn relay(dir: &std::path::Path, allow: &[&str]) -> Running {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--json",
+        "relay",
+        "serve",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--listen",
+        "/ip4/127.0.0.1/udp/0/quic-v1",
+    ])
+    .arg("--key")
+    .arg(dir.join("relay.key"));
+    for a in allow {
+        cmd.args(["--allow", a]);
+    }
+    Running::spawn(cmd)
+}
+
+fn circuit(status: &Value) -> Option<String> {
+    status["addrs"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|a| a.contains("/p2p-circuit/"))
+        .map(str::to_owned)
+}
+
+#[test]
+fn the_relay_list_is_kept_and_checked() {
+    let dir = tmp();
+    // No identity needed to keep a list of relays.
+    let p = dir.path().join("p");
+    let addr = "/ip4/203.0.113.9/udp/4001/quic-v1/p2p/12D3KooWDFmdaRwqgVNr9iMPL5vqiZr15KFdEtgASuLeRXNE5Du9";
+    assert_eq!(ok(&p, &["relay", "list"]), serde_json::json!([]));
+    assert_eq!(ok(&p, &["relay", "add", addr]), serde_json::json!([addr]));
+    assert_eq!(ok(&p, &["relay", "add", addr]), serde_json::json!([addr]), "adding twice changes nothing");
+    assert_eq!(fails(&p, &["relay", "add", "/ip4/203.0.113.9/tcp/4001"]), (2, "invalid_input".into()));
+    assert_eq!(fails(&p, &["relay", "add", "not an address"]), (2, "invalid_input".into()));
+    assert_eq!(fails(&p, &["relay", "add", &format!("{addr}/p2p-circuit")]), (2, "invalid_input".into()));
+    assert_eq!(ok(&p, &["relay", "list"]), serde_json::json!([addr]), "refused additions changed nothing");
+    assert_eq!(ok(&p, &["relay", "remove", addr]), serde_json::json!([]));
+    assert_eq!(fails(&p, &["relay", "remove", addr]), (1, "not_found".into()));
+    // A relay that lets nobody in is refused before it starts.
+    let nobody = dxos(&p, &["--json", "relay", "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--key", "/nonexistent/k"]);
+    assert_eq!(nobody.status.code(), Some(2));
+    // A key file that holds no key is refused, and left as it was.
+    let bad = dir.path().join("bad.key");
+    std::fs::write(&bad, b"not a key").unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(BIN)
+        .args(["--json", "relay", "serve", "--open", "--listen", "/ip4/127.0.0.1/tcp/0", "--key"])
+        .arg(&bad)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&bad).unwrap_or_default(), b"not a key");
+}
+
+#[test]
+fn a_device_joins_through_the_relay_and_the_relay_stops_cleanly() {
+    let dir = tmp();
+    let a = new_profile(dir.path(), "a");
+    ok(&a, &["space", "create", "--name", "Home"]);
+    ok(&a, &["task", "add", "Home", "milk"]);
+    let identity = ok(&a, &["identity", "show"])["identity_key"].as_str().unwrap_or_default().to_owned();
+    let mut r = relay(dir.path(), &[&identity]);
+    let first = r.next();
+    let relay_addr = first["addrs"][0].as_str().unwrap_or_default().to_owned();
+    assert!(relay_addr.ends_with(&format!("/p2p/{}", first["peer_id"].as_str().unwrap_or_default())), "{first}");
+    ok(&a, &["relay", "add", &relay_addr]);
+    // A listens on loopback TCP only, with no mDNS: a guest finds it through the relay.
+    let _serve = Running::start(&a, &["serve", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+    let mut through = None;
+    eventually("A reserves on the relay", || {
+        through = circuit(&ok(&a, &["status"]));
+        through.is_some()
+    });
+    let a_peer = ok(&a, &["identity", "show"])["peer_id"].as_str().unwrap_or_default().to_owned();
+    assert!(through.is_some_and(|c| c.ends_with(&format!("/p2p-circuit/p2p/{a_peer}"))));
+
+    let mut inv = Running::start(&a, &["invite", "device"]);
+    let uri = inv.next()["uri"].as_str().unwrap_or_default().to_owned();
+    assert!(uri.len() <= 300, "{} characters", uri.len());
+    let b = dir.path().join("b");
+    let joined = ok(&b, &["join", &uri]);
+    assert_eq!(joined["identity_key"], identity.as_str());
+    assert_eq!(titles(&b, "Home"), ["milk"]);
+    // The relay carried a circuit to A.
+    let mut circuit_to_a = false;
+    let mut seen = Vec::new();
+    while let Ok(v) = r.lines.recv_timeout(Duration::from_secs(5)) {
+        circuit_to_a |= v["event"] == "circuit" && v["dst"] == a_peer.as_str();
+        seen.push(v);
+        if circuit_to_a {
+            break;
+        }
+    }
+    assert!(circuit_to_a, "no circuit to A at the relay: {seen:?}");
+    let _ = inv.signal("-TERM");
+    // SIGTERM: the relay closes its circuits and exits 0.
+    assert_eq!(r.signal("-TERM"), 0);
+}
