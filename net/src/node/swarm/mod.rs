@@ -159,6 +159,7 @@ impl Task {
         let mut wanted: HashSet<PeerId> =
             self.ctx.halo.wanted_devices().iter().filter_map(|k| k.to_peer_id().ok()).collect();
         wanted.extend(self.explicit.iter().copied());
+        self.learn_circuits(&wanted);
         self.redial.set_wanted(wanted);
     }
 
@@ -385,13 +386,14 @@ impl Task {
                 // dead though not yet noticed (ping takes up to 20 s to tell). Close the old
                 // ones so replication moves over now. Young ones are left alone: two peers
                 // dialling each other at once.
-                // A relayed connection never displaces a direct one (the other way round is
-                // what hole punching is for).
+                // A relayed connection never displaces a direct one; a direct one (hole punched,
+                // or the peer came within reach) displaces relayed ones at once, so replication
+                // moves off the relay.
                 let relayed = endpoint.is_relayed();
                 for (old, old_addr) in self.connections.get(&peer_id).into_iter().flatten() {
-                    let displaces = !relayed || Transport::of(old_addr) == Transport::Relay;
-                    if displaces && self.since.get(old).is_some_and(|t| now.duration_since(*t) > Duration::from_secs(2))
-                    {
+                    let old_relayed = Transport::of(old_addr) == Transport::Relay;
+                    let aged = self.since.get(old).is_some_and(|t| now.duration_since(*t) > Duration::from_secs(2));
+                    if (!relayed && old_relayed) || (aged && (!relayed || old_relayed)) {
                         tracing::debug!(peer = %peer_id, "closing an older connection");
                         self.swarm.close_connection(*old);
                     }
@@ -460,6 +462,11 @@ impl Task {
                     }
                 }
             }
+            // A relay is reached at the address it was added with, not at every address it
+            // lists: hole punching needs both peers to reach it over the same transport (QUIC
+            // with QUIC), since each offers the other the address the relay observed.
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, .. }))
+                if self.is_relay(&peer_id) => {}
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
                 let kad = info.protocols.contains(&super::behaviour::KAD_PROTOCOL);
                 // A peer's loopback addresses are only worth keeping if it is on this host.

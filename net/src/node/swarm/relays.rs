@@ -59,10 +59,25 @@ impl Task {
         for (p, slot) in new {
             self.relays.entry(p).or_insert(slot);
         }
-        self.refresh_wanted();
         self.want_relays(Instant::now());
+        self.refresh_wanted();
         for p in added {
             self.relay_auth(p);
+        }
+    }
+
+    /// Finding each other with no DHT: a peer we want may hold a reservation on one of our
+    /// relays (devices of one identity use the same ones), so each is also dialled at
+    /// `<relay>/p2p-circuit/p2p/<peer>`.
+    pub(super) fn learn_circuits(&mut self, wanted: &HashSet<PeerId>) {
+        let now = Instant::now();
+        for (relay, slot) in &self.relays {
+            let circuit = slot.addr.clone().with(Protocol::P2p(*relay)).with(Protocol::P2pCircuit);
+            for peer in wanted {
+                if peer != relay && !self.relays.contains_key(peer) && !self.redial.addrs(peer).contains(&circuit) {
+                    self.redial.learn(*peer, circuit.clone(), now);
+                }
+            }
         }
     }
 
