@@ -170,11 +170,13 @@ impl RelayServer {
             .build();
         let peer_id = *swarm.local_peer_id();
         let mut pending = Vec::new();
+        let mut listener_ids = Vec::new();
         for addr in &config.listen {
             let id = swarm
                 .listen_on(addr.clone())
                 .map_err(|e| RelayError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
             pending.push((id, addr.clone()));
+            listener_ids.push(id);
         }
         for a in &config.announce {
             swarm.add_external_address(a.clone());
@@ -208,6 +210,7 @@ impl RelayServer {
                 }
             }
         }
+        let listener_ids: Vec<_> = listener_ids;
         let shown: Vec<Multiaddr> = if config.announce.is_empty() { addrs } else { config.announce.clone() };
         let mut control = swarm.behaviour().stream.new_control();
         let mut auths = control.accept(auth::AUTH_PROTOCOL).map_err(|e| RelayError::Transport(e.to_string()))?;
@@ -231,7 +234,8 @@ impl RelayServer {
                 });
             }
         });
-        let mut task = Task { swarm, gate, events: events_tx };
+        let listeners = listener_ids;
+        let mut task = Task { swarm, listeners, gate, events: events_tx };
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -272,6 +276,7 @@ impl RelayServer {
 
 struct Task {
     swarm: Swarm<RelayBehaviour>,
+    listeners: Vec<libp2p::core::transport::ListenerId>,
     gate: Gate,
     events: mpsc::UnboundedSender<RelayEvent>,
 }
@@ -329,8 +334,12 @@ impl Task {
         }
     }
 
-    /// Closes every connection (and so every circuit), waiting briefly for them to go.
+    /// Stops listening (so nobody connects again while it closes), then closes every
+    /// connection (and so every circuit), waiting briefly for them to go.
     async fn close_all(&mut self) {
+        for id in std::mem::take(&mut self.listeners) {
+            self.swarm.remove_listener(id);
+        }
         let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         for p in peers {
             let _ = self.swarm.disconnect_peer_id(p);
@@ -340,6 +349,17 @@ impl Task {
         while self.swarm.connected_peers().next().is_some() {
             tokio::select! {
                 _ = &mut deadline => break,
+                _ = self.swarm.select_next_some() => {}
+            }
+        }
+        // QUIC sends its closes from the endpoint's own task: give it a moment before the
+        // process ends, or peers learn of the relay's end only when their connection times
+        // out (10 s; seen in the NAT lab's restart test).
+        let grace = tokio::time::sleep(Duration::from_millis(250));
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                _ = &mut grace => break,
                 _ = self.swarm.select_next_some() => {}
             }
         }

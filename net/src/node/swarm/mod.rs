@@ -345,6 +345,18 @@ impl Task {
                 if self.ready.is_none() {
                     self.redial.all_due(now);
                 }
+                // A reservation (back) on a relay: peers may be reachable through it now.
+                // Dials still pending (to addresses that will time out, such as a peer's
+                // unpunchable address behind a symmetric NAT) are given up for fresh ones.
+                if address.iter().any(|p| p == Protocol::P2pCircuit) {
+                    let pending: Vec<PeerId> =
+                        self.dialing.keys().filter(|p| !self.connections.contains_key(p)).copied().collect();
+                    for p in pending {
+                        self.dialing.remove(&p);
+                        let _ = self.swarm.disconnect_peer_id(p);
+                    }
+                    self.redial.all_due(now);
+                }
                 self.listener_done(listener_id, None);
                 self.emit(NodeEvent::Listening { addr: address });
             }
