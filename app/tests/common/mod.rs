@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod netlab;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_dxos");
 

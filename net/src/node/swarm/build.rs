@@ -95,6 +95,7 @@ pub(in crate::node) async fn spawn(
         store_dirty: false,
         had_identity: halo.identity().is_some(),
         relays: relays::slots(&config.relays),
+        retiring: Vec::new(),
     };
     task.load_peer_store();
     let now = Instant::now();

@@ -113,6 +113,8 @@ struct Task {
     had_identity: bool,
     /// Our relays and where we stand with each.
     relays: HashMap<PeerId, relays::RelaySlot>,
+    /// Relayed connections to close once a direct one has been up a while.
+    retiring: Vec<(PeerId, ConnectionId, Instant)>,
 }
 
 /// How long a WebRTC-direct connection may take to come up.
@@ -122,6 +124,8 @@ const WEBRTC_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 const LAN_DIAL_PATIENCE: Duration = Duration::from_millis(1500);
 /// The same for peers beyond the LAN, whose handshakes take longer.
 const WAN_DIAL_PATIENCE: Duration = Duration::from_secs(4);
+/// How long a relayed connection stays once a direct one to the same peer is up.
+const RELAYED_GRACE: Duration = Duration::from_secs(5);
 /// How long a stopping node waits for its connections to close.
 const CLOSE_PATIENCE: Duration = Duration::from_millis(500);
 
@@ -168,6 +172,20 @@ impl Task {
             return;
         }
         let now = Instant::now();
+        let due: Vec<(PeerId, ConnectionId)> =
+            self.retiring.iter().filter(|(_, _, t)| *t <= now).map(|(p, c, _)| (*p, *c)).collect();
+        self.retiring.retain(|(_, _, t)| *t > now);
+        for (peer, c) in due {
+            // Only while a direct connection is still there to take over.
+            let direct = self
+                .connections
+                .get(&peer)
+                .is_some_and(|cs| cs.iter().any(|(_, a)| Transport::of(a) != Transport::Relay));
+            if direct {
+                tracing::debug!(%peer, "closing a relayed connection: a direct one is up");
+                self.swarm.close_connection(c);
+            }
+        }
         for (peer, addrs) in self.redial.due(now) {
             // One dial at a time; one pending too long (a WebRTC-direct dial into a link that
             // is down never completes) is aborted for a fresh one.
@@ -220,7 +238,13 @@ impl Task {
                         peer_id: *peer,
                         device_key: PublicKey::from_peer_id(peer).ok(),
                         addrs: conns.iter().map(|(_, a)| a.clone()).collect(),
-                        transport: Transport::of(&conns[0].1),
+                        // A direct connection, if there is one, carries the traffic (relayed
+                        // ones are on their way out).
+                        transport: conns
+                            .iter()
+                            .map(|(_, a)| Transport::of(a))
+                            .find(|t| *t != Transport::Relay)
+                            .unwrap_or(Transport::Relay),
                     })
                     .collect();
                 peers.sort_by_key(|p| p.peer_id.to_base58());
@@ -399,13 +423,16 @@ impl Task {
                 // ones so replication moves over now. Young ones are left alone: two peers
                 // dialling each other at once.
                 // A relayed connection never displaces a direct one; a direct one (hole punched,
-                // or the peer came within reach) displaces relayed ones at once, so replication
-                // moves off the relay.
+                // or the peer came within reach) displaces relayed ones soon, so replication
+                // moves off the relay: not at once, since an invitation's exchange may be
+                // running over the circuit (closing it then failed the guest's join; seen).
                 let relayed = endpoint.is_relayed();
                 for (old, old_addr) in self.connections.get(&peer_id).into_iter().flatten() {
                     let old_relayed = Transport::of(old_addr) == Transport::Relay;
                     let aged = self.since.get(old).is_some_and(|t| now.duration_since(*t) > Duration::from_secs(2));
-                    if (!relayed && old_relayed) || (aged && (!relayed || old_relayed)) {
+                    if !relayed && old_relayed {
+                        self.retiring.push((peer_id, *old, now + RELAYED_GRACE));
+                    } else if aged && (!relayed || old_relayed) {
                         tracing::debug!(peer = %peer_id, "closing an older connection");
                         self.swarm.close_connection(*old);
                     }

@@ -1,0 +1,105 @@
+//! The NAT lab's figures (needs root, iproute2 and iptables; prints SKIPPED otherwise):
+//! - hole punching between two cone NATs: fresh attempts (a new B process on a new port each
+//!   time, so no NAT mapping is left from the last), how many became direct and how fast;
+//! - a first sync of a space of 100k tasks to a new device, through the relay (symmetric
+//!   NATs) beside the same between cone NATs (relayed at first, then direct).
+//!
+//! `cargo bench -p dxos --bench natlab` (PUNCH_ROUNDS, default 100; SYNC_OBJECTS, default
+//! 100000).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::netlab::*;
+use common::*;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter that is not ours runs nothing.
+    if std::env::args().skip(1).any(|a| !a.starts_with("--") && !"natlab".contains(a.as_str())) {
+        return;
+    }
+    hole_punching(env_or("PUNCH_ROUNDS", 100));
+    first_sync(env_or("SYNC_OBJECTS", 100_000));
+}
+
+fn hole_punching(rounds: usize) {
+    let Some(lab) = lab_or_skip("bp", "cone", "cone", 0) else { return };
+    let dir = tmp();
+    // Every attempt opens a circuit: the per-source limit is raised for the benchmark.
+    let (mut h, _relay) =
+        pair_with(&lab, dir.path(), &["--circuit-burst", "100000", "--circuit-interval", "1"], |_| {});
+    let a_device = ok(&h.a, &["identity", "show"])["device_key"].as_str().unwrap_or_default().to_owned();
+    let (mut direct, mut times) = (0, Vec::new());
+    for round in 0..rounds {
+        let _ = h.serve_b.signal("-TERM");
+        // A new port and no remembered address of A: this attempt starts from nothing.
+        for f in ["peers.json", "listen-ports.json"] {
+            let _ = std::fs::remove_file(h.b.join(f));
+        }
+        let t0 = Instant::now();
+        h.serve_b = lab.run("h2", Some(&h.b), &["serve", "--no-mdns"]);
+        let mut got = None;
+        while t0.elapsed() < Duration::from_secs(10) {
+            if dxos(&h.b, &["--json", "peers"]).status.success()
+                && let Some(t) = transport_to(&h.b, &a_device)
+                && (t == "quic" || t == "tcp")
+            {
+                got = Some(t0.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        match got {
+            Some(t) => {
+                direct += 1;
+                times.push(t.as_millis());
+            }
+            None => println!("attempt {round}: not direct within 10 s ({:?})", transport_to(&h.b, &a_device)),
+        }
+    }
+    times.sort_unstable();
+    println!(
+        "hole punching, cone/cone: {direct} of {rounds} attempts direct within 10 s (from the start of a new B process)"
+    );
+    report("  time to direct", &times);
+}
+
+fn first_sync(objects: usize) {
+    let update = tasks_update(objects);
+    let file = tmp();
+    let path = file.path().join("space.yjs");
+    std::fs::write(&path, &update).unwrap_or_else(|e| panic!("{e}"));
+    println!("first sync of {objects} tasks ({} bytes as one Yjs update) to a new device:", update.len());
+    for (nat, tag) in [("symmetric", "bs"), ("cone", "bc")] {
+        let Some(lab) = lab_or_skip(tag, nat, nat, 0) else { return };
+        let dir = tmp();
+        let path = path.to_string_lossy().into_owned();
+        let (h, _relay) = pair_with(&lab, dir.path(), &[], |a| {
+            ok(a, &["space", "import", "Home", "--in", &path]);
+        });
+        let count = ok(&h.b, &["space", "list"])[0]["objects"].as_u64().unwrap_or_default();
+        let via = transport_to(&h.a, &h.b_device).unwrap_or_default();
+        println!(
+            "  {nat}/{nat}: join (pairing + first sync) {:.2} s; B holds {count} objects; A reaches B over {via}",
+            h.joined_in.as_secs_f64()
+        );
+    }
+}
+
+/// One Yjs update holding `n` tasks.
+fn tasks_update(n: usize) -> Vec<u8> {
+    use dxos_echo::{Space, SpaceOptions, Task};
+    let s = Space::in_memory(dxos_halo::KeyPair::generate().public(), SpaceOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..n {
+        s.add_typed(&Task { title: format!("Task {i}"), completed: i % 3 == 0, order: Some(format!("a{i:06}")) })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    s.export().unwrap_or_else(|e| panic!("{e}"))
+}
