@@ -18,10 +18,7 @@ fn init_logging(verbose: u8, profile: &Profile) {
         2 => "debug",
         _ => "trace",
     };
-    // Kademlia warns that it has no bootstrap peers on every start of a LAN-only node: not
-    // news to the person at the terminal (the log file still has it).
-    let quiet = if verbose == 0 { format!("{level},libp2p_kad=error") } else { level.to_owned() };
-    let stderr_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(quiet));
+    let stderr_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let stderr = fmt::layer().with_writer(std::io::stderr).with_filter(stderr_filter);
     let file = std::fs::OpenOptions::new().create(true).append(true).open(profile.log_path()).ok().map(|f| {
         fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(f)).with_filter(EnvFilter::new("info"))

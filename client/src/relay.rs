@@ -41,6 +41,11 @@ pub enum RelayNotice {
         /// Its identity.
         identity: PublicKey,
     },
+    /// A peer of an identity not on the allow list, let in because the relay is open.
+    Open {
+        /// The peer id.
+        peer_id: String,
+    },
     /// A peer's proof was refused.
     Refused {
         /// The peer id.
@@ -102,6 +107,7 @@ pub enum RelayNotice {
 fn notice(e: RelayEvent) -> RelayNotice {
     match e {
         RelayEvent::Admitted { peer, identity } => RelayNotice::Admitted { peer_id: peer.to_base58(), identity },
+        RelayEvent::Open { peer } => RelayNotice::Open { peer_id: peer.to_base58() },
         RelayEvent::Refused { peer, reason } => RelayNotice::Refused { peer_id: peer.to_base58(), reason },
         RelayEvent::Revoked { peer } => RelayNotice::Revoked { peer_id: peer.to_base58() },
         RelayEvent::Reserved { peer, renewed } => RelayNotice::Reserved { peer_id: peer.to_base58(), renewed },

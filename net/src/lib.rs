@@ -1,6 +1,6 @@
 //! NET: how devices find each other and keep their spaces in sync, peer to peer.
 //!
-//! - [`node`]: the libp2p node (WebRTC-direct, QUIC, TCP; identify, ping, mDNS, Kademlia,
+//! - [`node`]: the libp2p node (WebRTC-direct, QUIC, TCP; identify, ping, mDNS,
 //!   relay client, DCUtR, AutoNAT), reached through a cloneable handle and an event stream;
 //!   peers we care about are redialled with a short backoff so dropped links recover.
 //! - [`invite`]: device pairing and space sharing by invitation (IO-less protocol and driver).

@@ -250,3 +250,236 @@ async fn a_revoked_device_loses_its_reservation() -> TestResult<()> {
     server.stop().await;
     Ok(())
 }
+
+/// What a relay's own side of its connections carries, after its hop's encryption: every
+/// byte read or written on the connections' substreams.
+mod tap {
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, ready};
+
+    use futures_util::io::{AsyncRead, AsyncWrite};
+    use libp2p::core::muxing::{StreamMuxer, StreamMuxerBox, StreamMuxerEvent, StreamMuxerExt, SubstreamBox};
+
+    pub type Log = Arc<Mutex<Vec<u8>>>;
+
+    pub struct Tap {
+        pub inner: StreamMuxerBox,
+        pub log: Log,
+    }
+
+    pub struct Tapped {
+        inner: SubstreamBox,
+        log: Log,
+    }
+
+    fn record(log: &Log, bytes: &[u8]) {
+        log.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+    }
+
+    impl StreamMuxer for Tap {
+        type Substream = Tapped;
+        type Error = io::Error;
+
+        fn poll_inbound(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Tapped, io::Error>> {
+            let this = self.get_mut();
+            let s = ready!(this.inner.poll_inbound_unpin(cx))?;
+            Poll::Ready(Ok(Tapped { inner: s, log: this.log.clone() }))
+        }
+
+        fn poll_outbound(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Tapped, io::Error>> {
+            let this = self.get_mut();
+            let s = ready!(this.inner.poll_outbound_unpin(cx))?;
+            Poll::Ready(Ok(Tapped { inner: s, log: this.log.clone() }))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+            self.get_mut().inner.poll_close_unpin(cx)
+        }
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<StreamMuxerEvent, io::Error>> {
+            self.get_mut().inner.poll_unpin(cx)
+        }
+    }
+
+    impl AsyncRead for Tapped {
+        fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            let n = ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+            record(&self.log, &buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl AsyncWrite for Tapped {
+        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
+            record(&self.log, &buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_close(cx)
+        }
+    }
+}
+
+/// A relay like `dxos relay serve` (libp2p's circuit relay, our admission protocol, open to
+/// all) whose connections are tapped after their hop's Noise: the relay's own view.
+async fn tapped_relay() -> TestResult<(Multiaddr, tap::Log, tokio::task::JoinHandle<()>)> {
+    use libp2p::core::Transport as _;
+    use libp2p::core::muxing::StreamMuxerBox;
+    use libp2p::core::upgrade::Version;
+    use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+
+    #[derive(NetworkBehaviour)]
+    struct RelayOnly {
+        relay: libp2p::relay::Behaviour,
+        stream: libp2p_stream::Behaviour,
+    }
+    let log: tap::Log = Default::default();
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    let tap_log = log.clone();
+    let transport = libp2p::tcp::tokio::Transport::new(libp2p::tcp::Config::default())
+        .upgrade(Version::V1)
+        .authenticate(libp2p::noise::Config::new(&key)?)
+        .multiplex(libp2p::yamux::Config::default())
+        .map(move |(peer, muxer), _| {
+            (peer, StreamMuxerBox::new(tap::Tap { inner: StreamMuxerBox::new(muxer), log: tap_log.clone() }))
+        })
+        .boxed();
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_other_transport(|_| transport)?
+        .with_behaviour(|k| {
+            let config = libp2p::relay::Config {
+                max_circuit_duration: Duration::from_secs(600),
+                max_circuit_bytes: 1 << 30,
+                ..Default::default()
+            };
+            let mut relay = libp2p::relay::Behaviour::new(k.public().to_peer_id(), config);
+            relay.set_status(Some(libp2p::relay::Status::Enable));
+            RelayOnly { relay, stream: libp2p_stream::Behaviour::new() }
+        })?
+        .build();
+    swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse()?)?;
+    let addr = loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+            break address;
+        }
+    };
+    swarm.add_external_address(addr.clone());
+    let me = *swarm.local_peer_id();
+    let mut auths = swarm.behaviour().stream.new_control().accept(dxos_net::relay::auth::AUTH_PROTOCOL)?;
+    let gate = dxos_net::relay::auth::Gate::new([], true);
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = swarm.select_next_some() => {}
+                Some((peer, stream)) = auths.next() => {
+                    use tokio_util::compat::FuturesAsyncReadCompatExt;
+                    let _ = dxos_net::relay::auth::answer(stream.compat(), peer, &gate).await;
+                }
+            }
+        }
+    });
+    Ok((addr.with(Protocol::P2p(me)), log, task))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_sees_only_ciphertext() -> TestResult<()> {
+    logs();
+    let a = TestProfile::new("Ada")?;
+    let b = TestProfile::new("Bob")?;
+    let (key, space) = a.create_space("Shared")?;
+    let secret = "a secret the relay must not read 7f3a9c";
+    space.add_task(secret)?;
+    a.admit(&key, &b, Role::Editor)?;
+    let (relay_addr, log, relay_task) = tapped_relay().await?;
+    let na = behind_nat(&a, &relay_addr).await?;
+    let circuit = circuit_addr(&na).await.ok_or("A never listened through the relay")?;
+    let mut nb_config = b.config(&[Transport::Tcp]);
+    nb_config.listen.clear();
+    let nb = b.start(nb_config).await?;
+    nb.dial(circuit).await?;
+    let sb = b.echo.open_replica(key.public())?;
+    assert!(wait_until(LONG, || titles(&sb) == [secret]).await.is_some(), "B got the task through the relay");
+    let seen = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // The tap works: it reads the relay's own protocol in the clear...
+    let contains = |needle: &[u8]| seen.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(b"/libp2p/circuit/relay/0.2.0/hop"), "the tap sees the relay's own messages");
+    assert!(seen.len() > 1000, "the circuit's bytes passed the tap ({} bytes)", seen.len());
+    // ...but never the space's content, nor the replication protocol's name (both inside
+    // A and B's own Noise session).
+    assert!(!contains(secret.as_bytes()), "the relay read the task's title");
+    assert!(!contains(b"/dxos/replicate/1"), "the relay read the replication protocol's negotiation");
+    na.shutdown().await?;
+    nb.shutdown().await?;
+    relay_task.abort();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_circuits_from_one_peer_is_capped() -> TestResult<()> {
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+    logs();
+    let a = TestProfile::new("Ada")?;
+    let allow = a.halo.identity().map(|i| i.identity_key).into_iter().collect();
+    let listen = vec!["/ip4/127.0.0.1/tcp/0".parse()?];
+    let mut config = RelayConfig::new(listen, allow, false);
+    // A burst of 3 circuits per source, then one an hour.
+    config.limits.circuit_burst = std::num::NonZeroU32::new(3).ok_or("3")?;
+    config.limits.circuit_interval = Duration::from_secs(3600);
+    let (server, mut events) = RelayServer::start(libp2p::identity::Keypair::generate_ed25519(), config).await?;
+    let relay_addr = server.addrs().into_iter().next().ok_or("no address")?;
+    let na = behind_nat(&a, &relay_addr).await?;
+    let circuit = circuit_addr(&na).await.ok_or("A never reserved")?;
+
+    // A stranger dials A through the relay again and again.
+    #[derive(libp2p::swarm::NetworkBehaviour)]
+    struct Raw {
+        relay: libp2p::relay::client::Behaviour,
+    }
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)?
+        .with_relay_client(libp2p::noise::Config::new, libp2p::yamux::Config::default)?
+        .with_behaviour(|_, relay| Raw { relay })?
+        .build();
+    let (mut up, mut refused) = (0, 0);
+    for _ in 0..6 {
+        let opts =
+            DialOpts::peer_id(na.peer_id()).addresses(vec![circuit.clone()]).condition(PeerCondition::Always).build();
+        let id = opts.connection_id();
+        swarm.dial(opts)?;
+        let outcome = tokio::time::timeout(LONG, async {
+            loop {
+                match swarm.select_next_some().await {
+                    SwarmEvent::ConnectionEstablished { connection_id, endpoint, .. }
+                        if connection_id == id && endpoint.is_relayed() =>
+                    {
+                        return true;
+                    }
+                    SwarmEvent::OutgoingConnectionError { connection_id, .. } if connection_id == id => return false,
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .map_err(|_| "a circuit dial neither connected nor failed")?;
+        if outcome { up += 1 } else { refused += 1 }
+    }
+    assert_eq!((up, refused), (3, 3), "three circuits, then the limiter");
+    assert!(
+        next_event(&mut events, |e| matches!(e, RelayEvent::CircuitDenied { .. })).await.is_some(),
+        "the relay reports the denied circuits"
+    );
+    na.shutdown().await?;
+    server.stop().await;
+    Ok(())
+}

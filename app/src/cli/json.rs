@@ -55,6 +55,7 @@ pub(crate) fn relay_notice(n: &RelayNotice) -> Value {
         RelayNotice::Admitted { peer_id, identity } => {
             json!({"event": "admitted", "peer_id": peer_id, "identity": identity.to_string()})
         }
+        RelayNotice::Open { peer_id } => json!({"event": "open", "peer_id": peer_id}),
         RelayNotice::Refused { peer_id, reason } => json!({"event": "refused", "peer_id": peer_id, "reason": reason}),
         RelayNotice::Revoked { peer_id } => json!({"event": "revoked", "peer_id": peer_id}),
         RelayNotice::Reserved { peer_id, renewed } => {

@@ -107,6 +107,7 @@ pub(super) fn human_relay(v: &Value) -> String {
     let peer = s(v, "peer_id");
     match s(v, "event").as_str() {
         "admitted" => format!("admitted {peer} (identity {})", s(v, "identity")),
+        "open" => format!("let {peer} in (the relay is open; its identity is not on the allow list)"),
         "refused" => format!("refused {peer}: {}", s(v, "reason")),
         "revoked" => format!("{peer} was revoked by its identity: its reservation is gone"),
         "reserved" if v["renewed"] == true => format!("{peer} renewed its reservation"),

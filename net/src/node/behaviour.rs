@@ -8,12 +8,10 @@ use std::time::Duration;
 use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{StreamProtocol, autonat, dcutr, identify, kad, mdns, ping, relay};
+use libp2p::{autonat, dcutr, identify, mdns, ping, relay};
 
 /// Identify's protocol version string for DXOS nodes.
 pub const IDENTIFY_PROTOCOL: &str = "/dxos/1.0.0";
-/// Kademlia's protocol for the DXOS DHT (kept apart from the public IPFS DHT).
-pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/dxos/kad/1.0.0");
 
 /// Every behaviour the node runs.
 #[derive(NetworkBehaviour)]
@@ -26,8 +24,6 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     /// Finds peers on the LAN (off with `--no-mdns`).
     pub mdns: Toggle<mdns::tokio::Behaviour>,
-    /// The DHT, for finding peers beyond the LAN.
-    pub kad: kad::Behaviour<kad::store::MemoryStore>,
     /// Hole punching through NATs, upgrading relayed connections.
     pub dcutr: dcutr::Behaviour,
     /// Learns whether this node is reachable from outside.
@@ -46,9 +42,6 @@ impl Behaviour {
         } else {
             None
         };
-        let mut kad =
-            kad::Behaviour::with_config(peer, kad::store::MemoryStore::new(peer), kad::Config::new(KAD_PROTOCOL));
-        kad.set_mode(Some(kad::Mode::Server));
         Ok(Self {
             relay,
             identify: identify::Behaviour::new(identify::Config::new(IDENTIFY_PROTOCOL.into(), key.public())),
@@ -56,7 +49,6 @@ impl Behaviour {
                 ping::Config::new().with_interval(Duration::from_secs(1)).with_timeout(Duration::from_secs(3)),
             ),
             mdns: mdns.into(),
-            kad,
             dcutr: dcutr::Behaviour::new(peer),
             autonat: autonat::Behaviour::new(peer, autonat::Config::default()),
             stream: libp2p_stream::Behaviour::new(),

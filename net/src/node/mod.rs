@@ -3,8 +3,14 @@
 //!
 //! Transports: WebRTC-direct (required; its certificate is kept in the profile so our
 //! addresses stay valid), QUIC, and TCP with Noise and Yamux, all listening by default.
-//! Behaviours: identify, ping, mDNS, Kademlia, relay client, DCUtR, AutoNAT, and raw streams
+//! Behaviours: identify, ping, mDNS, relay client, DCUtR, AutoNAT, and raw streams
 //! for replication (`/dxos/replicate/1`), which [`crate::replicate::driver`] runs.
+//!
+//! No DHT: devices beyond the LAN find each other through their relays (a wanted peer is
+//! also tried at `<relay>/p2p-circuit/p2p/<peer>`) and the addresses they learned before
+//! (identify, invitations, the peer store). A space's id is in every invitation, so nothing
+//! keyed by it may be published anywhere; a Kademlia node (which the first design ran in
+//! server mode with nothing querying it) only added traffic and warnings.
 
 pub mod behaviour;
 pub mod cert;

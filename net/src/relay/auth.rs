@@ -103,6 +103,9 @@ pub enum Admission {
         /// Peers no longer admitted.
         revoked: Vec<PeerId>,
     },
+    /// Not a device of an allowed identity, but the relay is open: it may reserve all the
+    /// same (with what the relay gives strangers).
+    Open,
     /// Refused, and why.
     Refused(String),
 }
@@ -171,7 +174,7 @@ impl Gate {
         let mut st = self.lock();
         if !st.allowed.contains(&identity) {
             return if st.open {
-                Admission::Refused(format!("identity {identity} is not on the allow list (the relay is open)"))
+                Admission::Open
             } else {
                 Admission::Refused(format!("identity {identity} is not allowed on this relay"))
             };
@@ -223,7 +226,7 @@ pub async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
         Err(e) => Admission::Refused(format!("malformed request: {e}")),
     };
     let reply = match &admission {
-        Admission::Admitted { .. } => AuthReply::Admitted,
+        Admission::Admitted { .. } | Admission::Open => AuthReply::Admitted,
         Admission::Refused(why) => AuthReply::Refused(why.clone()),
     };
     f.send(libp2p::bytes::Bytes::from(postcard::to_stdvec(&reply)?)).await?;
@@ -294,6 +297,7 @@ mod tests {
         // An open relay lets anyone reserve, but admits only allowed identities.
         let open = Gate::new([], true);
         assert!(open.may_reserve(&peer(&eve.device)));
+        assert_eq!(open.admit(&peer(&eve.device), &req(&eve.creds)), Admission::Open);
         assert!(!open.is_admitted(&peer(&eve.device)));
     }
 }

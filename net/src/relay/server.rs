@@ -40,6 +40,11 @@ pub enum RelayEvent {
         /// Its identity.
         identity: dxos_halo::PublicKey,
     },
+    /// A peer of an identity not on the allow list was let in because the relay is open.
+    Open {
+        /// The peer.
+        peer: PeerId,
+    },
     /// A peer's proof was refused.
     Refused {
         /// The peer.
@@ -296,6 +301,7 @@ impl Task {
                     self.emit(RelayEvent::Revoked { peer: p });
                 }
             }
+            Admission::Open => self.emit(RelayEvent::Open { peer }),
             Admission::Refused(reason) => self.emit(RelayEvent::Refused { peer, reason }),
         }
     }

@@ -507,7 +507,6 @@ impl Task {
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, .. }))
                 if self.is_relay(&peer_id) => {}
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
-                let kad = info.protocols.contains(&super::behaviour::KAD_PROTOCOL);
                 // A peer's loopback addresses are only worth keeping if it is on this host.
                 let local = self.connections.get(&peer_id).is_some_and(|c| c.iter().any(|(_, a)| is_loopback(a)));
                 for addr in info.listen_addrs {
@@ -515,9 +514,6 @@ impl Task {
                         continue;
                     }
                     let addr = without_peer(&addr);
-                    if kad {
-                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr.clone());
-                    }
                     if self.redial.is_wanted(&peer_id) {
                         self.redial.learn(peer_id, addr, now);
                         self.store_dirty = true;
