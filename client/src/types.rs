@@ -124,7 +124,8 @@ pub struct Peer {
     pub device_key: Option<PublicKey>,
     /// The addresses of our connections to it.
     pub addrs: Vec<String>,
-    /// The transport of the first of them (`webrtc-direct`, `quic`, `tcp`, `relay`).
+    /// The transport that carries the traffic (`webrtc-direct`, `quic`, `tcp`, or `relay`
+    /// when it is reached only through a relay).
     pub transport: String,
 }
 

@@ -102,9 +102,11 @@ async fn two_devices_behind_nats_replicate_through_the_relay() -> TestResult<()>
     let peers = nb.peers().await?;
     let to_a = peers.iter().find(|p| p.device_key == a.halo.device_key().map(|k| k.public())).ok_or("A not a peer")?;
     assert_eq!(to_a.transport, Transport::Relay, "{peers:?}");
-    // The relay is not a replication peer of A's: only B is.
+    // A's peers: B, through the relay; the relay itself is not listed.
     let a_peers = na.peers().await?;
-    assert!(a_peers.iter().any(|p| p.transport == Transport::Relay), "{a_peers:?}");
+    assert_eq!(a_peers.len(), 1, "{a_peers:?}");
+    assert_eq!(a_peers[0].peer_id, nb.peer_id());
+    assert_eq!(a_peers[0].transport, Transport::Relay);
     let circuit_seen = next_event(&mut events, |e| matches!(e, RelayEvent::Circuit { .. })).await;
     let b_peer: PeerId = nb.peer_id();
     let a_peer: PeerId = na.peer_id();

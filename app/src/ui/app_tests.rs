@@ -385,3 +385,40 @@ fn wait_until<S>(h: &mut Harness<'static, S>, what: &str, done: impl Fn(&Harness
     }
     panic!("{what}: it never happened");
 }
+
+#[test]
+fn relays_are_added_and_removed_in_the_sync_section() {
+    let f = fixture();
+    let mut h = app_harness(&f);
+    wait_for_label(&mut h, "None: devices on other networks cannot reach this one.");
+    let addr = "/ip4/203.0.113.9/udp/4001/quic-v1/p2p/12D3KooWDFmdaRwqgVNr9iMPL5vqiZr15KFdEtgASuLeRXNE5Du9";
+    // A wrong address is refused in plain words, and nothing is added.
+    h.get_by_label("Relay address").focus();
+    h.step();
+    h.get_by_label("Relay address").type_text("/ip4/203.0.113.9/tcp/4001");
+    h.step();
+    h.get_by_label("Add relay").click();
+    wait_for_label_containing(&mut h, "does not name its relay");
+    h.get_by_label("Relay address").focus();
+    h.step();
+    h.get_by_label("Relay address").type_text(addr);
+    h.step();
+    h.get_by_label("Add relay").click();
+    wait_for_label(&mut h, &format!("Remove relay {addr}"));
+    assert_eq!(dxos_client::Client::in_process(f.local.clone()).relays().ok(), Some(vec![addr.to_owned()]));
+    h.get_by_label(&format!("Remove relay {addr}")).click();
+    wait_for_label(&mut h, "None: devices on other networks cannot reach this one.");
+    assert_eq!(dxos_client::Client::in_process(f.local.clone()).relays().ok(), Some(vec![]));
+}
+
+/// Steps until a node whose label contains `part` is on screen, for up to 20 s.
+fn wait_for_label_containing(h: &mut AppHarness, part: &str) {
+    for _ in 0..2000 {
+        h.step();
+        if h.query_by_label_contains(part).is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("nothing containing {part:?} showed");
+}

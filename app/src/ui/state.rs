@@ -74,6 +74,31 @@ pub struct MemberRow {
     pub online: bool,
 }
 
+/// A connected peer as the sync section lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRow {
+    /// Whose device: ours by its name, a member's by theirs, else its key's fingerprint.
+    pub name: String,
+    /// How it is reached, in words: "direct (QUIC)", "LAN (WebRTC)", "through relay".
+    pub how: String,
+}
+
+/// How a peer is reached, in words, from its transport and the address of the connection.
+pub fn reach_words(transport: &str, addr: Option<&str>) -> String {
+    let kind = match transport {
+        "relay" => return "through relay".into(),
+        "quic" => "QUIC",
+        "tcp" => "TCP",
+        "webrtc-direct" => "WebRTC",
+        other => other,
+    };
+    let lan = addr
+        .and_then(|a| a.split('/').nth(2))
+        .and_then(|ip| ip.parse::<std::net::Ipv4Addr>().ok())
+        .is_some_and(|ip| ip.is_private() || ip.is_loopback() || ip.is_link_local());
+    format!("{} ({kind})", if lan { "LAN" } else { "direct" })
+}
+
 /// The slower facts the sidebar shows, refreshed in the background.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -91,6 +116,10 @@ pub struct Snapshot {
     pub peers: usize,
     /// The transports of the connections (`webrtc-direct`, `quic`, `tcp`, `relay`).
     pub transports: Vec<String>,
+    /// Each connected peer, by name, and how it is reached.
+    pub reached: Vec<PeerRow>,
+    /// This profile's relays.
+    pub relays: Vec<String>,
     /// Spaces verified with a peer whose first sync has not arrived yet, and all verified.
     pub syncing: (usize, usize),
 }
@@ -135,6 +164,8 @@ impl SyncTracker {
 fn compute(services: &Services, sync: &SyncTracker) -> Snapshot {
     let local = &services.local;
     let peers = local.peers();
+    let identity = local.identity();
+    let presence = local.presence();
     let spaces: Vec<SpaceRow> = local
         .spaces(true)
         .unwrap_or_default()
@@ -142,7 +173,7 @@ fn compute(services: &Services, sync: &SyncTracker) -> Snapshot {
         .map(|s| SpaceRow { role: s.role, id: s.id, name: s.name, deleted: s.deleted })
         .collect();
     let ids: Vec<PublicKey> = spaces.iter().map(|s| s.id).collect();
-    let members = local
+    let members: Vec<(PublicKey, Vec<MemberRow>)> = local
         .all_members(&ids)
         .into_iter()
         .map(|(space, list)| {
@@ -158,8 +189,28 @@ fn compute(services: &Services, sync: &SyncTracker) -> Snapshot {
             (space, rows)
         })
         .collect();
+    let name_of = |device: Option<PublicKey>| -> String {
+        let Some(device) = device else { return "a peer".into() };
+        if let Some(d) = identity.as_ref().and_then(|i| i.devices.iter().find(|d| d.device_key == device)) {
+            return if d.name.is_empty() { format!("your device {}", device.fingerprint()) } else { d.name.clone() };
+        }
+        let member = presence.iter().find(|p| p.device == device).map(|p| p.member);
+        let name = member.and_then(|m| {
+            members.iter().flat_map(|(_, rows)| rows.iter()).find(|r| r.identity == m).map(|r| r.name.clone())
+        });
+        name.unwrap_or_else(|| device.fingerprint())
+    };
+    let reached = peers
+        .iter()
+        .map(|p| PeerRow {
+            name: name_of(p.device_key),
+            how: reach_words(&p.transport, p.addrs.first().map(String::as_str)),
+        })
+        .collect();
     Snapshot {
-        identity: local.identity(),
+        identity,
+        reached,
+        relays: services.client.relays().unwrap_or_default(),
         spaces,
         members,
         online_devices: peers.iter().filter_map(|p| p.device_key).collect(),

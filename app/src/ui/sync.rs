@@ -1,4 +1,5 @@
-//! The sync section of the sidebar: offline, connected, or syncing with progress.
+//! The sync section of the sidebar: offline, connected, or syncing with progress; how each
+//! peer is reached; the relays this profile reserves on (added and removed here).
 
 use eframe::egui;
 
@@ -15,12 +16,25 @@ impl Plugin for SyncPlugin {
             id: "sync",
             label: "Sync",
             typename: None,
-            make: |_, _| Some(Box::new(SyncSection)),
+            make: |_, _| Some(Box::new(SyncSection::default())),
         });
     }
 }
 
-struct SyncSection;
+#[derive(Default)]
+struct SyncSection {
+    /// The relay address being typed.
+    new_relay: String,
+}
+
+/// A relay's address, shortened for the sidebar: its host and port, and its peer id's end.
+fn short_relay(addr: &str) -> String {
+    let parts: Vec<&str> = addr.split('/').collect();
+    let host = parts.get(2).copied().unwrap_or(addr);
+    let port = parts.get(4).copied().unwrap_or_default();
+    let id = parts.last().map(|p| &p[p.len().saturating_sub(6)..]).unwrap_or_default();
+    format!("{host}:{port} …{id}")
+}
 
 /// The sync state in words.
 pub fn describe(s: &super::state::Snapshot) -> String {
@@ -44,5 +58,36 @@ impl Surface for SyncSection {
         if pending > 0 && total > 0 {
             ui.add(egui::ProgressBar::new((total - pending) as f32 / total as f32).desired_width(160.0));
         }
+        for p in &s.reached {
+            ui.label(format!("{}: {}", p.name, p.how));
+        }
+        ui.add_space(4.0);
+        ui.label(egui::RichText::new("Relays").strong());
+        if s.relays.is_empty() {
+            ui.label(egui::RichText::new("None: devices on other networks cannot reach this one.").weak());
+        }
+        let relays = s.relays.clone();
+        for r in relays {
+            ui.horizontal(|ui| {
+                ui.label(short_relay(&r)).on_hover_text(&r);
+                let b = ui.small_button("Remove");
+                b.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Remove relay {r}")));
+                if b.clicked() {
+                    app.spawn_write(ui.ctx(), "remove the relay", move |c| c.remove_relay(&r).map(|_| ()));
+                }
+            });
+        }
+        ui.horizontal(|ui| {
+            let edit = egui::TextEdit::singleline(&mut self.new_relay)
+                .hint_text("/ip4/…/udp/4001/quic-v1/p2p/…")
+                .desired_width(150.0);
+            let field = ui.add(edit);
+            field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Relay address"));
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Add relay").clicked() || enter) && !self.new_relay.trim().is_empty() {
+                let addr = std::mem::take(&mut self.new_relay).trim().to_owned();
+                app.spawn_write(ui.ctx(), "add the relay", move |c| c.add_relay(&addr).map(|_| ()));
+            }
+        });
     }
 }

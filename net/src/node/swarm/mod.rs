@@ -233,7 +233,8 @@ impl Task {
                 let mut peers: Vec<PeerInfo> = self
                     .connections
                     .iter()
-                    .filter(|(_, c)| !c.is_empty())
+                    // Our relays carry circuits; they are no peers of ours.
+                    .filter(|(peer, c)| !c.is_empty() && !self.relays.contains_key(peer))
                     .map(|(peer, conns)| PeerInfo {
                         peer_id: *peer,
                         device_key: PublicKey::from_peer_id(peer).ok(),
