@@ -28,9 +28,13 @@ pub fn generate() -> Result<Certificate, NetError> {
     Certificate::generate(&mut rand::rng()).map_err(|e| NetError::Certificate(e.to_string()))
 }
 
-/// Writes a file readable by its owner only, atomically (a temporary file renamed over).
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a file readable by its owner only, atomically (a temporary file renamed over),
+/// making its folder if needed. Also the relay's key file.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
     let tmp = path.with_extension("tmp");
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

@@ -1,7 +1,6 @@
 //! The relay's key file: an ed25519 key made on first run and kept, so the relay's peer id,
 //! and with it every `/p2p/<relay>` address devices store, stays valid across restarts.
 
-use std::io::Write;
 use std::path::Path;
 
 use libp2p::identity::Keypair;
@@ -19,31 +18,12 @@ pub fn load_or_create(path: &Path) -> Result<Keypair, RelayError> {
             let bytes = key
                 .to_protobuf_encoding()
                 .map_err(|e| RelayError::BadKey { path: shown.clone(), reason: e.to_string() })?;
-            write_private(path, &bytes).map_err(|source| RelayError::KeyFile { path: shown, source })?;
+            crate::node::cert::write_private(path, &bytes)
+                .map_err(|source| RelayError::KeyFile { path: shown, source })?;
             Ok(key)
         }
         Err(source) => Err(RelayError::KeyFile { path: shown, source }),
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("relay-key")));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
