@@ -66,7 +66,8 @@ up() {
     ns "$g" ip addr add "192.168.$i.1/24" dev "${tag}g${i}l"
     ns "$h" ip addr add "192.168.$i.2/24" dev "${tag}h${i}l"
     ns "$h" ip route add default via "192.168.$i.1"
-    ns "$g" sysctl -qw net.ipv4.ip_forward=1
+    # /proc/sys/net is per namespace for the process reading it (no procps needed).
+    ns "$g" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
     if [ "$nat" = symmetric ]; then
       ns "$g" iptables -t nat -A POSTROUTING -o "${tag}g${i}w" -j MASQUERADE --random-fully
     else
