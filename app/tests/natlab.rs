@@ -53,6 +53,21 @@ fn symmetric_nats_replicate_through_the_relay_and_after_it_restarts() {
     }
     resumed.sort_unstable();
     report("replication resumed after the relay came back", &resumed);
+    // A relay that crashes (SIGKILL: nothing closed) and comes straight back: the nodes
+    // notice the dead connection by its pings, then reserve and meet again.
+    let mut after_crash = Vec::new();
+    for round in 0..3 {
+        relay.signal("-KILL");
+        let title = format!("while the relay had crashed {round}");
+        ok(&h.a, &["task", "add", "Home", &title]);
+        let (again, _) = lab.relay(dir.path(), &identity);
+        relay = again;
+        let back = Instant::now();
+        eventually("B gets A's edit after the relay crashed", || titles(&h.b, "Home").contains(&title));
+        after_crash.push(back.elapsed().as_millis());
+    }
+    after_crash.sort_unstable();
+    report("replication resumed after a crashed relay came back", &after_crash);
 }
 
 #[test]

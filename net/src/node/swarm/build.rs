@@ -30,7 +30,15 @@ pub(in crate::node) async fn spawn(
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(transport_err)?
-        .with_quic()
+        // A QUIC connection whose peer vanished (a relay that crashed, a laptop shut) is dead
+        // after 4 s without a packet rather than libp2p's 10 s; keep-alives every second
+        // keep a live but idle one well inside that. Ping cannot tell sooner: its first
+        // failure is silent and its next one waits to open a stream on the dead connection.
+        .with_quic_config(|mut c| {
+            c.max_idle_timeout = 4_000;
+            c.keep_alive_interval = Duration::from_secs(1);
+            c
+        })
         .with_other_transport(|k| {
             // A WebRTC dial that has not connected in a few seconds never will (the link is
             // down); give it up so the next attempt (only one at a time) can go.
