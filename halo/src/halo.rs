@@ -432,6 +432,9 @@ impl Halo {
         for c in creds {
             Self::route(&mut inner, c);
         }
+        // Without this a new space was not ours for `my_role` while a writer held the state
+        // (the app then made a second space on start: seen under load in the a11y test).
+        self.publish_roles(&inner);
         drop((inner, writing));
         self.notify();
         Ok(())

@@ -332,6 +332,22 @@ mod tests {
     }
 
     #[test]
+    fn a_new_space_is_ours_even_while_a_writer_holds_the_state() -> Result<(), HaloError> {
+        let dir = tmp();
+        let halo = open(dir.path());
+        halo.create_identity("Ada", "laptop")?;
+        let space = KeyPair::generate();
+        halo.add_space(&space)?;
+        // While the state is held (as a peer's batch of credentials holds it), my_role
+        // answers from the roles published at the last change: the new space is there.
+        let held = halo.lock();
+        assert_eq!(halo.my_role(&space.public()), Some(Role::Owner));
+        drop(held);
+        assert_eq!(halo.my_role(&space.public()), Some(Role::Owner));
+        Ok(())
+    }
+
+    #[test]
     fn pairing_gives_the_new_device_the_identity_and_its_spaces() -> Result<(), HaloError> {
         let (a, b) = (tmp(), tmp());
         let host = open(a.path());

@@ -11,6 +11,11 @@ use libp2p::{Multiaddr, PeerId};
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between dials of a wanted peer with a known address.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest wait between dials of a peer known only through relays: each dial asks a relay
+/// for a circuit, and a peer that is away has no reservation to answer it. It dials us
+/// through its relay when it comes back, and a reservation of ours coming back makes every
+/// peer due at once.
+pub const CIRCUIT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Most addresses kept per peer (newest first).
 const MAX_ADDRS: usize = 16;
 
@@ -120,7 +125,8 @@ impl Redial {
             }
             out.push((*peer, e.addrs.clone()));
             e.next = now + e.backoff;
-            e.backoff = (e.backoff * 2).min(MAX_BACKOFF);
+            let circuits_only = e.addrs.iter().all(|a| a.iter().any(|p| p == libp2p::multiaddr::Protocol::P2pCircuit));
+            e.backoff = (e.backoff * 2).min(if circuits_only { CIRCUIT_MAX_BACKOFF } else { MAX_BACKOFF });
         }
         out
     }
@@ -142,6 +148,40 @@ mod tests {
 
     fn addr(port: u16) -> Multiaddr {
         format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_peer_known_only_through_relays_is_dialled_less_often() {
+        let (a, relay) = (PeerId::random(), PeerId::random());
+        let circuit: Multiaddr =
+            format!("/ip4/203.0.113.9/tcp/4001/p2p/{relay}/p2p-circuit").parse().unwrap_or_else(|e| panic!("{e}"));
+        let t0 = Instant::now();
+        let mut r = Redial::default();
+        r.learn(a, circuit, t0);
+        r.set_wanted([a]);
+        let mut t = t0;
+        let mut last = Duration::ZERO;
+        for _ in 0..12 {
+            let mut step = Duration::ZERO;
+            while r.due(t + step).is_empty() {
+                step += Duration::from_millis(100);
+            }
+            last = step;
+            t += step;
+        }
+        assert_eq!(last, CIRCUIT_MAX_BACKOFF);
+        // A direct address learned besides: back to the short backoff.
+        r.learn(a, addr(1), t);
+        let mut gaps = Vec::new();
+        for _ in 0..6 {
+            let mut step = Duration::ZERO;
+            while r.due(t + step).is_empty() {
+                step += Duration::from_millis(10);
+            }
+            gaps.push(step);
+            t += step;
+        }
+        assert!(gaps.iter().all(|g| *g <= MAX_BACKOFF), "{gaps:?}");
     }
 
     #[test]

@@ -132,6 +132,7 @@ impl RelayServer {
         let gate = Gate::new(config.allow.iter().copied(), config.open);
         let limits = config.limits.clone();
         let reserve_gate = gate.clone();
+        let reserve_gate_for_circuits = gate.clone();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
@@ -150,11 +151,18 @@ impl RelayServer {
                     max_circuit_bytes: limits.circuit_bytes,
                     circuit_src_rate_limiters: Vec::new(),
                 }
-                .reservation_rate_per_peer(std::num::NonZeroU32::MIN.saturating_add(29), Duration::from_secs(60))
-                .circuit_src_per_peer(limits.circuit_burst, limits.circuit_interval);
+                .reservation_rate_per_peer(std::num::NonZeroU32::MIN.saturating_add(29), Duration::from_secs(60));
                 // Only admitted devices (or anyone, when open) may reserve.
                 rc.reservation_rate_limiters
                     .push(Box::new(move |p: PeerId, _: &Multiaddr, _| reserve_gate.may_reserve(&p)));
+                // Circuits per source: a burst, then one per interval; admitted devices are
+                // not limited (they try absent devices of theirs through the relay now and
+                // then, and must still reach them when they come back).
+                let mut bucket = Buckets::new(limits.circuit_burst.get(), limits.circuit_interval);
+                let circuit_gate = reserve_gate_for_circuits.clone();
+                rc.circuit_src_rate_limiters.push(Box::new(move |p: PeerId, _: &Multiaddr, now| {
+                    circuit_gate.is_admitted(&p) || bucket.take(p, now)
+                }));
                 let mut relay = relay::Behaviour::new(peer, rc);
                 // Serve reservations whether or not AutoNAT has confirmed an address: the
                 // person running a relay says where it is.
@@ -279,6 +287,38 @@ impl RelayServer {
     }
 }
 
+/// Token buckets per peer: `burst` tokens, one more every `every`.
+struct Buckets {
+    burst: u32,
+    every: Duration,
+    peers: std::collections::HashMap<PeerId, (f64, std::time::Instant)>,
+}
+
+impl Buckets {
+    fn new(burst: u32, every: Duration) -> Self {
+        Self { burst, every, peers: std::collections::HashMap::new() }
+    }
+
+    /// Takes a token for `peer` at `now`, if it has one.
+    fn take(&mut self, peer: PeerId, now: std::time::Instant) -> bool {
+        let (burst, every) = (f64::from(self.burst), self.every.as_secs_f64().max(1e-3));
+        // Forget peers whose bucket is full again (bounded memory under a flood of ids).
+        if self.peers.len() > 10_000 {
+            self.peers
+                .retain(|_, (tokens, at)| *tokens + now.saturating_duration_since(*at).as_secs_f64() / every < burst);
+        }
+        let (tokens, at) = self.peers.entry(peer).or_insert((burst, now));
+        *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() / every).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 struct Task {
     swarm: Swarm<RelayBehaviour>,
     listeners: Vec<libp2p::core::transport::ListenerId>,
@@ -369,5 +409,23 @@ impl Task {
                 _ = self.swarm.select_next_some() => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_gives_its_burst_then_one_per_interval() {
+        let mut b = Buckets::new(3, Duration::from_secs(60));
+        let (p, q) = (PeerId::random(), PeerId::random());
+        let t0 = std::time::Instant::now();
+        assert!((0..3).all(|_| b.take(p, t0)));
+        assert!(!b.take(p, t0));
+        assert!(b.take(q, t0), "another peer has its own bucket");
+        assert!(!b.take(p, t0 + Duration::from_secs(30)));
+        assert!(b.take(p, t0 + Duration::from_secs(61)));
+        assert!(!b.take(p, t0 + Duration::from_secs(62)));
     }
 }
