@@ -20,10 +20,6 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 const LONG: Duration = Duration::from_secs(30);
 
-fn tracing_note(e: &dyn std::error::Error) {
-    eprintln!("relay restart: {e}");
-}
-
 fn without_p2p(a: &Multiaddr) -> Multiaddr {
     a.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
 }
@@ -125,7 +121,7 @@ async fn two_devices_behind_nats_replicate_through_the_relay() -> TestResult<()>
                 restarted = Some(r);
                 break;
             }
-            Err(e) => tracing_note(&e),
+            Err(e) => eprintln!("relay restart: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

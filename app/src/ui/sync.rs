@@ -32,7 +32,9 @@ fn short_relay(addr: &str) -> String {
     let parts: Vec<&str> = addr.split('/').collect();
     let host = parts.get(2).copied().unwrap_or(addr);
     let port = parts.get(4).copied().unwrap_or_default();
-    let id = parts.last().map(|p| &p[p.len().saturating_sub(6)..]).unwrap_or_default();
+    // By characters: a hand-edited relays.json may hold anything.
+    let last = parts.last().copied().unwrap_or_default();
+    let id: String = last.chars().skip(last.chars().count().saturating_sub(6)).collect();
     format!("{host}:{port} …{id}")
 }
 
@@ -52,7 +54,9 @@ pub fn describe(s: &super::state::Snapshot) -> String {
 
 impl Surface for SyncSection {
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
-        let s = &app.snapshot;
+        // The snapshot is shared: holding it lets the buttons below use `app`, with no copy.
+        let s = app.snapshot.clone();
+        let s = &*s;
         ui.label(describe(s));
         let (pending, total) = s.syncing;
         if pending > 0 && total > 0 {
@@ -66,13 +70,13 @@ impl Surface for SyncSection {
         if s.relays.is_empty() {
             ui.label(egui::RichText::new("None: devices on other networks cannot reach this one.").weak());
         }
-        let relays = s.relays.clone();
-        for r in relays {
+        for r in &s.relays {
             ui.horizontal(|ui| {
-                ui.label(short_relay(&r)).on_hover_text(&r);
+                ui.label(short_relay(r)).on_hover_text(r);
                 let b = ui.small_button("Remove");
                 b.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Remove relay {r}")));
                 if b.clicked() {
+                    let r = r.clone();
                     app.spawn_write(ui.ctx(), "remove the relay", move |c| c.remove_relay(&r).map(|_| ()));
                 }
             });
@@ -89,5 +93,17 @@ impl Surface for SyncSection {
                 app.spawn_write(ui.ctx(), "add the relay", move |c| c.add_relay(&addr).map(|_| ()));
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_relay_address_is_shortened_by_characters() {
+        let addr = "/ip4/203.0.113.9/udp/4001/quic-v1/p2p/12D3KooWDFmdaRwqgVNr9iMPL5vqiZr15KFdEtgASuLeRXNE5Du9";
+        assert_eq!(super::short_relay(addr), "203.0.113.9:4001 …NE5Du9");
+        // A hand-edited list may hold anything: no panic on a multi-byte character.
+        assert_eq!(super::short_relay("/ip4/h/udp/1/p2p/ééééééé"), "h:1 …éééééé");
+        assert_eq!(super::short_relay("é"), "é: …é");
     }
 }

@@ -131,8 +131,7 @@ impl RelayServer {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let gate = Gate::new(config.allow.iter().copied(), config.open);
         let limits = config.limits.clone();
-        let reserve_gate = gate.clone();
-        let reserve_gate_for_circuits = gate.clone();
+        let (reserve_gate, circuit_gate) = (gate.clone(), gate.clone());
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
@@ -159,7 +158,6 @@ impl RelayServer {
                 // not limited (they try absent devices of theirs through the relay now and
                 // then, and must still reach them when they come back).
                 let mut bucket = Buckets::new(limits.circuit_burst.get(), limits.circuit_interval);
-                let circuit_gate = reserve_gate_for_circuits.clone();
                 rc.circuit_src_rate_limiters.push(Box::new(move |p: PeerId, _: &Multiaddr, now| {
                     circuit_gate.is_admitted(&p) || bucket.take(p, now)
                 }));
@@ -223,7 +221,6 @@ impl RelayServer {
                 }
             }
         }
-        let listener_ids: Vec<_> = listener_ids;
         let shown: Vec<Multiaddr> = if config.announce.is_empty() { addrs } else { config.announce.clone() };
         let mut control = swarm.behaviour().stream.new_control();
         let mut auths = control.accept(auth::AUTH_PROTOCOL).map_err(|e| RelayError::Transport(e.to_string()))?;
@@ -247,8 +244,7 @@ impl RelayServer {
                 });
             }
         });
-        let listeners = listener_ids;
-        let mut task = Task { swarm, listeners, gate, events: events_tx };
+        let mut task = Task { swarm, listeners: listener_ids, gate, events: events_tx };
         tokio::spawn(async move {
             loop {
                 tokio::select! {
