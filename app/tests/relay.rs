@@ -56,6 +56,19 @@ fn the_relay_list_is_kept_and_checked() {
     // A relay that lets nobody in is refused before it starts.
     let nobody = dxos(&p, &["--json", "relay", "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--key", "/nonexistent/k"]);
     assert_eq!(nobody.status.code(), Some(2));
+    // Limits that would let nothing through are refused too.
+    // (The key's path runs through a file, so a relay that got past the check would fail
+    // with exit 1 rather than run.)
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"").unwrap_or_else(|e| panic!("{e}"));
+    let key = file.join("k");
+    let key = key.to_str().unwrap_or_default();
+    for flag in ["--circuit-burst", "--max-circuits"] {
+        let args = ["--json", "relay", "serve", "--open", "--listen", "/ip4/127.0.0.1/tcp/0", "--key", key];
+        let zero = dxos(&p, &[&args[..], &[flag, "0"]].concat());
+        assert_eq!(zero.status.code(), Some(2), "{flag} 0: {}", String::from_utf8_lossy(&zero.stdout));
+        assert_eq!(dxos(&p, &[&args[..], &[flag, "1"]].concat()).status.code(), Some(1), "{flag} 1 fails at the key");
+    }
     // A key file that holds no key is refused, and left as it was.
     let bad = dir.path().join("bad.key");
     std::fs::write(&bad, b"not a key").unwrap_or_else(|e| panic!("{e}"));

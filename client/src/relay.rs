@@ -29,6 +29,11 @@ pub struct RelayOptions {
     pub circuit_burst: u32,
     /// ...then one per this many seconds (default 120).
     pub circuit_interval_secs: u64,
+    /// Most circuits at once over all peers; `None` for the default (256, or 16 for a relay
+    /// open to strangers with no allow list).
+    pub max_circuits: Option<usize>,
+    /// Most bytes per second all circuits together copy (0: no cap; default 32 MiB).
+    pub bytes_per_sec: u64,
 }
 
 /// What happens at a relay, in the client's terms (peer ids in base58).
@@ -153,9 +158,14 @@ impl Relay {
             .ok_or_else(|| ClientError::Usage("--circuit-burst must be at least 1".into()))?;
         let mut config = RelayConfig::new(listen, options.allow.clone(), options.open);
         config.announce = announce;
+        if options.max_circuits == Some(0) {
+            return Err(ClientError::Usage("--max-circuits must be at least 1".into()));
+        }
         config.limits = Limits {
             circuit_burst: burst,
             circuit_interval: Duration::from_secs(options.circuit_interval_secs),
+            max_circuits: options.max_circuits.unwrap_or(config.limits.max_circuits),
+            bytes_per_sec: options.bytes_per_sec,
             ..config.limits
         };
         let key = dxos_net::relay::key::load_or_create(&options.key_file)?;

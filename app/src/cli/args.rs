@@ -121,6 +121,12 @@ pub enum RelayCmd {
         /// ...then one per this many seconds.
         #[arg(long, value_name = "SECS", default_value_t = 120)]
         circuit_interval: u64,
+        /// Most circuits at once, over all peers (default 256; 16 for --open with no --allow).
+        #[arg(long, value_name = "N")]
+        max_circuits: Option<usize>,
+        /// Most bytes per second all circuits together copy (0: no cap).
+        #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]
+        max_rate: u64,
     },
     /// Adds a relay to this profile (its address as `relay serve` prints it).
     Add {

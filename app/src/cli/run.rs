@@ -134,7 +134,17 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
         }
         Command::Status => Request::Status,
         Command::Peers => Request::Peers,
-        Command::Relay(RelayCmd::Serve { listen, announce, key, allow, open, circuit_burst, circuit_interval }) => {
+        Command::Relay(RelayCmd::Serve {
+            listen,
+            announce,
+            key,
+            allow,
+            open,
+            circuit_burst,
+            circuit_interval,
+            max_circuits,
+            max_rate,
+        }) => {
             let allow = allow.iter().map(|k| parse_key(k, "identity key")).collect::<Result<Vec<_>, _>>()?;
             let options = dxos_client::RelayOptions {
                 listen,
@@ -144,6 +154,8 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
                 open,
                 circuit_burst,
                 circuit_interval_secs: circuit_interval,
+                max_circuits,
+                bytes_per_sec: max_rate,
             };
             return relay_serve(&options, json);
         }

@@ -7,8 +7,10 @@
 //! Who may use it: the devices of the identities on its allow list, each proving it on
 //! [`auth::AUTH_PROTOCOL`] before it reserves, or anyone when it is open. Circuits go only to
 //! a peer holding a reservation, so a guest dialling an allowed device through the relay is
-//! served. Circuits get replication-sized limits ([`Limits::replication`]) unless the relay is
-//! open to strangers with no allow list, when they get libp2p's defaults.
+//! served. A circuit is sized by its destination, the peer holding the reservation: one to an
+//! admitted device gets replication-sized limits ([`Limits::circuit_duration`]), one to anyone
+//! else (a stranger on an open relay) libp2p's defaults ([`Limits::guest_duration`]). All
+//! circuits together copy at most [`Limits::bytes_per_sec`].
 //!
 //! - `auth.rs`: the admission protocol and the [`auth::Gate`] that remembers who is admitted.
 //! - `key.rs`: the relay's key file, so its address stays valid across restarts.
@@ -34,10 +36,17 @@ pub struct Limits {
     pub max_circuits: usize,
     /// Most circuits at once per peer.
     pub max_circuits_per_peer: usize,
-    /// Longest a circuit lasts (the peers redial or, better, go direct).
+    /// Longest a circuit to an admitted device lasts (the peers redial or, better, go direct).
     pub circuit_duration: Duration,
-    /// Most bytes a circuit carries in each direction.
+    /// Most bytes a circuit to an admitted device carries in each direction.
     pub circuit_bytes: u64,
+    /// Longest a circuit to anyone else lasts.
+    pub guest_duration: Duration,
+    /// Most bytes a circuit to anyone else carries in each direction.
+    pub guest_bytes: u64,
+    /// Most bytes per second all circuits together copy (0: no cap); a burst of one second's
+    /// worth is allowed.
+    pub bytes_per_sec: u64,
     /// Circuits a source may open in a burst...
     pub circuit_burst: NonZeroU32,
     /// ...then one per this interval.
@@ -45,8 +54,8 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// For the devices of allowed identities: a 100k-object first sync (16 MB) and a day of
-    /// editing fit in one circuit.
+    /// The defaults: circuits to admitted devices fit a 100k-object first sync (16 MB) and a
+    /// day of editing; others get libp2p's defaults (2 minutes and 128 KiB); 32 MiB/s in all.
     pub fn replication() -> Self {
         Self {
             max_reservations: 1024,
@@ -54,21 +63,17 @@ impl Limits {
             max_circuits_per_peer: 16,
             circuit_duration: Duration::from_secs(60 * 60),
             circuit_bytes: 1 << 30,
+            guest_duration: Duration::from_secs(2 * 60),
+            guest_bytes: 1 << 17,
+            bytes_per_sec: 32 << 20,
             circuit_burst: NonZeroU32::MIN.saturating_add(29),
             circuit_interval: Duration::from_secs(120),
         }
     }
 
-    /// libp2p's defaults (2 minutes and 128 KiB a circuit): for a relay open to strangers.
+    /// For a relay open to strangers with no allow list: libp2p's defaults for counts too.
     pub fn libp2p_defaults() -> Self {
-        Self {
-            max_reservations: 128,
-            max_circuits: 16,
-            max_circuits_per_peer: 4,
-            circuit_duration: Duration::from_secs(2 * 60),
-            circuit_bytes: 1 << 17,
-            ..Self::replication()
-        }
+        Self { max_reservations: 128, max_circuits: 16, max_circuits_per_peer: 4, ..Self::replication() }
     }
 }
 

@@ -131,7 +131,7 @@ impl RelayServer {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let gate = Gate::new(config.allow.iter().copied(), config.open);
         let limits = config.limits.clone();
-        let (reserve_gate, circuit_gate) = (gate.clone(), gate.clone());
+        let (reserve_gate, circuit_gate, policy_gate) = (gate.clone(), gate.clone(), gate.clone());
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
@@ -146,9 +146,14 @@ impl RelayServer {
                     reservation_rate_limiters: Vec::new(),
                     max_circuits: limits.max_circuits,
                     max_circuits_per_peer: limits.max_circuits_per_peer,
-                    max_circuit_duration: limits.circuit_duration,
-                    max_circuit_bytes: limits.circuit_bytes,
+                    max_circuit_duration: limits.guest_duration,
+                    max_circuit_bytes: limits.guest_bytes,
                     circuit_src_rate_limiters: Vec::new(),
+                    circuit_policy: Some(std::sync::Arc::new(Policy {
+                        gate: policy_gate,
+                        admitted: (limits.circuit_duration, limits.circuit_bytes),
+                        pace: Pace::new(limits.bytes_per_sec),
+                    })),
                 }
                 .reservation_rate_per_peer(std::num::NonZeroU32::MIN.saturating_add(29), Duration::from_secs(60));
                 // Only admitted devices (or anyone, when open) may reserve.
@@ -280,6 +285,54 @@ impl RelayServer {
         if self.cmd.send(Command::Stop(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+/// Sizes circuits by their destination and paces all of them together.
+struct Policy {
+    gate: Gate,
+    /// The limits of a circuit to an admitted device.
+    admitted: (Duration, u64),
+    pace: Option<Pace>,
+}
+
+impl relay::CircuitPolicy for Policy {
+    fn limits(&self, _src: &PeerId, dst: &PeerId) -> Option<(Duration, u64)> {
+        // The destination holds the reservation: a guest dialling an admitted device (to join
+        // its space) is served in full; a circuit to a stranger gets the guest limits.
+        self.gate.is_admitted(dst).then_some(self.admitted)
+    }
+
+    fn spend(&self, bytes: u64) -> Option<Duration> {
+        self.pace.as_ref().and_then(|p| p.spend(bytes, std::time::Instant::now()))
+    }
+}
+
+/// A relay-wide byte budget: `rate` bytes a second with a one-second burst. Copies may run it
+/// into debt; every circuit then waits until the debt is paid back.
+struct Pace {
+    rate: f64,
+    /// (bytes available, possibly negative; when last counted)
+    state: std::sync::Mutex<(f64, std::time::Instant)>,
+}
+
+impl Pace {
+    fn new(bytes_per_sec: u64) -> Option<Self> {
+        (bytes_per_sec > 0).then(|| {
+            let rate = bytes_per_sec as f64;
+            Self { rate, state: std::sync::Mutex::new((rate, std::time::Instant::now())) }
+        })
+    }
+
+    /// Counts `bytes` copied at `now`: how long to wait before copying more, if in debt.
+    fn spend(&self, bytes: u64, now: std::time::Instant) -> Option<Duration> {
+        // A poisoned lock only means another copy panicked mid-count; the numbers are intact.
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, at) = &mut *state;
+        *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * self.rate).min(self.rate);
+        *at = now;
+        *tokens -= bytes as f64;
+        (*tokens < 0.0).then(|| Duration::from_secs_f64(-*tokens / self.rate))
     }
 }
 
@@ -423,5 +476,24 @@ mod tests {
         assert!(!b.take(p, t0 + Duration::from_secs(30)));
         assert!(b.take(p, t0 + Duration::from_secs(61)));
         assert!(!b.take(p, t0 + Duration::from_secs(62)));
+    }
+
+    #[test]
+    fn the_pace_allows_a_second_of_burst_then_makes_copies_wait_off_their_debt() -> Result<(), &'static str> {
+        assert!(Pace::new(0).is_none(), "0 is no cap");
+        let pace = Pace::new(1000).ok_or("a pace")?;
+        let t0 = std::time::Instant::now();
+        // A burst of one second's worth goes through at once...
+        assert_eq!(pace.spend(600, t0), None);
+        assert_eq!(pace.spend(400, t0), None);
+        // ...the next 500 bytes put the relay half a second in debt...
+        assert_eq!(pace.spend(500, t0), Some(Duration::from_millis(500)));
+        // ...which time pays back: after 0.5 s it is even, and 100 bytes cost 0.1 s.
+        let wait = pace.spend(100, t0 + Duration::from_millis(500)).ok_or("in debt")?;
+        assert!((wait.as_secs_f64() - 0.1).abs() < 1e-9, "{wait:?}");
+        // Idle time refills the burst, no more than one second's worth.
+        assert_eq!(pace.spend(1000, t0 + Duration::from_secs(60)), None);
+        assert!(pace.spend(1, t0 + Duration::from_secs(60)).is_some());
+        Ok(())
     }
 }
