@@ -53,6 +53,16 @@ fn the_relay_list_is_kept_and_checked() {
     assert_eq!(ok(&p, &["relay", "list"]), serde_json::json!([addr]), "refused additions changed nothing");
     assert_eq!(ok(&p, &["relay", "remove", addr]), serde_json::json!([]));
     assert_eq!(fails(&p, &["relay", "remove", addr]), (1, "not_found".into()));
+    // Listed before the identity exists, a relay joins the identity's list once it does (a
+    // credential its other devices receive) and relays.json goes.
+    ok(&p, &["relay", "add", addr]);
+    assert!(p.join("relays.json").exists());
+    ok(&p, &["identity", "create", "--name", "Ada"]);
+    assert_eq!(ok(&p, &["relay", "list"]), serde_json::json!([addr]));
+    assert!(!p.join("relays.json").exists(), "the file's relays moved to the identity's list");
+    assert_eq!(ok(&p, &["relay", "remove", addr]), serde_json::json!([]));
+    assert_eq!(fails(&p, &["relay", "remove", addr]), (1, "not_found".into()));
+    assert_eq!(ok(&p, &["relay", "add", addr]), serde_json::json!([addr]));
     // A relay that lets nobody in is refused before it starts.
     let nobody = dxos(&p, &["--json", "relay", "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--key", "/nonexistent/k"]);
     assert_eq!(nobody.status.code(), Some(2));

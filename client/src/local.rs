@@ -44,7 +44,7 @@ impl Local {
         let echo = Echo::open(db.clone())?;
         let keyring = Keyring::open(profile.dir().join("keys")).map_err(dxos_halo::HaloError::from)?;
         let halo = Halo::open(db, keyring.clone())?;
-        Ok(Local {
+        let local = Local {
             profile: profile.clone(),
             echo,
             halo,
@@ -52,7 +52,11 @@ impl Local {
             node: Mutex::new(None),
             node_started: Condvar::new(),
             net_options: Mutex::default(),
-        })
+        };
+        if let Err(e) = local.share_relays() {
+            tracing::warn!("the profile's relays were not shared with the identity: {e}");
+        }
+        Ok(local)
     }
 
     /// The profile.
@@ -120,6 +124,7 @@ impl Local {
     pub fn create_identity(&self, name: &str) -> Result<Identity> {
         let info = self.halo.create_identity(name, &device_label())?;
         self.adopt_spaces()?;
+        self.share_relays()?;
         Ok(self.identity_of(&info, false))
     }
 
@@ -128,6 +133,7 @@ impl Local {
         let label = device.map(str::to_owned).unwrap_or_else(device_label);
         let info = self.halo.recover_identity(phrase, &label)?;
         self.adopt_spaces()?;
+        self.share_relays()?;
         Ok(self.identity_of(&info, false))
     }
 
@@ -318,10 +324,21 @@ impl Local {
         self.node().map(|n| n.addrs()).unwrap_or_default()
     }
 
-    /// Adds a relay to the profile's list (`add`) or removes it; a running node reserves on
-    /// the new list at once. Returns the list.
+    /// Adds a relay to the list (`add`) or removes it; a running node reserves on the new
+    /// list at once. With an identity the list is the identity's, shared by all its devices
+    /// (HALO credentials); without one, the profile's `relays.json`. Returns the list.
     fn change_relays(&self, addr: &str, add: bool) -> Result<Vec<String>> {
         let a = crate::relays::parse(addr)?.to_string();
+        if self.halo.identity().is_some() {
+            self.share_relays()?;
+            let listed = self.halo.relays().contains(&a);
+            if !add && !listed {
+                return Err(ClientError::NotFound(format!("no relay {a} in this identity's list")));
+            }
+            // The node takes the identity's new list from HALO's change notification.
+            self.halo.set_relay(&a, add)?;
+            return self.relay_list();
+        }
         let mut list = crate::relays::load(self.profile.dir())?;
         match (add, list.contains(&a)) {
             (true, false) => list.push(a),
@@ -334,6 +351,40 @@ impl Local {
             node.set_relays(crate::relays::all(self.profile.dir())?);
         }
         Ok(list)
+    }
+
+    /// The relay list: the identity's (shared by its devices) or, before there is one, the
+    /// profile's.
+    pub fn relay_list(&self) -> Result<Vec<String>> {
+        if self.halo.identity().is_some() {
+            self.share_relays()?;
+            return Ok(self.halo.relays());
+        }
+        crate::relays::load(self.profile.dir())
+    }
+
+    /// Once the profile has an identity, the relays listed in `relays.json` before it (to
+    /// reach an inviter, say) join the identity's list, and the file goes: from then on the
+    /// identity's list is the one, so a relay removed on another device is removed here too.
+    /// One the identity already said something about (listed or removed) is not re-added.
+    fn share_relays(&self) -> Result<()> {
+        if self.halo.identity().is_none() {
+            return Ok(());
+        }
+        let before = crate::relays::load(self.profile.dir())?;
+        if before.is_empty() {
+            return Ok(());
+        }
+        for a in &before {
+            if !self.halo.knows_relay(a) {
+                self.halo.set_relay(a, true)?;
+            }
+        }
+        crate::relays::forget(self.profile.dir())?;
+        if let Some(node) = self.node() {
+            node.set_relays(crate::relays::all(self.profile.dir())?);
+        }
+        Ok(())
     }
 
     /// Where the profile stands.
@@ -359,7 +410,7 @@ impl Local {
             Request::IdentityPhrase => Ok(Response::Phrase(self.recovery_phrase()?)),
             Request::Status => Ok(Response::Status(self.status()?)),
             Request::Peers => Ok(Response::Peers(self.peers())),
-            Request::RelayList => Ok(Response::Relays(crate::relays::load(self.profile.dir())?)),
+            Request::RelayList => Ok(Response::Relays(self.relay_list()?)),
             Request::RelayAdd { addr } => Ok(Response::Relays(self.change_relays(addr, true)?)),
             Request::RelayRemove { addr } => Ok(Response::Relays(self.change_relays(addr, false)?)),
             Request::Watch { .. }

@@ -1,6 +1,8 @@
-//! The profile's relays: kept in `relays.json` in the profile folder (a JSON array of
-//! multiaddrs, each ending in `/p2p/<relay peer id>`), plus those in the `DXOS_RELAYS`
-//! environment variable (commas between them) for scripts. The node reserves a slot on each.
+//! The profile's relays before it has an identity: kept in `relays.json` in the profile
+//! folder (a JSON array of multiaddrs, each ending in `/p2p/<relay peer id>`), plus those in
+//! the `DXOS_RELAYS` environment variable (commas between them) for scripts. Once there is an
+//! identity, the file's relays move to the identity's list (HALO credentials, shared by its
+//! devices; see `Local::relay_list`). The node reserves a slot on each.
 
 use std::path::Path;
 
@@ -48,6 +50,16 @@ pub(crate) fn save(dir: &Path, relays: &[String]) -> Result<()> {
     std::fs::write(&tmp, json)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|e| ClientError::io(format!("cannot write {}", path.display()), e))
+}
+
+/// Removes the file (its relays have moved to the identity's list).
+pub(crate) fn forget(dir: &Path) -> Result<()> {
+    let path = dir.join(RELAYS_FILE);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(ClientError::io(format!("cannot remove {}", path.display()), e)),
+    }
 }
 
 /// The relays in `DXOS_RELAYS`, checked.

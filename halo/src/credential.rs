@@ -163,6 +163,17 @@ pub enum Claim {
     },
     /// Takes access away from a device or a member, from `issued_at_ms` on.
     Revocation(Subject),
+    /// A relay the identity's devices reserve on (`listed`), or no longer (`!listed`); signed
+    /// by one of its devices. The latest statement about an address wins. Only the
+    /// identity's own devices receive these (they are left out of what others are shown).
+    Relay {
+        /// The identity.
+        identity: Key32,
+        /// The relay's multiaddr, ending in `/p2p/<relay peer id>`.
+        addr: String,
+        /// Listed (true) or removed (false).
+        listed: bool,
+    },
 }
 
 impl Claim {
@@ -173,6 +184,7 @@ impl Claim {
             | Claim::AuthorizedDevice { identity, .. }
             | Claim::IdentityProfile { identity, .. }
             | Claim::DeviceProfile { identity, .. }
+            | Claim::Relay { identity, .. }
             | Claim::Revocation(Subject::Device { identity, .. }) => Some(*identity),
             _ => None,
         }
@@ -195,6 +207,7 @@ impl Claim {
                 vec![display_name]
             }
             Claim::DeviceProfile { label, platform, .. } => vec![label, platform],
+            Claim::Relay { addr, .. } => vec![addr],
             _ => Vec::new(),
         }
     }

@@ -46,6 +46,8 @@ pub struct IdentityState {
     genesis: Option<CredentialId>,
     devices: BTreeMap<Key32, Device>,
     profile: Option<String>,
+    /// Each relay address's latest statement: (issued at, credential, listed).
+    relays: BTreeMap<String, (u64, CredentialId, bool)>,
     accepted: HashMap<CredentialId, Credential>,
     status: HashMap<CredentialId, Result<Applied, VerifyError>>,
 }
@@ -59,6 +61,7 @@ impl IdentityState {
             genesis: None,
             devices: BTreeMap::new(),
             profile: None,
+            relays: BTreeMap::new(),
             accepted: HashMap::new(),
             status: HashMap::new(),
         }
@@ -173,6 +176,13 @@ impl IdentityState {
                     d.platform = Some(platform.clone());
                 }
             }
+            Claim::Relay { addr, listed, .. } => {
+                let said = (c.issued_at_ms(), c.id(), *listed);
+                let latest = self.relays.entry(addr.clone()).or_insert(said);
+                if (said.0, said.1) > (latest.0, latest.1) {
+                    *latest = said;
+                }
+            }
             Claim::Revocation(Subject::Device { device, .. }) => {
                 if let Some(d) = self.devices.get_mut(device) {
                     let t = c.issued_at_ms();
@@ -188,6 +198,7 @@ impl IdentityState {
         self.genesis = None;
         self.devices.clear();
         self.profile = None;
+        self.relays.clear();
         self.accepted.clear();
         let received = std::mem::take(&mut self.received);
         let order: Vec<&Credential> = received.values().collect();
@@ -203,6 +214,17 @@ impl IdentityState {
     /// The display name, if a profile was seen.
     pub fn display_name(&self) -> Option<&str> {
         self.profile.as_deref()
+    }
+
+    /// The relays the identity's devices reserve on (the latest statement about each address
+    /// lists it), by address.
+    pub fn relays(&self) -> Vec<String> {
+        self.relays.iter().filter(|(_, (_, _, listed))| *listed).map(|(a, _)| a.clone()).collect()
+    }
+
+    /// Whether anything was ever said about this relay address (listed or removed).
+    pub fn knows_relay(&self, addr: &str) -> bool {
+        self.relays.contains_key(addr)
     }
 
     /// Every device ever authorized (revoked ones too, with their revocation time).

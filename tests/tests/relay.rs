@@ -680,3 +680,45 @@ async fn a_flood_of_reservations_from_one_peer_is_capped() -> TestResult<()> {
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_added_on_one_device_is_used_by_the_identity_s_others() -> TestResult<()> {
+    logs();
+    let a = TestProfile::new("Ada")?;
+    let a2 = TestProfile::second_device(&a)?;
+    let (server, _events, relay_addr) = relay(&[&a]).await?;
+    // Two devices of one identity on loopback, neither with a relay of its own.
+    let n1 = a.start(a.config(&[Transport::Tcp])).await?;
+    let mut config = a2.config(&[Transport::Tcp]);
+    config.peers = n1.listen_addrs().await?;
+    let n2 = a2.start(config).await?;
+    // They meet and learn of each other's device (identity replication).
+    let both_known = || {
+        a.halo.identity().is_some_and(|i| i.devices.len() == 2)
+            && a2.halo.identity().is_some_and(|i| i.devices.len() == 2)
+    };
+    assert!(wait_until(LONG, both_known).await.is_some(), "the devices never met");
+    // Device 1 lists the relay for the identity: it reserves there, and so does device 2 once
+    // the credential has replicated.
+    assert!(a.halo.set_relay(&relay_addr.to_string(), true)?);
+    circuit_addr(&n1).await.ok_or("device 1 never reserved")?;
+    circuit_addr(&n2).await.ok_or("device 2 never took up the identity's relay")?;
+    assert_eq!(a2.halo.relays(), [relay_addr.to_string()]);
+    // Device 2 takes it off the list: device 1 lets go of its reservation too.
+    assert!(a2.halo.set_relay(&relay_addr.to_string(), false)?);
+    let mut gone = false;
+    for _ in 0..300 {
+        let addrs = n1.listen_addrs().await?;
+        if !addrs.iter().any(|a| a.iter().any(|p| p == Protocol::P2pCircuit)) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "device 1 still listens through the removed relay");
+    assert!(a.halo.relays().is_empty());
+    n1.shutdown().await?;
+    n2.shutdown().await?;
+    server.stop().await;
+    Ok(())
+}

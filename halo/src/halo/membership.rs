@@ -35,10 +35,49 @@ impl Halo {
 
     /// This identity's own credentials (genesis, devices, profiles): what a guest shows a host
     /// that admits it to a space.
+    /// (The identity's relay list is its own devices' business: it is left out.)
     pub fn identity_credentials(&self) -> Result<Vec<Credential>, HaloError> {
         let inner = self.lock();
         let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
-        Ok(inner.identities.get(&local.identity).map(|i| i.credentials().cloned().collect()).unwrap_or_default())
+        Ok(inner
+            .identities
+            .get(&local.identity)
+            .map(|i| i.credentials().filter(|c| !matches!(c.claim(), Claim::Relay { .. })).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    /// The relays this identity's devices reserve on (shared between them as credentials);
+    /// none without an identity.
+    pub fn relays(&self) -> Vec<String> {
+        let inner = self.lock();
+        inner.local.as_ref().and_then(|l| inner.identities.get(&l.identity)).map(|i| i.relays()).unwrap_or_default()
+    }
+
+    /// Whether the identity's relay list ever said anything about `addr` (listed or removed).
+    pub fn knows_relay(&self, addr: &str) -> bool {
+        let inner = self.lock();
+        inner.local.as_ref().and_then(|l| inner.identities.get(&l.identity)).is_some_and(|i| i.knows_relay(addr))
+    }
+
+    /// Lists a relay for every device of this identity (`listed`) or takes it off the list,
+    /// as a credential signed by this device. Returns whether the list changed (nothing is
+    /// written when it would not). The caller checks that `addr` is a relay's multiaddr.
+    pub fn set_relay(&self, addr: &str, listed: bool) -> Result<bool, HaloError> {
+        check_name(addr)?;
+        let writing = self.begin_write();
+        let inner = self.lock();
+        let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
+        let identity = local.identity;
+        let listed_now = inner.identities.get(&identity).is_some_and(|i| i.relays().iter().any(|a| a == addr));
+        if listed_now == listed {
+            return Ok(false);
+        }
+        let c = Self::issue_as_device(
+            &inner,
+            Claim::Relay { identity: *identity.as_bytes(), addr: addr.to_owned(), listed },
+        )?;
+        self.commit(writing, inner, vec![c], None)?;
+        Ok(true)
     }
 
     /// Issues a credential as this device (citing its own authorization).
@@ -370,6 +409,48 @@ mod tests {
         drop(guest);
         let guest = open(b.path());
         assert_eq!(guest.identity().map(|i| i.identity_key), Some(info.identity_key));
+        Ok(())
+    }
+
+    #[test]
+    fn the_relay_list_is_shared_by_the_identity_s_devices_and_the_latest_word_wins() -> Result<(), HaloError> {
+        const R1: &str = "/ip4/203.0.113.9/udp/4001/quic-v1/p2p/12D3KooWDFmdaRwqgVNr9iMPL5vqiZr15KFdEtgASuLeRXNE5Du9";
+        const R2: &str = "/ip4/198.51.100.7/tcp/4001/p2p/12D3KooWDFmdaRwqgVNr9iMPL5vqiZr15KFdEtgASuLeRXNE5Du9";
+        let (a, b) = (tmp(), tmp());
+        let laptop = open(a.path());
+        assert!(matches!(laptop.set_relay(R1, true), Err(HaloError::NoIdentity)));
+        laptop.create_identity("Ada", "laptop")?;
+        let phone = open(b.path());
+        let key = phone.joining_device_key()?;
+        phone.adopt_identity(laptop.admit_device(&key.public())?, "phone")?;
+        // The laptop lists two relays; saying it again writes nothing.
+        assert!(laptop.set_relay(R1, true)?);
+        assert!(laptop.set_relay(R2, true)?);
+        assert!(!laptop.set_relay(R1, true)?, "already listed");
+        assert_eq!(laptop.relays(), [R2, R1]);
+        // Others are not shown the list (a host, a relay).
+        assert!(laptop.identity_credentials()?.iter().all(|c| !matches!(c.claim(), Claim::Relay { .. })));
+        // Replication between the devices carries it.
+        let replicate = |from: &Halo, to: &Halo| -> Result<usize, HaloError> {
+            to.apply_all(from.identity_state().map(|i| i.credentials().cloned().collect()).unwrap_or_default())
+        };
+        replicate(&laptop, &phone)?;
+        assert_eq!(phone.relays(), [R2, R1]);
+        // The phone removes R1; the laptop, later, lists it again: the later word wins on both.
+        assert!(phone.set_relay(R1, false)?);
+        assert!(!phone.set_relay(R1, false)?, "already off the list");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(!laptop.set_relay(R1, true)?, "the laptop has not heard of the removal yet");
+        replicate(&phone, &laptop)?;
+        assert_eq!(laptop.relays(), [R2]);
+        assert!(laptop.set_relay(R1, true)?);
+        replicate(&laptop, &phone)?;
+        assert_eq!(phone.relays(), laptop.relays());
+        assert_eq!(phone.relays(), [R2, R1]);
+        assert!(phone.knows_relay(R1) && !phone.knows_relay("/ip4/192.0.2.1/tcp/1"));
+        // The list survives a restart.
+        drop(phone);
+        assert_eq!(open(b.path()).relays(), [R2, R1]);
         Ok(())
     }
 

@@ -51,7 +51,8 @@ pub struct NodeConfig {
     /// Largest replication message accepted from a peer.
     pub max_message: usize,
     /// Relays to reserve a slot on (each `<relay address>/p2p/<relay peer id>`), so peers
-    /// beyond our NAT reach us at `<relay>/p2p-circuit/p2p/<us>`.
+    /// beyond our NAT reach us at `<relay>/p2p-circuit/p2p/<us>`. The identity's relay list
+    /// (HALO) is used as well.
     pub relays: Vec<Multiaddr>,
 }
 
@@ -406,7 +407,8 @@ impl Node {
         rx.await.map_err(|_| NetError::Stopped)
     }
 
-    /// Replaces the relays the node reserves on (each `<address>/p2p/<relay peer id>`).
+    /// Replaces this device's relays (each `<address>/p2p/<relay peer id>`); the identity's
+    /// list (HALO) is used as well.
     pub async fn set_relays(&self, relays: Vec<Multiaddr>) -> Result<(), NetError> {
         self.ask(|tx| swarm::Command::SetRelays(relays, tx)).await
     }

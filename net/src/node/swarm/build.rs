@@ -102,7 +102,8 @@ pub(in crate::node) async fn spawn(
         peer_store: config.peer_store.clone(),
         store_dirty: false,
         had_identity: halo.identity().is_some(),
-        relays: relays::slots(&config.relays),
+        relays: relays::slots(&relays::merged(&config.relays, &halo.relays())),
+        local_relays: config.relays.clone(),
         retiring: Vec::new(),
     };
     task.load_peer_store();

@@ -111,8 +111,11 @@ struct Task {
     store_dirty: bool,
     /// Whether the profile had an identity when the sessions started.
     had_identity: bool,
-    /// Our relays and where we stand with each.
+    /// Our relays and where we stand with each: this device's own ([`Self::local_relays`])
+    /// and the identity's list (HALO's relay credentials).
     relays: HashMap<PeerId, relays::RelaySlot>,
+    /// The relays this device was given (its profile's list, the environment's).
+    local_relays: Vec<Multiaddr>,
     /// Relayed connections to close once a direct one has been up a while.
     retiring: Vec<(PeerId, ConnectionId, Instant)>,
 }
@@ -322,7 +325,8 @@ impl Task {
                 let _ = tx.send(());
             }
             Command::SetRelays(relays, tx) => {
-                self.set_relays(&relays);
+                self.local_relays = relays;
+                self.set_relays(&relays::merged(&self.local_relays, &self.ctx.halo.relays()));
                 let _ = tx.send(());
             }
             Command::Shutdown(_) => {}

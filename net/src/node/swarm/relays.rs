@@ -3,6 +3,10 @@
 //! by listening on `<relay>/p2p-circuit`. The circuit address is a listen address like any
 //! other: `status` shows it, identify and invitations carry it. A reservation that ends (the
 //! relay restarted, the link went) is made again once the relay is back.
+//!
+//! The relays are this device's own (its profile's list, `DXOS_RELAYS`) and the identity's
+//! list, which its devices share as HALO credentials: a relay added on one device is reserved
+//! on by all of them once the credential replicates, so they find each other through it.
 
 use super::*;
 use crate::relay::auth;
@@ -36,6 +40,23 @@ pub(super) fn slots(relays: &[Multiaddr]) -> HashMap<PeerId, RelaySlot> {
             }
         })
         .collect()
+}
+
+/// This device's relays, then the identity's list (addresses that are not a relay's are
+/// skipped, each relay once).
+pub(super) fn merged(local: &[Multiaddr], identity: &[String]) -> Vec<Multiaddr> {
+    let mut out: Vec<Multiaddr> = local.to_vec();
+    for a in identity {
+        match a.parse::<Multiaddr>() {
+            Ok(m) if !m.iter().any(|p| p == Protocol::P2pCircuit) && peer_of(&m).is_some() => {
+                if !out.iter().any(|o| peer_of(o) == peer_of(&m)) {
+                    out.push(m);
+                }
+            }
+            _ => tracing::warn!(%a, "the identity lists a relay address that names no relay: skipped"),
+        }
+    }
+    out
 }
 
 impl Task {
@@ -131,6 +152,13 @@ impl Task {
     /// Our identity's credentials changed (a device added or revoked): show the relays the
     /// new ones, so a revocation reaches them from every device.
     pub(super) fn relays_on_halo_change(&mut self) {
+        // The identity's list may have changed (another device added or removed a relay).
+        let list = merged(&self.local_relays, &self.ctx.halo.relays());
+        let same = list.len() == self.relays.len()
+            && list.iter().all(|a| peer_of(a).is_some_and(|p| self.relays.contains_key(&p)));
+        if !same {
+            self.set_relays(&list);
+        }
         if self.relays.is_empty() {
             return;
         }
