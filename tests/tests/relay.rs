@@ -722,3 +722,45 @@ async fn a_relay_added_on_one_device_is_used_by_the_identity_s_others() -> TestR
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_behind_another_relay_is_found_again_after_a_restart() -> TestResult<()> {
+    logs();
+    // Ada and Bob share a space; each is behind a NAT and reserves on a relay of its own.
+    let a = TestProfile::new("Ada")?;
+    let b = TestProfile::new("Bob")?;
+    let (key, space) = a.create_space("Shared")?;
+    space.add_task("before")?;
+    a.admit(&key, &b, Role::Editor)?;
+    let (r1, _e1, r1_addr) = relay(&[&a]).await?;
+    let (r2, _e2, r2_addr) = relay(&[&b]).await?;
+    let na = behind_nat(&a, &r1_addr).await?;
+    let nb = behind_nat(&b, &r2_addr).await?;
+    let a_circuit = circuit_addr(&na).await.ok_or("Ada never reserved")?;
+    circuit_addr(&nb).await.ok_or("Bob never reserved")?;
+    // They meet once through Ada's circuit (as an invitation would bring about)...
+    nb.dial(a_circuit).await?;
+    let sb = b.echo.open_replica(key.public())?;
+    assert!(wait_until(LONG, || titles(&sb) == ["before"]).await.is_some(), "Bob got the space");
+    na.shutdown().await?;
+    nb.shutdown().await?;
+    drop((space, sb, na, nb));
+    // ...and after both restart, with nothing dialled by hand, they find each other again:
+    // each kept the other's circuit address (learned by identify) in its peer store.
+    let (a, b) = (a.reopen().await?, b.reopen().await?);
+    let na = behind_nat(&a, &r1_addr).await?;
+    let nb = behind_nat(&b, &r2_addr).await?;
+    let sa = a.echo.open_replica(key.public())?;
+    sa.add_task("after the restart")?;
+    let sb = b.echo.open_replica(key.public())?;
+    assert!(
+        wait_until(LONG, || titles(&sb) == ["before", "after the restart"]).await.is_some(),
+        "Bob never found Ada again through her relay: {:?}",
+        titles(&sb)
+    );
+    na.shutdown().await?;
+    nb.shutdown().await?;
+    r1.stop().await;
+    r2.stop().await;
+    Ok(())
+}

@@ -7,10 +7,15 @@
 //! for replication (`/dxos/replicate/1`), which [`crate::replicate::driver`] runs.
 //!
 //! No DHT: devices beyond the LAN find each other through their relays (a wanted peer is
-//! also tried at `<relay>/p2p-circuit/p2p/<peer>`) and the addresses they learned before
-//! (identify, invitations, the peer store). A space's id is in every invitation, so nothing
-//! keyed by it may be published anywhere; a Kademlia node (which the first design ran in
-//! server mode with nothing querying it) only added traffic and warnings.
+//! also tried at `<relay>/p2p-circuit/p2p/<peer>`, and the devices of one identity share their
+//! relay list through HALO) and the addresses they learned before (identify, invitations, the
+//! peer store). A member's circuit addresses arrive with identify, inside the connection's
+//! Noise session, on every connection, and are kept in the peer store with its other
+//! addresses, so a member behind another relay is found again after both restart (a test).
+//! They are not repeated in `/dxos/replicate/1`: a message its older peers cannot decode
+//! would end their sessions. A space's id is in every invitation, so nothing keyed by it may
+//! be published anywhere; a Kademlia node (which the first design ran in server mode with
+//! nothing querying it) only added traffic and warnings.
 
 pub mod behaviour;
 pub mod cert;
