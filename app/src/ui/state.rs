@@ -89,7 +89,7 @@ pub fn reach_words(transport: &str, addr: Option<&str>) -> String {
         "relay" => return "through relay".into(),
         "quic" => "QUIC",
         "tcp" => "TCP",
-        "webrtc-direct" => "WebRTC",
+        "webrtc-direct" | "webrtc" => "WebRTC",
         other => other,
     };
     let lan = addr

@@ -105,7 +105,7 @@ impl NodeConfig {
                 Transport::WebRtcDirect => "/ip4/127.0.0.1/udp/0/webrtc-direct".parse().ok(),
                 Transport::Quic => "/ip4/127.0.0.1/udp/0/quic-v1".parse().ok(),
                 Transport::Tcp => "/ip4/127.0.0.1/tcp/0".parse().ok(),
-                Transport::Relay => None,
+                Transport::Relay | Transport::WebRtc => None,
             })
             .collect();
         Self { listen, mdns: false, ..Self::default() }
@@ -123,6 +123,10 @@ pub enum Transport {
     Tcp,
     /// Through a relay.
     Relay,
+    /// WebRTC between browsers' kind of peers (`/p2p-circuit/webrtc`): signalled through a
+    /// relay circuit, then direct. The node does not dial it yet; it is told apart from a
+    /// relayed connection so that it is never taken for one.
+    WebRtc,
 }
 
 impl Transport {
@@ -132,22 +136,25 @@ impl Transport {
         let mut t = Transport::Tcp;
         for p in addr.iter() {
             match p {
-                Protocol::P2pCircuit => return Transport::Relay,
-                Protocol::WebRTCDirect => t = Transport::WebRtcDirect,
-                Protocol::QuicV1 | Protocol::Quic => t = Transport::Quic,
+                // `/p2p-circuit/webrtc`: the circuit only carries WebRTC's signalling.
+                Protocol::WebRTC => return Transport::WebRtc,
+                Protocol::P2pCircuit => t = Transport::Relay,
+                Protocol::WebRTCDirect if t != Transport::Relay => t = Transport::WebRtcDirect,
+                Protocol::QuicV1 | Protocol::Quic if t != Transport::Relay => t = Transport::Quic,
                 _ => {}
             }
         }
         t
     }
 
-    /// Its name in the CLI's output: `webrtc-direct`, `quic`, `tcp` or `relay`.
+    /// Its name in the CLI's output: `webrtc-direct`, `quic`, `tcp`, `relay` or `webrtc`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Transport::WebRtcDirect => "webrtc-direct",
             Transport::Quic => "quic",
             Transport::Tcp => "tcp",
             Transport::Relay => "relay",
+            Transport::WebRtc => "webrtc",
         }
     }
 }

@@ -65,5 +65,12 @@ mod tests {
             format!("/ip4/10.0.0.1/tcp/4001/p2p/{relay}/p2p-circuit").parse().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(peer_of(&listen), None);
         assert_eq!(Transport::of(&circuit), Transport::Relay);
+        // A circuit to a peer's QUIC or WebRTC-direct address is still the relay's...
+        let quic_relay: Multiaddr = "/ip4/203.0.113.9/udp/4001/quic-v1/p2p/12D3KooWDFmdaRwqgVNr9iMPL5vqiZr15KFdEtgASuLeRXNE5Du9/p2p-circuit/p2p/12D3KooWDFmdaRwqgVNr9iMPL5vqiZr15KFdEtgASuLeRXNE5Du9".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Transport::of(&quic_relay), Transport::Relay);
+        // ...but `/p2p-circuit/webrtc` is WebRTC, signalled through the circuit.
+        let webrtc: Multiaddr = "/ip4/203.0.113.9/udp/4001/quic-v1/p2p/12D3KooWDFmdaRwqgVNr9iMPL5vqiZr15KFdEtgASuLeRXNE5Du9/p2p-circuit/webrtc/p2p/12D3KooWDFmdaRwqgVNr9iMPL5vqiZr15KFdEtgASuLeRXNE5Du9".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Transport::of(&webrtc), Transport::WebRtc);
+        assert_eq!(Transport::WebRtc.as_str(), "webrtc");
     }
 }
