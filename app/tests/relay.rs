@@ -79,6 +79,17 @@ fn the_relay_list_is_kept_and_checked() {
         assert_eq!(zero.status.code(), Some(2), "{flag} 0: {}", String::from_utf8_lossy(&zero.stdout));
         assert_eq!(dxos(&p, &[&args[..], &[flag, "1"]].concat()).status.code(), Some(1), "{flag} 1 fails at the key");
     }
+    // A transport order that names no transport is refused before a node starts.
+    let out = Command::new(BIN)
+        .arg("--profile")
+        .arg(&p)
+        .args(["--json", "serve", "--no-mdns"])
+        .env("DXOS_TRANSPORT_ORDER", "quic,carrier-pigeon")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("carrier-pigeon"));
     // A key file that holds no key is refused, and left as it was.
     let bad = dir.path().join("bad.key");
     std::fs::write(&bad, b"not a key").unwrap_or_else(|e| panic!("{e}"));

@@ -48,8 +48,32 @@ impl NetOptions {
         config.peers = self.peers.iter().map(parse).collect::<Result<_, _>>()?;
         config.relays = crate::relays::all(profile.dir())?;
         config.mdns = !self.no_mdns;
+        if let Some(order) = transport_order()? {
+            config.transport_order = order;
+        }
         Ok(config)
     }
+}
+
+/// The environment variable that sets which connection to a peer is kept when there are
+/// several, best first (transport names as `peers` prints them, commas between them).
+pub(crate) const TRANSPORT_ORDER_ENV: &str = "DXOS_TRANSPORT_ORDER";
+
+/// The order `DXOS_TRANSPORT_ORDER` sets, if it is set.
+pub(crate) fn transport_order() -> Result<Option<Vec<dxos_net::Transport>>> {
+    let Ok(v) = std::env::var(TRANSPORT_ORDER_ENV) else { return Ok(None) };
+    let order = v
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            dxos_net::Transport::parse(s).ok_or_else(|| {
+                ClientError::Usage(format!(
+                    "{TRANSPORT_ORDER_ENV}: {s:?} is not a transport (quic, webrtc-direct, tcp, webrtc, relay)"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(order))
 }
 
 /// A running node and the runtime it runs on (held by [`Local`](crate::Local)).

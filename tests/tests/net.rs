@@ -339,3 +339,58 @@ async fn peers_that_both_restart_find_each_other_again() -> TestResult<()> {
     }
     Ok(())
 }
+
+/// Two nodes on WebRTC-direct, QUIC and TCP, both with `order`; B dials A at every address
+/// at once (whichever answers first wins the dial). Returns the transport each reports for
+/// the other once one connection of the first transport in `order` is left on each side, or
+/// what was last seen after 20 s.
+async fn settle_on(order: &[Transport]) -> TestResult<(Transport, Transport)> {
+    logs();
+    let all = [Transport::WebRtcDirect, Transport::Quic, Transport::Tcp];
+    let (a, b) = (TestProfile::new("Ada")?, TestProfile::new("Bob")?);
+    let (key, space) = a.create_space("Shared")?;
+    space.add_task("milk")?;
+    a.admit(&key, &b, Role::Editor)?;
+    let mut ca = a.config(&all);
+    ca.transport_order = order.to_vec();
+    let na = a.start(ca).await?;
+    let mut cb = b.config(&all);
+    cb.transport_order = order.to_vec();
+    cb.peers = na.listen_addrs().await?;
+    let nb = b.start(cb).await?;
+    let sb = b.echo.open_replica(key.public())?;
+    assert!(wait_until(LONG, || titles(&sb) == ["milk"]).await.is_some(), "B got A's task");
+    // The preferred connection comes up and the others close (after a grace of 5 s).
+    let mut seen = (None, None);
+    for _ in 0..400 {
+        let (pa, pb) = (na.peers().await?, nb.peers().await?);
+        if let ([x], [y]) = (pa.as_slice(), pb.as_slice()) {
+            seen = (Some(x.transport), Some(y.transport));
+            if x.addrs.len() == 1 && y.addrs.len() == 1 && Some(&x.transport) == order.first() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Replication still runs over what is left.
+    space.add_task("eggs")?;
+    assert!(wait_until(LONG, || titles(&sb) == ["milk", "eggs"]).await.is_some(), "B got the next task");
+    na.shutdown().await?;
+    nb.shutdown().await?;
+    match seen {
+        (Some(x), Some(y)) => Ok((x, y)),
+        _ => Err("the peers never settled on one connection".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_keep_the_connection_their_transport_order_prefers() -> TestResult<()> {
+    // By default QUIC is kept.
+    assert_eq!(settle_on(&Transport::DEFAULT_ORDER).await?, (Transport::Quic, Transport::Quic));
+    // For people who want WebRTC first.
+    let webrtc_first = [Transport::WebRtcDirect, Transport::Quic, Transport::Tcp, Transport::Relay];
+    assert_eq!(settle_on(&webrtc_first).await?, (Transport::WebRtcDirect, Transport::WebRtcDirect));
+    let tcp_first = [Transport::Tcp, Transport::Quic];
+    assert_eq!(settle_on(&tcp_first).await?, (Transport::Tcp, Transport::Tcp));
+    Ok(())
+}

@@ -59,6 +59,11 @@ pub struct NodeConfig {
     /// beyond our NAT reach us at `<relay>/p2p-circuit/p2p/<us>`. The identity's relay list
     /// (HALO) is used as well.
     pub relays: Vec<Multiaddr>,
+    /// Which connection to a peer carries its replication session when there are several,
+    /// best first ([`Transport::DEFAULT_ORDER`] by default; transports left out rank last).
+    /// Of two peers, the one with the smaller peer id applies its order (so two peers that
+    /// prefer differently do not close each other's choice).
+    pub transport_order: Vec<Transport>,
 }
 
 impl Default for NodeConfig {
@@ -72,6 +77,7 @@ impl Default for NodeConfig {
             listen_ports: None,
             max_message: MAX_MESSAGE,
             relays: Vec::new(),
+            transport_order: Transport::DEFAULT_ORDER.to_vec(),
         }
     }
 }
@@ -130,6 +136,18 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// The order of preference by default: direct QUIC (fast to set up, survives a change of
+    /// address), WebRTC-direct, TCP, WebRTC through a relay's signalling, then the relay.
+    pub const DEFAULT_ORDER: [Transport; 5] =
+        [Transport::Quic, Transport::WebRtcDirect, Transport::Tcp, Transport::WebRtc, Transport::Relay];
+
+    /// Reads a transport by its CLI name ([`Transport::as_str`]).
+    pub fn parse(name: &str) -> Option<Transport> {
+        [Transport::WebRtcDirect, Transport::Quic, Transport::Tcp, Transport::Relay, Transport::WebRtc]
+            .into_iter()
+            .find(|t| t.as_str() == name.trim())
+    }
+
     /// The transport of a connection to or from `addr`.
     pub fn of(addr: &Multiaddr) -> Transport {
         use libp2p::multiaddr::Protocol;

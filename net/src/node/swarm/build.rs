@@ -104,6 +104,8 @@ pub(in crate::node) async fn spawn(
         had_identity: halo.identity().is_some(),
         relays: relays::slots(&relays::merged(&config.relays, &halo.relays())),
         local_relays: config.relays.clone(),
+        transport_order: config.transport_order.clone(),
+        upgrading: HashMap::new(),
         retiring: Vec::new(),
     };
     task.load_peer_store();

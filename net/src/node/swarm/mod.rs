@@ -116,6 +116,10 @@ struct Task {
     relays: HashMap<PeerId, relays::RelaySlot>,
     /// The relays this device was given (its profile's list, the environment's).
     local_relays: Vec<Multiaddr>,
+    /// Which connection to keep when there are several, best first.
+    transport_order: Vec<Transport>,
+    /// When we last dialled a peer at a better transport than its connection.
+    upgrading: HashMap<PeerId, Instant>,
     /// Relayed connections to close once a direct one has been up a while.
     retiring: Vec<(PeerId, ConnectionId, Instant)>,
 }
@@ -170,6 +174,50 @@ impl Task {
         self.redial.set_wanted(wanted);
     }
 
+    /// Where a connection at `addr` stands in the transport order (0 best; relayed
+    /// connections always after direct ones).
+    fn rank(&self, addr: &Multiaddr) -> usize {
+        let t = Transport::of(addr);
+        let n = self.transport_order.len();
+        let at = self.transport_order.iter().position(|o| *o == t).unwrap_or(n);
+        if t == Transport::Relay { 2 * n + at } else { at }
+    }
+
+    /// The peer lists an address of a transport our order prefers to the connection we have
+    /// (the first dial took whichever answered first): if we decide (the smaller peer id),
+    /// dial it once; the better connection then takes over. Relayed connections go direct
+    /// by hole punching instead.
+    fn maybe_upgrade(&mut self, peer: PeerId, addrs: &[Multiaddr], now: Instant) {
+        if *self.swarm.local_peer_id() >= peer || self.is_relay(&peer) {
+            return;
+        }
+        let Some(current) = self.connections.get(&peer).and_then(|cs| cs.iter().map(|(_, a)| self.rank(a)).min())
+        else {
+            return;
+        };
+        if current >= 2 * self.transport_order.len() {
+            return; // relayed only: DCUtR's business
+        }
+        let Some(better) = addrs
+            .iter()
+            .filter(|a| Transport::of(a) != Transport::Relay && Transport::of(a) != Transport::WebRtc)
+            .min_by_key(|a| self.rank(a))
+            .filter(|a| self.rank(a) < current)
+            .cloned()
+        else {
+            return;
+        };
+        if self.upgrading.get(&peer).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)) {
+            return;
+        }
+        self.upgrading.insert(peer, now);
+        tracing::debug!(%peer, %better, "dialling a better transport than the connection we have");
+        let opts = DialOpts::peer_id(peer).addresses(vec![better]).condition(PeerCondition::Always).build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, "cannot dial the better transport: {e}");
+        }
+    }
+
     fn on_tick(&mut self) {
         if self.is_down() {
             return;
@@ -179,13 +227,12 @@ impl Task {
             self.retiring.iter().filter(|(_, _, t)| *t <= now).map(|(p, c, _)| (*p, *c)).collect();
         self.retiring.retain(|(_, _, t)| *t > now);
         for (peer, c) in due {
-            // Only while a direct connection is still there to take over.
-            let direct = self
-                .connections
-                .get(&peer)
-                .is_some_and(|cs| cs.iter().any(|(_, a)| Transport::of(a) != Transport::Relay));
-            if direct {
-                tracing::debug!(%peer, "closing a relayed connection: a direct one is up");
+            // Only while a better connection is still there to take over.
+            let conns = self.connections.get(&peer).map(Vec::as_slice).unwrap_or_default();
+            let mine = conns.iter().find(|(id, _)| *id == c).map(|(_, a)| self.rank(a));
+            let better = conns.iter().any(|(id, a)| *id != c && mine.is_some_and(|r| self.rank(a) < r));
+            if better {
+                tracing::debug!(%peer, "closing a connection: a better one is up");
                 self.swarm.close_connection(c);
             }
         }
@@ -242,12 +289,12 @@ impl Task {
                         peer_id: *peer,
                         device_key: PublicKey::from_peer_id(peer).ok(),
                         addrs: conns.iter().map(|(_, a)| a.clone()).collect(),
-                        // A direct connection, if there is one, carries the traffic (relayed
-                        // ones are on their way out).
+                        // The best connection carries the traffic (others are on their way
+                        // out).
                         transport: conns
                             .iter()
+                            .min_by_key(|(_, a)| self.rank(a))
                             .map(|(_, a)| Transport::of(a))
-                            .find(|t| *t != Transport::Relay)
                             .unwrap_or(Transport::Relay),
                     })
                     .collect();
@@ -431,16 +478,35 @@ impl Task {
                 // or the peer came within reach) displaces relayed ones soon, so replication
                 // moves off the relay: not at once, since an invitation's exchange may be
                 // running over the circuit (closing it then failed the guest's join; seen).
+                // Between direct connections, the node that decides (the smaller peer id) keeps
+                // the best by its transport order: a better one takes over (the old one goes
+                // after the same grace), a worse one arriving while a good one is young is
+                // closed (both peers dialled at once).
                 let relayed = endpoint.is_relayed();
+                let decides = *self.swarm.local_peer_id() < peer_id;
+                let new_rank = self.rank(&addr);
+                let mut close_new = false;
                 for (old, old_addr) in self.connections.get(&peer_id).into_iter().flatten() {
                     let old_relayed = Transport::of(old_addr) == Transport::Relay;
                     let aged = self.since.get(old).is_some_and(|t| now.duration_since(*t) > Duration::from_secs(2));
+                    let old_rank = self.rank(old_addr);
                     if !relayed && old_relayed {
                         self.retiring.push((peer_id, *old, now + RELAYED_GRACE));
-                    } else if aged && (!relayed || old_relayed) {
+                    } else if relayed && !old_relayed {
+                        // A relayed connection never displaces a direct one.
+                    } else if decides && new_rank < old_rank {
+                        tracing::debug!(peer = %peer_id, "a better connection: the older one retires");
+                        self.retiring.push((peer_id, *old, now + RELAYED_GRACE));
+                    } else if aged {
                         tracing::debug!(peer = %peer_id, "closing an older connection");
                         self.swarm.close_connection(*old);
+                    } else if decides && new_rank > old_rank {
+                        close_new = true;
                     }
+                }
+                if close_new {
+                    tracing::debug!(peer = %peer_id, "a worse connection than the one up: closed");
+                    self.swarm.close_connection(connection_id);
                 }
                 self.since.insert(connection_id, now);
                 self.dialing.remove(&peer_id);
@@ -514,16 +580,19 @@ impl Task {
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
                 // A peer's loopback addresses are only worth keeping if it is on this host.
                 let local = self.connections.get(&peer_id).is_some_and(|c| c.iter().any(|(_, a)| is_loopback(a)));
+                let mut usable = Vec::new();
                 for addr in info.listen_addrs {
                     if is_loopback(&addr) && !local {
                         continue;
                     }
                     let addr = without_peer(&addr);
+                    usable.push(addr.clone());
                     if self.redial.is_wanted(&peer_id) {
                         self.redial.learn(peer_id, addr, now);
                         self.store_dirty = true;
                     }
                 }
+                self.maybe_upgrade(peer_id, &usable, now);
             }
             // A link that stopped answering is closed, so the peer is redialled; a peer that
             // just does not speak ping keeps its connection.
