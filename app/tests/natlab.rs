@@ -50,6 +50,7 @@ fn symmetric_nats_replicate_through_the_relay_and_after_it_restarts() {
         let back = Instant::now();
         eventually("B gets A's edit after the relay restarted", || titles(&h.b, "Home").contains(&title));
         resumed.push(back.elapsed().as_millis());
+        println!("round {round}: resumed after {} ms", back.elapsed().as_millis());
     }
     resumed.sort_unstable();
     report("replication resumed after the relay came back", &resumed);

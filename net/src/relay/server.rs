@@ -185,6 +185,10 @@ impl RelayServer {
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
             .build();
         let peer_id = *swarm.local_peer_id();
+        // Take up the admission protocol before listening: a node that reaches the relay while
+        // it is still starting (after a restart) would otherwise have its stream cut.
+        let mut control = swarm.behaviour().stream.new_control();
+        let mut auths = control.accept(auth::AUTH_PROTOCOL).map_err(|e| RelayError::Transport(e.to_string()))?;
         let mut pending = Vec::new();
         let mut listener_ids = Vec::new();
         for addr in &config.listen {
@@ -227,8 +231,6 @@ impl RelayServer {
             }
         }
         let shown: Vec<Multiaddr> = if config.announce.is_empty() { addrs } else { config.announce.clone() };
-        let mut control = swarm.behaviour().stream.new_control();
-        let mut auths = control.accept(auth::AUTH_PROTOCOL).map_err(|e| RelayError::Transport(e.to_string()))?;
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (cmd_tx, mut cmd_rx) = mpsc::channel(4);
         let (internal_tx, mut internal_rx) = mpsc::unbounded_channel();

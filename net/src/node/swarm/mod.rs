@@ -63,7 +63,7 @@ enum Internal {
     Retry(PeerId),
     HaloChanged,
     /// A relay answered our admission request.
-    RelayAuth(PeerId, Result<(), String>),
+    RelayAuth(PeerId, relays::AuthOutcome),
     /// Ask a relay for admission again (its reservation ended while connected).
     RelayAgain(PeerId),
 }
@@ -131,6 +131,9 @@ const WEBRTC_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 const LAN_DIAL_PATIENCE: Duration = Duration::from_millis(1500);
 /// The same for peers beyond the LAN, whose handshakes take longer.
 const WAN_DIAL_PATIENCE: Duration = Duration::from_secs(4);
+/// How long a dial to one of our relays may take before a fresh one replaces it (a QUIC
+/// handshake with a relay is one round trip).
+const RELAY_DIAL_PATIENCE: Duration = Duration::from_millis(1500);
 /// How long a relayed connection stays once a direct one to the same peer is up.
 const RELAYED_GRACE: Duration = Duration::from_secs(5);
 /// How long a stopping node waits for its connections to close.
@@ -239,8 +242,11 @@ impl Task {
         for (peer, addrs) in self.redial.due(now) {
             // One dial at a time; one pending too long (a WebRTC-direct dial into a link that
             // is down never completes) is aborted for a fresh one.
+            // A relay that went away is dialled afresh every RELAY_DIAL_PATIENCE: a QUIC dial
+            // into a port nobody listens on yet only resends its first packet after 1, 2, 4 s,
+            // so one started before the relay was back could leave it waiting seconds more.
             if let Some((_, started)) = self.dialing.get(&peer) {
-                let patience = dial_patience(&addrs);
+                let patience = if self.is_relay(&peer) { RELAY_DIAL_PATIENCE } else { dial_patience(&addrs) };
                 if now.duration_since(*started) < patience {
                     continue;
                 }

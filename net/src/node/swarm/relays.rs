@@ -11,6 +11,17 @@
 use super::*;
 use crate::relay::auth;
 
+/// How an admission exchange with a relay ended.
+pub(super) enum AuthOutcome {
+    /// Admitted: reserve.
+    Admitted,
+    /// The relay refused this device (not allowed, revoked): wait for new credentials.
+    Refused(String),
+    /// The exchange itself failed (the stream was cut, the relay was still starting): try
+    /// again shortly.
+    Failed(String),
+}
+
 /// Where the node stands with one relay.
 pub(super) struct RelaySlot {
     /// The relay's address, without `/p2p/`.
@@ -138,12 +149,16 @@ impl Task {
         tokio::spawn(async move {
             let r = match control.open_stream(relay, auth::AUTH_PROTOCOL).await {
                 Ok(stream) => {
-                    tokio::time::timeout(Duration::from_secs(10), auth::authenticate(stream.compat(), &creds))
+                    match tokio::time::timeout(Duration::from_secs(10), auth::authenticate(stream.compat(), &creds))
                         .await
-                        .map_err(|_| "the relay did not answer within 10 s".to_owned())
-                        .and_then(|r| r.map_err(|e| e.to_string()))
+                    {
+                        Ok(Ok(())) => AuthOutcome::Admitted,
+                        Ok(Err(auth::AuthError::Refused(why))) => AuthOutcome::Refused(why),
+                        Ok(Err(e)) => AuthOutcome::Failed(e.to_string()),
+                        Err(_) => AuthOutcome::Failed("the relay did not answer within 10 s".into()),
+                    }
                 }
-                Err(e) => Err(format!("cannot open the admission stream: {e}")),
+                Err(e) => AuthOutcome::Failed(format!("cannot open the admission stream: {e}")),
             };
             let _ = tx.send(Internal::RelayAuth(relay, r));
         });
@@ -170,20 +185,31 @@ impl Task {
     }
 
     /// The relay answered: listen on it (reserve) if admitted.
-    pub(super) fn on_relay_auth(&mut self, relay: PeerId, r: Result<(), String>) {
+    pub(super) fn on_relay_auth(&mut self, relay: PeerId, r: AuthOutcome) {
         let Some(slot) = self.relays.get_mut(&relay) else { return };
         slot.authing = false;
         // Our credentials changed meanwhile: ask again. Reserve on this answer if it admits
         // us (the next one, if it refuses, says so); a refusal waits for the next answer.
         if std::mem::take(&mut slot.again) {
             self.relay_auth(relay);
-            if r.is_err() {
+            if !matches!(r, AuthOutcome::Admitted) {
                 return;
             }
         }
         let Some(slot) = self.relays.get_mut(&relay) else { return };
         match r {
-            Ok(()) => {
+            AuthOutcome::Failed(why) => {
+                // Seen when a node reached a relay that was still starting: it had not yet
+                // taken up the admission protocol and cut the stream. Ask again in a second.
+                tracing::info!(%relay, "the admission exchange failed ({why}): trying again");
+                slot.shown = 0;
+                let tx = self.internal.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let _ = tx.send(Internal::RelayAgain(relay));
+                });
+            }
+            AuthOutcome::Admitted => {
                 if slot.listener.is_some() {
                     return;
                 }
@@ -193,7 +219,7 @@ impl Task {
                     Err(e) => tracing::warn!(%circuit, "cannot reserve: {e}"),
                 }
             }
-            Err(reason) => {
+            AuthOutcome::Refused(reason) => {
                 tracing::warn!(%relay, "the relay refused us: {reason}");
                 self.emit(NodeEvent::RelayRefused { relay, reason });
             }
