@@ -20,6 +20,8 @@ fn relay(dir: &std::path::Path, allow: &[&str]) -> Running {
         "/ip4/127.0.0.1/tcp/0",
         "--listen",
         "/ip4/127.0.0.1/udp/0/quic-v1",
+        "--stun",
+        "127.0.0.1:0",
     ])
     .arg("--key")
     .arg(dir.join("relay.key"));
@@ -79,6 +81,9 @@ fn the_relay_list_is_kept_and_checked() {
         assert_eq!(zero.status.code(), Some(2), "{flag} 0: {}", String::from_utf8_lossy(&zero.stdout));
         assert_eq!(dxos(&p, &[&args[..], &[flag, "1"]].concat()).status.code(), Some(1), "{flag} 1 fails at the key");
     }
+    let args = ["--json", "relay", "serve", "--open", "--listen", "/ip4/127.0.0.1/tcp/0", "--key", key];
+    assert_eq!(dxos(&p, &[&args[..], &["--stun", "port 3478 please"]].concat()).status.code(), Some(2));
+    assert_eq!(dxos(&p, &[&args[..], &["--stun", "127.0.0.1:0"]].concat()).status.code(), Some(1));
     // A transport order that names no transport is refused before a node starts.
     let out = Command::new(BIN)
         .arg("--profile")
@@ -111,6 +116,7 @@ fn a_device_joins_through_the_relay_and_the_relay_stops_cleanly() {
     let identity = ok(&a, &["identity", "show"])["identity_key"].as_str().unwrap_or_default().to_owned();
     let mut r = relay(dir.path(), &[&identity]);
     let first = r.next();
+    assert!(first["stun"].as_str().is_some_and(|s| s.starts_with("127.0.0.1:") && !s.ends_with(":0")), "{first}");
     let relay_addr = first["addrs"][0].as_str().unwrap_or_default().to_owned();
     assert!(relay_addr.ends_with(&format!("/p2p/{}", first["peer_id"].as_str().unwrap_or_default())), "{first}");
     ok(&a, &["relay", "add", &relay_addr]);

@@ -34,6 +34,8 @@ pub struct RelayOptions {
     pub max_circuits: Option<usize>,
     /// Most bytes per second all circuits together copy (0: no cap; default 32 MiB).
     pub bytes_per_sec: u64,
+    /// Where to answer STUN Binding requests (`HOST:PORT`, UDP), if anywhere.
+    pub stun: Option<String>,
 }
 
 /// What happens at a relay, in the client's terms (peer ids in base58).
@@ -168,6 +170,12 @@ impl Relay {
             bytes_per_sec: options.bytes_per_sec,
             ..config.limits
         };
+        config.stun = match &options.stun {
+            Some(s) => Some(s.parse().map_err(|e| {
+                ClientError::Usage(format!("--stun {s:?} is not HOST:PORT (for example 0.0.0.0:3478): {e}"))
+            })?),
+            None => None,
+        };
         let key = dxos_net::relay::key::load_or_create(&options.key_file)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -198,6 +206,11 @@ impl Relay {
     /// The relay's addresses, each ending in `/p2p/<peer id>`: what `dxos relay add` takes.
     pub fn addrs(&self) -> Vec<String> {
         self.host.server.addrs().iter().map(|a| a.to_string()).collect()
+    }
+
+    /// Where the relay answers STUN requests (`HOST:PORT`), if it does.
+    pub fn stun_addr(&self) -> Option<String> {
+        self.host.server.stun_addr().map(|a| a.to_string())
     }
 
     /// What happens at the relay, from its start (taken once).

@@ -764,3 +764,26 @@ async fn a_member_behind_another_relay_is_found_again_after_a_restart() -> TestR
     r2.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_answers_stun_binding_requests() -> TestResult<()> {
+    logs();
+    let listen = vec!["/ip4/127.0.0.1/tcp/0".parse()?];
+    let mut config = RelayConfig::new(listen, Vec::new(), true);
+    config.stun = Some("127.0.0.1:0".parse()?);
+    let (server, _events) = RelayServer::start(libp2p::identity::Keypair::generate_ed25519(), config).await?;
+    let at = server.stun_addr().ok_or("no STUN address")?;
+    assert_ne!(at.port(), 0, "the port the system chose is reported");
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let me = socket.local_addr()?;
+    // Garbage is ignored; a Binding request is answered with the address it came from.
+    socket.send_to(b"not stun at all", at).await?;
+    let req = dxos_net::relay::stun::binding_request().ok_or("no request")?;
+    socket.send_to(&req, at).await?;
+    let mut buf = [0u8; 1500];
+    let (n, from) = tokio::time::timeout(LONG, socket.recv_from(&mut buf)).await??;
+    assert_eq!(from, at);
+    assert_eq!(dxos_net::relay::stun::mapped_address(&buf[..n]), Some(me));
+    server.stop().await;
+    Ok(())
+}

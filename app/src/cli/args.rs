@@ -127,6 +127,9 @@ pub enum RelayCmd {
         /// Most bytes per second all circuits together copy (0: no cap).
         #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]
         max_rate: u64,
+        /// Also answer STUN Binding requests here (UDP HOST:PORT, e.g. 0.0.0.0:3478), for WebRTC.
+        #[arg(long, value_name = "HOST:PORT")]
+        stun: Option<String>,
     },
     /// Adds a relay to this profile (its address as `relay serve` prints it).
     Add {

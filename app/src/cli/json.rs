@@ -44,9 +44,13 @@ pub(crate) fn response(req: &Request, r: &Response) -> Value {
     }
 }
 
-/// `relay serve`'s first line.
-pub(crate) fn relay_started(peer_id: &str, addrs: &[String]) -> Value {
-    json!({"peer_id": peer_id, "addrs": addrs})
+/// `relay serve`'s first line (`stun` only when it answers STUN).
+pub(crate) fn relay_started(peer_id: &str, addrs: &[String], stun: Option<&str>) -> Value {
+    let mut v = json!({"peer_id": peer_id, "addrs": addrs});
+    if let Some(s) = stun {
+        v["stun"] = json!(s);
+    }
+    v
 }
 
 /// One line of `relay serve`.

@@ -144,6 +144,7 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
             circuit_interval,
             max_circuits,
             max_rate,
+            stun,
         }) => {
             let allow = allow.iter().map(|k| parse_key(k, "identity key")).collect::<Result<Vec<_>, _>>()?;
             let options = dxos_client::RelayOptions {
@@ -156,6 +157,7 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
                 circuit_interval_secs: circuit_interval,
                 max_circuits,
                 bytes_per_sec: max_rate,
+                stun,
             };
             return relay_serve(&options, json);
         }
@@ -209,13 +211,17 @@ pub(super) fn long(profile: &Profile, req: &Request, json: bool) -> Result<(), C
 pub(super) fn relay_serve(options: &dxos_client::RelayOptions, json: bool) -> Result<(), ClientError> {
     owner::install_signal_handler();
     let mut relay = dxos_client::Relay::start(options)?;
-    let first = json::relay_started(&relay.peer_id(), &relay.addrs());
+    let stun = relay.stun_addr();
+    let first = json::relay_started(&relay.peer_id(), &relay.addrs(), stun.as_deref());
     if json {
         println!("{first}");
     } else {
         println!("relay {} listening on:", relay.peer_id());
         for a in relay.addrs() {
             println!("  {a}");
+        }
+        if let Some(s) = &stun {
+            println!("answering STUN on {s} (UDP)");
         }
     }
     let _ = std::io::stdout().flush();

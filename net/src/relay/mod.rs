@@ -15,10 +15,12 @@
 //! - `auth.rs`: the admission protocol and the [`auth::Gate`] that remembers who is admitted.
 //! - `key.rs`: the relay's key file, so its address stays valid across restarts.
 //! - `server.rs`: the swarm, its event loop and its events.
+//! - `stun.rs`: a STUN responder (for WebRTC's ICE), when asked for.
 
 pub mod auth;
 pub mod key;
 pub mod server;
+pub mod stun;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -91,13 +93,15 @@ pub struct RelayConfig {
     pub open: bool,
     /// The limits.
     pub limits: Limits,
+    /// Where to answer STUN Binding requests (UDP), if anywhere.
+    pub stun: Option<std::net::SocketAddr>,
 }
 
 impl RelayConfig {
     /// A relay for `allow`, open to everyone when `open`, with the limits that go with it.
     pub fn new(listen: Vec<Multiaddr>, allow: Vec<dxos_halo::PublicKey>, open: bool) -> Self {
         let limits = if open && allow.is_empty() { Limits::libp2p_defaults() } else { Limits::replication() };
-        Self { listen, announce: Vec::new(), allow, open, limits }
+        Self { listen, announce: Vec::new(), allow, open, limits, stun: None }
     }
 }
 

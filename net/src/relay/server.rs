@@ -115,6 +115,7 @@ enum Internal {
 pub struct RelayServer {
     peer_id: PeerId,
     addrs: Vec<Multiaddr>,
+    stun: Option<std::net::SocketAddr>,
     cmd: mpsc::Sender<Command>,
 }
 
@@ -231,6 +232,18 @@ impl RelayServer {
             }
         }
         let shown: Vec<Multiaddr> = if config.announce.is_empty() { addrs } else { config.announce.clone() };
+        let (stun, stun_task) = match config.stun {
+            Some(at) => {
+                let socket = tokio::net::UdpSocket::bind(at)
+                    .await
+                    .map_err(|e| RelayError::Listen { addr: format!("STUN {at}"), reason: e.to_string() })?;
+                let local = socket
+                    .local_addr()
+                    .map_err(|e| RelayError::Listen { addr: format!("STUN {at}"), reason: e.to_string() })?;
+                (Some(local), Some(tokio::spawn(super::stun::serve(socket))))
+            }
+            None => (None, None),
+        };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (cmd_tx, mut cmd_rx) = mpsc::channel(4);
         let (internal_tx, mut internal_rx) = mpsc::unbounded_channel();
@@ -267,8 +280,11 @@ impl RelayServer {
                 }
             }
             answering.abort();
+            if let Some(t) = stun_task {
+                t.abort();
+            }
         });
-        Ok((RelayServer { peer_id, addrs: shown, cmd: cmd_tx }, events_rx))
+        Ok((RelayServer { peer_id, addrs: shown, stun, cmd: cmd_tx }, events_rx))
     }
 
     /// The relay's peer id.
@@ -279,6 +295,11 @@ impl RelayServer {
     /// The relay's addresses, each ending in `/p2p/<relay>`: what `dxos relay add` takes.
     pub fn addrs(&self) -> Vec<Multiaddr> {
         self.addrs.iter().map(|a| a.clone().with(libp2p::multiaddr::Protocol::P2p(self.peer_id))).collect()
+    }
+
+    /// Where the STUN responder answers, if it runs (with the port the system chose).
+    pub fn stun_addr(&self) -> Option<std::net::SocketAddr> {
+        self.stun
     }
 
     /// Closes every circuit and connection, then stops.
