@@ -4,8 +4,11 @@
 //! - a first sync of a space of 100k tasks to a new device, through the relay (symmetric
 //!   NATs) beside the same between cone NATs (relayed at first, then direct).
 //!
+//! - a home's uplink down for a minute, again and again: how soon replication resumes after
+//!   it comes back.
+//!
 //! `cargo bench -p dxos --bench natlab` (PUNCH_ROUNDS, default 100; SYNC_OBJECTS, default
-//! 100000).
+//! 100000; OUTAGE_ROUNDS, default 10, of OUTAGE_SECS, default 60: about 11 minutes).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -26,9 +29,37 @@ fn main() {
     }
     hole_punching(env_or("PUNCH_ROUNDS", 100));
     first_sync(env_or("SYNC_OBJECTS", 100_000));
+    outages(env_or("OUTAGE_ROUNDS", 10), env_or("OUTAGE_SECS", 60));
+}
+
+fn outages(rounds: usize, secs: usize) {
+    if rounds == 0 {
+        return;
+    }
+    // Home 1 symmetric: after each outage the two meet through the relay again.
+    let Some(lab) = lab_or_skip("bo", "symmetric", "cone", 0) else { return };
+    let dir = tmp();
+    let (h, _relay) = pair(&lab, dir.path());
+    let mut resumed = Vec::new();
+    for round in 0..rounds {
+        lab.link(2, false);
+        let title = format!("while B was offline {round}");
+        ok(&h.a, &["task", "add", "Home", &title]);
+        std::thread::sleep(Duration::from_secs(secs as u64));
+        lab.link(2, true);
+        let back = Instant::now();
+        eventually("B gets the edit made while it was offline", || titles(&h.b, "Home").contains(&title));
+        resumed.push(back.elapsed().as_millis());
+        println!("outage {round}: resumed {} ms after the link came back", back.elapsed().as_millis());
+    }
+    resumed.sort_unstable();
+    report(&format!("home 2 offline {secs} s, {rounds} rounds: resumed after the link came back"), &resumed);
 }
 
 fn hole_punching(rounds: usize) {
+    if rounds == 0 {
+        return;
+    }
     let Some(lab) = lab_or_skip("bp", "cone", "cone", 0) else { return };
     let dir = tmp();
     // Every attempt opens a circuit: the per-source limit is raised for the benchmark.
@@ -71,6 +102,9 @@ fn hole_punching(rounds: usize) {
 }
 
 fn first_sync(objects: usize) {
+    if objects == 0 {
+        return;
+    }
     let update = tasks_update(objects);
     let file = tmp();
     let path = file.path().join("space.yjs");

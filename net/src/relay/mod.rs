@@ -1,5 +1,5 @@
 //! A relay anyone can run (`dxos relay serve`): libp2p circuit relay v2, AutoNAT, identify and
-//! ping, for devices behind NATs that cannot dial each other.
+//! ping, for devices behind NATs that cannot dial each other, and a STUN responder if asked.
 //!
 //! The relay never sees content: a circuit carries the two peers' own Noise session end to
 //! end, and the relay only copies its bytes. It opens no profile and keeps only its key.
