@@ -65,6 +65,9 @@ pub(crate) enum UDPMuxEvent {
     NewAddr(NewAddr),
 }
 
+/// DXOS patch: how many announcing STUN requests a mux keeps at most (`first_packets`).
+const MAX_FIRST_PACKETS: usize = 64;
+
 /// A modified version of [`webrtc::ice::udp_mux::UDPMuxDefault`].
 ///
 /// - It has been rewritten to work without locks and channels instead.
@@ -84,6 +87,12 @@ pub(crate) struct UDPMuxNewAddr {
 
     /// Set of the new addresses to avoid sending the same address multiple times.
     new_addrs: HashMap<SocketAddr, String>,
+    /// DXOS patch: the STUN request that announced a new address, by its ufrag, kept for the
+    /// connection that the inbound upgrade is about to make for that ufrag. Upstream dropped
+    /// it, so the dialer's ICE agent only got its answer to the next check, 200 ms later.
+    first_packets: HashMap<String, (SocketAddr, Vec<u8>)>,
+    /// DXOS patch: packets for new connections, written before the socket is read again.
+    pending_writes: std::collections::VecDeque<(UDPMuxConn, Vec<u8>, SocketAddr)>,
 
     /// `true` when UDP mux is closed.
     is_closed: bool,
@@ -122,6 +131,8 @@ impl UDPMuxNewAddr {
             address_map: HashMap::default(),
             mapped_at: HashMap::default(),
             new_addrs: HashMap::default(),
+            first_packets: HashMap::default(),
+            pending_writes: Default::default(),
             is_closed: false,
             send_buffer: None,
             close_futures: FuturesUnordered::default(),
@@ -148,6 +159,8 @@ impl UDPMuxNewAddr {
         self.address_map.clear();
         self.mapped_at.clear();
         self.new_addrs.clear();
+        self.first_packets.clear();
+        self.pending_writes.clear();
         self.is_closed = true;
     }
 
@@ -283,6 +296,10 @@ impl UDPMuxNewAddr {
                     })
                 });
 
+                // DXOS patch: hand the new connection the request that announced it.
+                if let Some((addr, packet)) = self.first_packets.remove(&ufrag) {
+                    self.pending_writes.push_back((muxed_conn.clone(), packet, addr));
+                }
                 self.conns.insert(ufrag, muxed_conn.clone());
 
                 let _ = response.send(Ok(Arc::new(muxed_conn) as Arc<dyn Conn + Send + Sync>));
@@ -309,6 +326,8 @@ impl UDPMuxNewAddr {
                 // NOTE: This is important, we need to drop all instances of `UDPMuxConn` to
                 // avoid a retain cycle due to the use of [`std::sync::Arc`] on both sides.
                 self.new_addrs.clear();
+                self.first_packets.clear();
+                self.pending_writes.clear();
 
                 let _ = response.send(Ok(()));
 
@@ -348,6 +367,18 @@ impl UDPMuxNewAddr {
                     continue;
                 }
                 Poll::Ready(None) => {
+                    // DXOS patch: first the packets kept for new connections.
+                    if let Some((conn, packet, addr)) = self.pending_writes.pop_front() {
+                        self.write_future = OptionFuture::from(Some(
+                            async move {
+                                if let Err(err) = conn.write_packet(&packet, addr).await {
+                                    tracing::debug!(address=%addr, "Failed to write a kept packet: {}", err);
+                                }
+                            }
+                            .boxed(),
+                        ));
+                        continue;
+                    }
                     // => Read from the socket
                     let mut read = ReadBuf::new(&mut recv_buf);
 
@@ -424,6 +455,14 @@ impl UDPMuxNewAddr {
                                                     "Notifying about new address from ufrag",
                                                 );
                                                 self.new_addrs.insert(addr, ufrag.clone());
+                                                // DXOS patch: keep the request (see
+                                                // `first_packets`); forget them all rather
+                                                // than grow without bound.
+                                                if self.first_packets.len() >= MAX_FIRST_PACKETS {
+                                                    self.first_packets.clear();
+                                                }
+                                                self.first_packets
+                                                    .insert(ufrag.clone(), (addr, read.filled().to_vec()));
                                                 return Poll::Ready(UDPMuxEvent::NewAddr(
                                                     NewAddr { addr, ufrag },
                                                 ));
