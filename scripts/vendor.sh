@@ -4,6 +4,9 @@
 #   scripts/vendor.sh diff   writes vendor/patches/<crate>.patch from vendor/<crate>
 #   scripts/vendor.sh check  checks that each published crate plus its patch is vendor/<crate>
 #                            (exit 1 if one is not, 3 if a published crate cannot be had)
+#   scripts/vendor.sh apply  rebuilds each vendor/<crate> from the published crate and its patch
+#
+# Notes on each patch (the bug, upstream's issue, the test): vendor/patches/README.md.
 #
 # The published source is taken from cargo's registry when it is there, else downloaded from
 # crates.io (cargo does not download a crate the workspace patches).
@@ -35,6 +38,12 @@ for dir in vendor/*/; do
             (cd "$tmp" && diff -ruN a b) | sed -E "s/^(\+\+\+|---) ([^\t]+)\t.*/\1 \2/" > "$patch" || true
             echo "$patch: $(grep -c '^+++ ' "$patch") files"
             ;;
+        apply)
+            (cd "$tmp/a" && patch -s -p1 < "$OLDPWD/$patch")
+            rm -rf "$dir"
+            cp -r "$tmp/a" "$dir"
+            echo "vendor/$crate: rebuilt from $crate $version and $patch"
+            ;;
         check)
             (cd "$tmp/a" && patch -s -p1 < "$OLDPWD/$patch")
             if diff -r -x .cargo-ok -x .cargo_vcs_info.json "$tmp/a" "$dir" > /dev/null; then
@@ -44,7 +53,7 @@ for dir in vendor/*/; do
                 status=1
             fi
             ;;
-        *) echo "usage: $0 diff|check" >&2; exit 2 ;;
+        *) echo "usage: $0 diff|check|apply" >&2; exit 2 ;;
     esac
     rm -rf "$tmp"
 done
