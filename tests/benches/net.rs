@@ -37,7 +37,14 @@ struct Pair {
     nb: Node,
 }
 
-async fn pair(t: Transport, seed: Option<&[u8]>) -> TestResult<Pair> {
+/// A node config over `t` speaking replication protocol versions up to `version`.
+fn config(p: &TestProfile, t: Transport, version: u8) -> dxos_net::NodeConfig {
+    let mut c = p.config(&[t]);
+    c.replicate_version = version;
+    c
+}
+
+async fn pair(t: Transport, version: u8, seed: Option<&[u8]>) -> TestResult<Pair> {
     let a = TestProfile::new("Ada")?;
     let b = TestProfile::new("Bob")?;
     let (key, sa) = a.create_space("Bench")?;
@@ -47,8 +54,8 @@ async fn pair(t: Transport, seed: Option<&[u8]>) -> TestResult<Pair> {
         sa.add_task("first")?;
     }
     a.admit(&key, &b, Role::Editor)?;
-    let na = a.start(a.config(&[t])).await?;
-    let nb = b.start(b.config(&[t])).await?;
+    let na = a.start(config(&a, t, version)).await?;
+    let nb = b.start(config(&b, t, version)).await?;
     nb.dial(na.listen_addrs().await?.into_iter().next().ok_or("no address")?).await?;
     let sb = b.echo.open_replica(key.public())?;
     let n = sa.len();
@@ -108,7 +115,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("edit_to_remote_subscription");
     g.sample_size(50).measurement_time(Duration::from_secs(5));
     for t in TRANSPORTS {
-        let p = rt.block_on(pair(t, None)).unwrap_or_else(|e| panic!("{t:?}: {e}"));
+        let p = rt.block_on(pair(t, 2, None)).unwrap_or_else(|e| panic!("{t:?}: {e}"));
         // Percentiles over 500 edits, outside criterion.
         let mut lat = rt.block_on(edit_latencies(&p, 500)).unwrap_or_else(|e| panic!("{e}"));
         lat.sort();
@@ -135,26 +142,29 @@ fn bench(c: &mut Criterion) {
     report.insert("raw_update_bytes".into(), json!(update.len()));
     let mut g = c.benchmark_group("initial_sync_100k");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
-    for t in TRANSPORTS {
+    // Each transport with replication protocol version 1 (messages as they are) and 2
+    // (compressed), side by side.
+    for (t, v) in TRANSPORTS.iter().flat_map(|t| [(*t, 1u8), (*t, 2u8)]) {
+        let name = format!("{}/v{v}", t.as_str());
         // One measured run for the byte counts.
         let (proto0, lo0) = (dxos_net::replicate::driver::bytes_sent(), loopback_bytes());
         let start = Instant::now();
-        let p = rt.block_on(pair(t, Some(&update))).unwrap_or_else(|e| panic!("{t:?}: {e}"));
+        let p = rt.block_on(pair(t, v, Some(&update))).unwrap_or_else(|e| panic!("{t:?}: {e}"));
         let took = start.elapsed();
         let (proto, lo) = (dxos_net::replicate::driver::bytes_sent() - proto0, loopback_bytes() - lo0);
         println!(
-            "initial sync of {n} objects over {:<13} {:.0} ms (with setup); protocol bytes {proto} = {:.3}x raw; loopback bytes {lo} = {:.3}x raw",
-            t.as_str(),
+            "initial sync of {n} objects over {:<16} {:.0} ms (with setup); protocol bytes {proto} = {:.3}x raw; loopback bytes {lo} = {:.3}x raw",
+            name,
             took.as_secs_f64() * 1000.0,
             proto as f64 / update.len() as f64,
             lo as f64 / update.len() as f64
         );
         report.insert(
-            format!("initial_sync_{}", t.as_str()),
+            format!("initial_sync_{}_v{v}", t.as_str()),
             json!({"objects": n, "ms_with_setup": took.as_secs_f64() * 1000.0, "protocol_bytes": proto, "loopback_bytes": lo}),
         );
         drop(p);
-        g.bench_function(t.as_str(), |bch| {
+        g.bench_function(&name, |bch| {
             bch.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -164,8 +174,8 @@ fn bench(c: &mut Criterion) {
                         let (key, sa) = a.create_space("Bench")?;
                         sa.import(&update)?;
                         a.admit(&key, &b, Role::Editor)?;
-                        let na = a.start(a.config(&[t])).await?;
-                        let nb = b.start(b.config(&[t])).await?;
+                        let na = a.start(config(&a, t, v)).await?;
+                        let nb = b.start(config(&b, t, v)).await?;
                         let addr = na.listen_addrs().await?.into_iter().next().ok_or("no address")?;
                         let sb = b.echo.open_replica(key.public())?;
                         // Timed: from the dial to the last object applied on B.

@@ -394,3 +394,39 @@ async fn peers_keep_the_connection_their_transport_order_prefers() -> TestResult
     assert_eq!(settle_on(&tcp_first).await?, (Transport::Tcp, Transport::Tcp));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_peer_and_a_version_2_peer_sync() -> TestResult<()> {
+    logs();
+    // Each pair: A's newest version, B's newest, and the version their session must speak.
+    for (va, vb, spoken) in [(1, 2, 1), (2, 1, 1), (2, 2, 2)] {
+        let (a, b) = (TestProfile::new("Ada")?, TestProfile::new("Bob")?);
+        let (key, space) = a.create_space("Shared")?;
+        // Enough tasks that the first sync's messages are compressed on version 2.
+        for i in 0..500 {
+            space.add_task(&format!("task {i}"))?;
+        }
+        a.admit(&key, &b, Role::Editor)?;
+        let mut ca = a.config(&[Transport::Quic]);
+        ca.replicate_version = va;
+        let na = a.start(ca).await?;
+        let mut cb = b.config(&[Transport::Quic]);
+        cb.replicate_version = vb;
+        cb.peers = na.listen_addrs().await?;
+        let nb = b.start(cb).await?;
+        let sb = b.echo.open_replica(key.public())?;
+        assert!(wait_until(LONG, || titles(&sb).len() == 500).await.is_some(), "B synced (A v{va}, B v{vb})");
+        sb.add_task("from B")?;
+        assert!(
+            wait_until(LONG, || titles(&space).last().map(String::as_str) == Some("from B")).await.is_some(),
+            "A got B's task (A v{va}, B v{vb})"
+        );
+        for n in [&na, &nb] {
+            let peers = n.peers().await?;
+            assert_eq!(peers.iter().map(|p| p.replication).collect::<Vec<_>>(), [Some(spoken)], "A v{va}, B v{vb}");
+        }
+        na.shutdown().await?;
+        nb.shutdown().await?;
+    }
+    Ok(())
+}

@@ -34,8 +34,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::replicate::driver::SessionEvent;
 use crate::replicate::proto::MAX_MESSAGE;
 
-/// The replication protocol's stream protocol name.
+/// The replication protocol's stream protocol name, version 1 (messages as they are).
 pub const REPLICATE_PROTOCOL: StreamProtocol = StreamProtocol::new("/dxos/replicate/1");
+/// Version 2: the same messages, compressed ([`crate::replicate::compress`]). A node offers it
+/// first and falls back to version 1 when the peer does not speak it (multistream-select).
+pub const REPLICATE_PROTOCOL_V2: StreamProtocol = StreamProtocol::new("/dxos/replicate/2");
 
 /// How the node is set up.
 #[derive(Debug, Clone)]
@@ -64,6 +67,9 @@ pub struct NodeConfig {
     /// Of two peers, the one with the smaller peer id applies its order (so two peers that
     /// prefer differently do not close each other's choice).
     pub transport_order: Vec<Transport>,
+    /// The newest replication protocol version this node speaks (2; 1 behaves as an older
+    /// node, for compatibility tests).
+    pub replicate_version: u8,
 }
 
 impl Default for NodeConfig {
@@ -78,6 +84,7 @@ impl Default for NodeConfig {
             max_message: MAX_MESSAGE,
             relays: Vec::new(),
             transport_order: Transport::DEFAULT_ORDER.to_vec(),
+            replicate_version: 2,
         }
     }
 }
@@ -186,8 +193,10 @@ pub struct PeerInfo {
     pub device_key: Option<PublicKey>,
     /// The addresses of our connections to it.
     pub addrs: Vec<Multiaddr>,
-    /// The transport of the first of them.
+    /// The transport of the connection that carries the traffic.
     pub transport: Transport,
+    /// The replication protocol version of the session running with it, if one runs.
+    pub replication: Option<u8>,
 }
 
 /// Someone online in a space: a connected device that proved it acts for a member.

@@ -231,10 +231,26 @@ impl Driver {
     }
 }
 
+/// A received frame's message: as it came on version 1, unpacked on version 2.
+fn unpacked(
+    frame: &[u8],
+    compressed: bool,
+    max: usize,
+) -> Result<std::borrow::Cow<'_, [u8]>, super::proto::ProtoError> {
+    if compressed {
+        super::compress::unpack(frame, max).map(std::borrow::Cow::Owned)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(frame))
+    }
+}
+
 /// Runs replication with `peer_device` over `io` until the stream ends or the peer breaks the
 /// protocol. `source` tags the updates applied from this peer; `report` hears what happens.
+/// `version` is the protocol version the stream was opened with: 2 compresses messages
+/// ([`super::compress`]), 1 sends them as they are.
 pub async fn run<T>(
     io: T,
+    version: u8,
     peer_device: PublicKey,
     source: u64,
     ctx: Context,
@@ -244,10 +260,16 @@ where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let local = ctx.halo.device_key().ok_or(SessionError::NoIdentity)?.public();
-    let (mut sink, mut stream) = StreamExt::split::<tokio_util::bytes::Bytes>(framing::framed(io, ctx.max_message));
+    let compressed = version >= 2;
+    let max_message = ctx.max_message;
+    // A version 2 frame is the message and one byte more (or less, compressed).
+    let (mut sink, mut stream) =
+        StreamExt::split::<tokio_util::bytes::Bytes>(framing::framed(io, max_message + usize::from(compressed)));
     let (out, mut out_rx) = mpsc::channel::<Vec<u8>>(OUT_CAPACITY);
     let writer = tokio::spawn(async move {
         while let Some(bytes) = out_rx.recv().await {
+            // Compressing a first sync's tens of MB takes milliseconds; off the session's loop.
+            let bytes = if compressed { super::compress::pack(&bytes) } else { bytes };
             BYTES_SENT.fetch_add(bytes.len() as u64 + 4, std::sync::atomic::Ordering::Relaxed);
             sink.send(bytes.into()).await?;
         }
@@ -315,7 +337,11 @@ where
                     },
                 },
                 frame = stream.next() => match frame {
-                    Some(Ok(bytes)) => match driver.session.receive(&bytes).map_err(SessionError::from).and_then(|a| driver.act(a)) {
+                    Some(Ok(bytes)) => match unpacked(&bytes, compressed, max_message)
+                        .and_then(|m| driver.session.receive(&m))
+                        .map_err(SessionError::from)
+                        .and_then(|a| driver.act(a))
+                    {
                         Ok(()) => {}
                         Err(e) => break Err(e),
                     },

@@ -69,6 +69,11 @@ pub(in crate::node) async fn spawn(
     }
     let mut control = swarm.behaviour().stream.new_control();
     let mut incoming = control.accept(REPLICATE_PROTOCOL).map_err(transport_err)?;
+    let mut incoming_v2 = if config.replicate_version >= 2 {
+        Some(control.accept(REPLICATE_PROTOCOL_V2).map_err(transport_err)?)
+    } else {
+        None
+    };
     let mut invitations = control.accept(crate::invite::driver::INVITE_PROTOCOL).map_err(transport_err)?;
     let public_control = control.clone();
 
@@ -106,6 +111,7 @@ pub(in crate::node) async fn spawn(
         local_relays: config.relays.clone(),
         transport_order: config.transport_order.clone(),
         upgrading: HashMap::new(),
+        replicate_version: config.replicate_version,
         retiring: Vec::new(),
     };
     task.load_peer_store();
@@ -123,8 +129,16 @@ pub(in crate::node) async fn spawn(
 
     let incoming_tx = internal.clone();
     let accept = tokio::spawn(async move {
-        while let Some((peer, stream)) = incoming.next().await {
-            if incoming_tx.send(Internal::Incoming(peer, stream)).is_err() {
+        loop {
+            let next = match incoming_v2.as_mut() {
+                Some(v2) => tokio::select! {
+                    s = incoming.next() => s.map(|(p, s)| (p, s, 1)),
+                    s = v2.next() => s.map(|(p, s)| (p, s, 2)),
+                },
+                None => incoming.next().await.map(|(p, s)| (p, s, 1)),
+            };
+            let Some((peer, stream, version)) = next else { break };
+            if incoming_tx.send(Internal::Incoming(peer, stream, version)).is_err() {
                 break;
             }
         }

@@ -33,7 +33,9 @@ use tokio_util::compat::FuturesAsyncReadCompatExt;
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::ports::{self, ListenPorts};
 use super::redial::Redial;
-use super::{NetError, NodeConfig, NodeEvent, PeerInfo, Presence, REPLICATE_PROTOCOL, Transport, cert};
+use super::{
+    NetError, NodeConfig, NodeEvent, PeerInfo, Presence, REPLICATE_PROTOCOL, REPLICATE_PROTOCOL_V2, Transport, cert,
+};
 use crate::replicate::driver::{self, Context, SessionEvent};
 use addrs::{dial_patience, is_loopback, peer_of, without_peer};
 pub(super) use build::spawn;
@@ -56,8 +58,10 @@ pub(super) enum Command {
 
 /// What the node's own tasks tell the swarm task.
 enum Internal {
-    Incoming(PeerId, libp2p::Stream),
-    Opened(PeerId, Result<libp2p::Stream, OpenStreamError>),
+    /// A replication stream the peer opened, with its protocol version.
+    Incoming(PeerId, libp2p::Stream, u8),
+    /// The replication stream we opened (and its version), or why not.
+    Opened(PeerId, Result<(libp2p::Stream, u8), OpenStreamError>),
     Session(PeerId, u64, SessionEvent),
     SessionEnded(PeerId, u64, Option<String>),
     Retry(PeerId),
@@ -71,6 +75,8 @@ enum Internal {
 struct Running {
     id: u64,
     handle: tokio::task::AbortHandle,
+    /// The protocol version the session speaks.
+    version: u8,
 }
 
 #[derive(Default)]
@@ -120,6 +126,8 @@ struct Task {
     transport_order: Vec<Transport>,
     /// When we last dialled a peer at a better transport than its connection.
     upgrading: HashMap<PeerId, Instant>,
+    /// The newest replication protocol version we speak.
+    replicate_version: u8,
     /// Relayed connections to close once a direct one has been up a while.
     retiring: Vec<(PeerId, ConnectionId, Instant)>,
 }
@@ -302,6 +310,7 @@ impl Task {
                             .min_by_key(|(_, a)| self.rank(a))
                             .map(|(_, a)| Transport::of(a))
                             .unwrap_or(Transport::Relay),
+                        replication: self.sessions.get(peer).map(|s| s.version),
                     })
                     .collect();
                 peers.sort_by_key(|p| p.peer_id.to_base58());

@@ -19,8 +19,19 @@ impl Task {
         tracing::debug!(%peer, "opening a replication stream");
         let mut control = self.control.clone();
         let tx = self.internal.clone();
+        let newest = self.replicate_version;
         tokio::spawn(async move {
-            let r = control.open_stream(peer, REPLICATE_PROTOCOL).await;
+            // The newest version first; a peer that does not speak it gets version 1.
+            let r = if newest >= 2 {
+                match control.open_stream(peer, REPLICATE_PROTOCOL_V2).await {
+                    Err(OpenStreamError::UnsupportedProtocol(_)) => {
+                        control.open_stream(peer, REPLICATE_PROTOCOL).await.map(|s| (s, 1))
+                    }
+                    r => r.map(|s| (s, 2)),
+                }
+            } else {
+                control.open_stream(peer, REPLICATE_PROTOCOL).await.map(|s| (s, 1))
+            };
             let _ = tx.send(Internal::Opened(peer, r));
         });
     }
@@ -33,41 +44,41 @@ impl Task {
         });
     }
 
-    pub(super) fn start_session(&mut self, peer: PeerId, stream: libp2p::Stream) {
+    pub(super) fn start_session(&mut self, peer: PeerId, stream: libp2p::Stream, version: u8) {
         let Ok(device) = PublicKey::from_peer_id(&peer) else {
             tracing::info!(%peer, "not an ed25519 peer: no replication");
             return;
         };
         self.next_session += 1;
         let id = self.next_session;
-        tracing::debug!(%peer, session = id, "replication session starts");
+        tracing::debug!(%peer, session = id, version, "replication session starts");
         let (tx, report) = (self.internal.clone(), self.internal.clone());
         let ctx = self.ctx.clone();
         let handle = tokio::spawn(async move {
-            let r = driver::run(stream.compat(), device, id, ctx, move |ev| {
+            let r = driver::run(stream.compat(), version, device, id, ctx, move |ev| {
                 let _ = report.send(Internal::Session(peer, id, ev));
             })
             .await;
             let _ = tx.send(Internal::SessionEnded(peer, id, r.err().map(|e| e.to_string())));
         });
-        if let Some(old) = self.sessions.insert(peer, Running { id, handle: handle.abort_handle() }) {
+        if let Some(old) = self.sessions.insert(peer, Running { id, handle: handle.abort_handle(), version }) {
             old.handle.abort();
         }
     }
 
     pub(super) fn on_internal(&mut self, msg: Internal) {
         match msg {
-            Internal::Incoming(peer, stream) => {
+            Internal::Incoming(peer, stream, version) => {
                 if self.is_down() {
                     return;
                 }
                 self.presence.remove(&peer);
-                self.start_session(peer, stream);
+                self.start_session(peer, stream, version);
             }
             Internal::Opened(peer, r) => {
                 self.opening.remove(&peer);
                 match r {
-                    Ok(stream) => self.start_session(peer, stream),
+                    Ok((stream, version)) => self.start_session(peer, stream, version),
                     Err(OpenStreamError::UnsupportedProtocol(_)) => {
                         tracing::debug!(%peer, "peer does not replicate (not a DXOS node)");
                     }
