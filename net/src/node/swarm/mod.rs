@@ -509,12 +509,15 @@ impl Task {
                         self.retiring.push((peer_id, *old, now + RELAYED_GRACE));
                     } else if relayed && !old_relayed {
                         // A relayed connection never displaces a direct one.
+                    } else if aged {
+                        // Most likely dead (the peer came back after a link loss): close it now,
+                        // or a session still on it would hold the peer's new one off until it
+                        // went (6 s outages in the namespace test waited out the 5 s grace, 1 round in 6).
+                        tracing::debug!(peer = %peer_id, "closing an older connection");
+                        self.swarm.close_connection(*old);
                     } else if decides && new_rank < old_rank {
                         tracing::debug!(peer = %peer_id, "a better connection: the older one retires");
                         self.retiring.push((peer_id, *old, now + RELAYED_GRACE));
-                    } else if aged {
-                        tracing::debug!(peer = %peer_id, "closing an older connection");
-                        self.swarm.close_connection(*old);
                     } else if decides && new_rank > old_rank {
                         close_new = true;
                     }
