@@ -495,8 +495,8 @@ impl Task {
                 // running over the circuit (closing it then failed the guest's join; seen).
                 // Between direct connections, the node that decides (the smaller peer id) keeps
                 // the best by its transport order: a better one takes over (the old one goes
-                // after the same grace), a worse one arriving while a good one is young is
-                // closed (both peers dialled at once).
+                // after the same grace), a worse one arriving while a good one is young goes
+                // after the grace too (both peers dialled at once).
                 let relayed = endpoint.is_relayed();
                 let decides = *self.swarm.local_peer_id() < peer_id;
                 let new_rank = self.rank(&addr);
@@ -523,8 +523,11 @@ impl Task {
                     }
                 }
                 if close_new {
-                    tracing::debug!(peer = %peer_id, "a worse connection than the one up: closed");
-                    self.swarm.close_connection(connection_id);
+                    // Not at once: closing any connection restarts the peer's session (yamux may
+                    // not wake a stream whose connection closed), and an invitation's exchange
+                    // or a first sync may be under way (a join failed so).
+                    tracing::debug!(peer = %peer_id, "a worse connection than the one up: it retires");
+                    self.retiring.push((peer_id, connection_id, now + RELAYED_GRACE));
                 }
                 self.since.insert(connection_id, now);
                 self.dialing.remove(&peer_id);
