@@ -142,7 +142,8 @@ const WAN_DIAL_PATIENCE: Duration = Duration::from_secs(4);
 /// How long a dial to one of our relays may take before a fresh one replaces it (a QUIC
 /// handshake with a relay is one round trip).
 const RELAY_DIAL_PATIENCE: Duration = Duration::from_millis(1500);
-/// How long a relayed connection stays once a direct one to the same peer is up.
+/// How long a connection stays once a better one to the same peer is up (a relayed one
+/// after a direct one; a worse direct one after the transport order's choice).
 const RELAYED_GRACE: Duration = Duration::from_secs(5);
 /// How long a stopping node waits for its connections to close.
 const CLOSE_PATIENCE: Duration = Duration::from_millis(500);
@@ -221,6 +222,8 @@ impl Task {
         if self.upgrading.get(&peer).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)) {
             return;
         }
+        // Forget old attempts, so the map stays as small as the peers dialled in a minute.
+        self.upgrading.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
         self.upgrading.insert(peer, now);
         tracing::debug!(%peer, %better, "dialling a better transport than the connection we have");
         let opts = DialOpts::peer_id(peer).addresses(vec![better]).condition(PeerCondition::Always).build();
