@@ -81,6 +81,7 @@ pub mod owner;
 pub mod profile;
 pub mod relay;
 pub(crate) mod relays;
+pub(crate) mod stun;
 pub mod types;
 pub mod wire;
 

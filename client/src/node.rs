@@ -47,6 +47,7 @@ impl NetOptions {
         }
         config.peers = self.peers.iter().map(parse).collect::<Result<_, _>>()?;
         config.relays = crate::relays::all(profile.dir())?;
+        config.stun = crate::stun::all(profile.dir())?;
         config.mdns = !self.no_mdns;
         if let Some(order) = transport_order()? {
             config.transport_order = order;

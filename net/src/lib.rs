@@ -7,6 +7,8 @@
 //! - [`replicate`]: the replication protocol as an IO-less state machine (`proto`), its
 //!   framing with every write under 8 KiB (`framing`), and the thin driver that runs it over
 //!   a stream (`driver`).
+//! - [`webrtc_p2p`]: libp2p's browser-to-browser WebRTC transport (`/webrtc`), signalled
+//!   through a relay, for peers that are both behind NATs.
 
 pub mod invite;
 pub mod node;
@@ -14,6 +16,7 @@ pub mod relay;
 pub mod replicate;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webrtc_p2p;
 
 /// Addresses, as the node's API takes them.
 pub use libp2p::multiaddr;

@@ -39,11 +39,18 @@ async fn relay_with(
     Ok((server, events, addr))
 }
 
-/// A node with no listen address of its own (reachable only through its relay).
+/// A node with no listen address of its own (reachable only through its relay), which
+/// stays on the relay (no `/webrtc`: these tests are about the relay itself).
 async fn behind_nat(p: &TestProfile, relay: &Multiaddr) -> TestResult<Node> {
+    behind_nat_with(p, relay, vec![Transport::Tcp, Transport::Relay]).await
+}
+
+/// A node with no listen address of its own and `order` as its transport order.
+async fn behind_nat_with(p: &TestProfile, relay: &Multiaddr, order: Vec<Transport>) -> TestResult<Node> {
     let mut config = p.config(&[Transport::Tcp]);
     config.listen.clear();
     config.relays = vec![relay.clone()];
+    config.transport_order = order;
     p.start(config).await
 }
 
@@ -72,6 +79,72 @@ async fn next_event(
     None
 }
 
+/// The first of `node`'s listen addresses that has `/p2p-circuit/webrtc` in it.
+async fn webrtc_addr(node: &Node) -> Option<Multiaddr> {
+    for _ in 0..300 {
+        if let Ok(addrs) = node.listen_addrs().await
+            && let Some(a) = addrs.into_iter().find(|a| Transport::of(a) == Transport::WebRtc)
+        {
+            return Some(a);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_behind_nats_go_direct_over_webrtc() -> TestResult<()> {
+    logs();
+    let a = TestProfile::new("Ada")?;
+    let b = TestProfile::new("Bob")?;
+    let (key, space) = a.create_space("Shared")?;
+    space.add_task("milk")?;
+    a.admit(&key, &b, Role::Editor)?;
+    let (server, _events, relay_addr) = relay(&[&a, &b]).await?;
+    // WebRTC is the only direct transport; neither has an address but its reservation.
+    let order = vec![Transport::WebRtc, Transport::Relay];
+    let na = behind_nat_with(&a, &relay_addr, order.clone()).await?;
+    let nb = behind_nat_with(&b, &relay_addr, order).await?;
+    // Each advertises `<relayed address>/webrtc` (what `status --json` lists).
+    let a_webrtc = webrtc_addr(&na).await.ok_or("A never listed a /p2p-circuit/webrtc address")?;
+    let b_webrtc = webrtc_addr(&nb).await.ok_or("B never listed a /p2p-circuit/webrtc address")?;
+    let plain_circuit = |a: &Multiaddr| -> Multiaddr { a.iter().take_while(|p| *p != Protocol::WebRTC).collect() };
+    assert!(a_webrtc.to_string().contains("/p2p-circuit/webrtc"), "{a_webrtc}");
+    assert!(b_webrtc.to_string().contains("/p2p-circuit/webrtc"), "{b_webrtc}");
+
+    // B reaches A through the relay; they go direct over /webrtc by themselves.
+    nb.dial(plain_circuit(&a_webrtc)).await?;
+    let device_a = a.halo.device_key().map(|k| k.public());
+    let mut transport = None;
+    for _ in 0..600 {
+        let peers = nb.peers().await?;
+        transport = peers.iter().find(|p| p.device_key == device_a).map(|p| p.transport);
+        if transport == Some(Transport::WebRtc) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(transport, Some(Transport::WebRtc), "B's connection to A never went over /webrtc");
+    let sb = b.echo.open_replica(key.public())?;
+    assert!(wait_until(LONG, || titles(&sb) == ["milk"]).await.is_some(), "B got A's task");
+    sb.add_task("eggs")?;
+    assert!(wait_until(LONG, || titles(&space) == ["milk", "eggs"]).await.is_some(), "A got B's task");
+    // The relayed connection is retired: only /webrtc carries them, both ways.
+    let a_peers = na.peers().await?;
+    assert_eq!(a_peers.len(), 1, "{a_peers:?}");
+    assert_eq!(a_peers[0].transport, Transport::WebRtc, "{a_peers:?}");
+    // The relay going away leaves the direct connection (and replication) up.
+    server.stop().await;
+    space.add_task("bread")?;
+    assert!(
+        wait_until(LONG, || titles(&sb) == ["milk", "eggs", "bread"]).await.is_some(),
+        "B got A's edit over /webrtc with the relay gone"
+    );
+    na.shutdown().await?;
+    nb.shutdown().await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_devices_behind_nats_replicate_through_the_relay() -> TestResult<()> {
     logs();
@@ -89,6 +162,7 @@ async fn two_devices_behind_nats_replicate_through_the_relay() -> TestResult<()>
 
     let mut nb_config = b.config(&[Transport::Tcp]);
     nb_config.listen.clear();
+    nb_config.transport_order = vec![Transport::Tcp, Transport::Relay];
     let nb = b.start(nb_config).await?;
     nb.dial(circuit.clone()).await?;
     let sb = b.echo.open_replica(key.public())?;

@@ -24,8 +24,11 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     /// Finds peers on the LAN (off with `--no-mdns`).
     pub mdns: Toggle<mdns::tokio::Behaviour>,
-    /// Hole punching through NATs, upgrading relayed connections.
-    pub dcutr: dcutr::Behaviour,
+    /// Hole punching through NATs, upgrading relayed connections (off when the transport
+    /// order lists neither QUIC nor TCP).
+    pub dcutr: Toggle<dcutr::Behaviour>,
+    /// `/webrtc`'s signaling over relayed connections (its transport's other half).
+    pub webrtc: crate::webrtc_p2p::Behaviour,
     /// Learns whether this node is reachable from outside.
     pub autonat: autonat::Behaviour,
     /// Raw streams for DXOS's own protocols (replication).
@@ -33,8 +36,15 @@ pub struct Behaviour {
 }
 
 impl Behaviour {
-    /// All behaviours for a node with this key; `mdns` turns LAN discovery on.
-    pub fn new(key: &Keypair, relay: relay::client::Behaviour, mdns: bool) -> std::io::Result<Self> {
+    /// All behaviours for a node with this key; `mdns` turns LAN discovery on, `punch` hole
+    /// punching.
+    pub fn new(
+        key: &Keypair,
+        relay: relay::client::Behaviour,
+        webrtc: crate::webrtc_p2p::Behaviour,
+        mdns: bool,
+        punch: bool,
+    ) -> std::io::Result<Self> {
         let peer = key.public().to_peer_id();
         let mdns = if mdns {
             let config = mdns::Config { query_interval: Duration::from_secs(5), ..Default::default() };
@@ -49,7 +59,8 @@ impl Behaviour {
                 ping::Config::new().with_interval(Duration::from_secs(1)).with_timeout(Duration::from_secs(3)),
             ),
             mdns: mdns.into(),
-            dcutr: dcutr::Behaviour::new(peer),
+            dcutr: punch.then(|| dcutr::Behaviour::new(peer)).into(),
+            webrtc,
             autonat: autonat::Behaviour::new(peer, autonat::Config::default()),
             stream: libp2p_stream::Behaviour::new(),
         })

@@ -64,12 +64,21 @@ pub struct NodeConfig {
     pub relays: Vec<Multiaddr>,
     /// Which connection to a peer carries its replication session when there are several,
     /// best first ([`Transport::DEFAULT_ORDER`] by default; transports left out rank last).
+    /// It also says how a relayed connection may go direct: by hole punching (DCUtR) only if
+    /// QUIC or TCP is listed, over `/webrtc` only if `webrtc` is.
     /// Of two peers, the one with the smaller peer id applies its order (so two peers that
     /// prefer differently do not close each other's choice).
     pub transport_order: Vec<Transport>,
     /// The newest replication protocol version this node speaks (2; 1 behaves as an older
     /// node, for compatibility tests).
     pub replicate_version: u8,
+    /// STUN servers (`host:port`) for `/webrtc`'s ICE; empty: each relay's host at port 3478
+    /// (where `relay serve --stun 0.0.0.0:3478` answers).
+    pub stun: Vec<String>,
+    /// `/webrtc` offers loopback candidates too (tests on one host).
+    pub webrtc_loopback: bool,
+    /// How long each step of a `/webrtc` set-up may take.
+    pub webrtc_timeouts: crate::webrtc_p2p::Timeouts,
 }
 
 impl Default for NodeConfig {
@@ -85,6 +94,9 @@ impl Default for NodeConfig {
             relays: Vec::new(),
             transport_order: Transport::DEFAULT_ORDER.to_vec(),
             replicate_version: 2,
+            stun: Vec::new(),
+            webrtc_loopback: false,
+            webrtc_timeouts: crate::webrtc_p2p::Timeouts::default(),
         }
     }
 }
@@ -121,7 +133,7 @@ impl NodeConfig {
                 Transport::Relay | Transport::WebRtc => None,
             })
             .collect();
-        Self { listen, mdns: false, ..Self::default() }
+        Self { listen, mdns: false, webrtc_loopback: true, ..Self::default() }
     }
 }
 
@@ -137,8 +149,7 @@ pub enum Transport {
     /// Through a relay.
     Relay,
     /// WebRTC between browsers' kind of peers (`/p2p-circuit/webrtc`): signalled through a
-    /// relay circuit, then direct. The node does not dial it yet; it is told apart from a
-    /// relayed connection so that it is never taken for one.
+    /// relay circuit, then direct by ICE ([`crate::webrtc_p2p`]).
     WebRtc,
 }
 

@@ -45,6 +45,16 @@ pub(super) fn without_peer(addr: &Multiaddr) -> Multiaddr {
     a
 }
 
+/// The `/webrtc` address of `peer` through the circuit of a relayed connection at `addr`
+/// (`<relay>/p2p-circuit[/p2p/<peer>]`); `None` if `addr` is no circuit.
+pub(super) fn webrtc_via(addr: &Multiaddr, peer: PeerId) -> Option<Multiaddr> {
+    let circuit = without_peer(addr);
+    if circuit.iter().last() != Some(Protocol::P2pCircuit) {
+        return None;
+    }
+    Some(circuit.with(Protocol::WebRTC).with(Protocol::P2p(peer)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,17 @@ pub(in crate::node) async fn spawn(
         None => cert::generate()?,
     };
     let mdns = config.mdns;
+    let order = &config.transport_order;
+    let punch = order.contains(&Transport::Quic) || order.contains(&Transport::Tcp);
+    let use_webrtc = order.contains(&Transport::WebRtc);
+    let (p2p_webrtc, p2p_webrtc_behaviour, webrtc_settings) = crate::webrtc_p2p::new(crate::webrtc_p2p::Config {
+        stun: relays::stun_servers(&config.stun, &relays::merged(&config.relays, &halo.relays())),
+        include_loopback: config.webrtc_loopback,
+        timeouts: config.webrtc_timeouts,
+    });
+    let (relay_transport, relay_behaviour) = libp2p::relay::client::new(key.public().to_peer_id());
+    let webrtc_total = config.webrtc_timeouts.total();
+    let relay_noise = noise::Config::new(&key).map_err(transport_err)?;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
@@ -47,12 +58,24 @@ pub(in crate::node) async fn spawn(
             libp2p::core::transport::timeout::TransportTimeout::with_outgoing_timeout(webrtc, WEBRTC_DIAL_TIMEOUT)
         })
         .map_err(transport_err)?
+        // `/webrtc` before the relay client: the relay's transport would take a
+        // `/p2p-circuit/webrtc` address for a plain circuit. (The builder's own
+        // `with_relay_client` puts the relay first, so the relay client is set up here.)
+        .with_other_transport(|_| {
+            let webrtc = libp2p::core::transport::timeout::TransportTimeout::new(p2p_webrtc, webrtc_total)
+                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
+            let relayed = relay_transport
+                .upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                .authenticate(relay_noise)
+                .multiplex(yamux::Config::default())
+                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
+            webrtc.or_transport(relayed).map(|either, _| either.into_inner())
+        })
+        .map_err(transport_err)?
         .with_dns()
         .map_err(transport_err)?
-        .with_relay_client(noise::Config::new, yamux::Config::default)
-        .map_err(transport_err)?
-        .with_behaviour(|k, relay| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
-            Ok(Behaviour::new(k, relay, mdns)?)
+        .with_behaviour(|k| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(Behaviour::new(k, relay_behaviour, p2p_webrtc_behaviour, mdns, punch)?)
         })
         .map_err(transport_err)?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(30)))
@@ -66,6 +89,10 @@ pub(in crate::node) async fn spawn(
         let id = listen(&mut swarm, addr, &ports).await?;
         pending_listeners.insert(id);
         listeners.insert(id, addr.clone());
+    }
+    if use_webrtc {
+        // Not among the listeners waited for: its addresses come with relay reservations.
+        swarm.listen_on(Multiaddr::empty().with(Protocol::WebRTC)).map_err(transport_err)?;
     }
     let mut control = swarm.behaviour().stream.new_control();
     let mut incoming = control.accept(REPLICATE_PROTOCOL).map_err(transport_err)?;
@@ -113,6 +140,8 @@ pub(in crate::node) async fn spawn(
         upgrading: HashMap::new(),
         replicate_version: config.replicate_version,
         retiring: Vec::new(),
+        webrtc: webrtc_settings,
+        stun: config.stun.clone(),
     };
     task.load_peer_store();
     let now = Instant::now();

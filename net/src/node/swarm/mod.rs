@@ -130,6 +130,10 @@ struct Task {
     replicate_version: u8,
     /// Relayed connections to close once a direct one has been up a while.
     retiring: Vec<(PeerId, ConnectionId, Instant)>,
+    /// `/webrtc`'s settings (its STUN servers follow the relays).
+    webrtc: crate::webrtc_p2p::Settings,
+    /// The STUN servers configured (none: the relays' hosts).
+    stun: Vec<String>,
 }
 
 /// How long a WebRTC-direct connection may take to come up.
@@ -197,28 +201,41 @@ impl Task {
 
     /// The peer lists an address of a transport our order prefers to the connection we have
     /// (the first dial took whichever answered first): if we decide (the smaller peer id),
-    /// dial it once; the better connection then takes over. Relayed connections go direct
-    /// by hole punching instead.
-    fn maybe_upgrade(&mut self, peer: PeerId, addrs: &[Multiaddr], now: Instant) {
+    /// dial it once; the better connection then takes over. A relayed connection goes direct
+    /// by hole punching (DCUtR's business) and, if the peer speaks `/webrtc`'s signaling, over
+    /// `/webrtc` at the same time (whichever comes up and ranks better stays).
+    fn maybe_upgrade(&mut self, peer: PeerId, addrs: &[Multiaddr], signals: bool, now: Instant) {
         if *self.swarm.local_peer_id() >= peer || self.is_relay(&peer) {
             return;
         }
-        let Some(current) = self.connections.get(&peer).and_then(|cs| cs.iter().map(|(_, a)| self.rank(a)).min())
+        let Some((current, current_addr)) = self
+            .connections
+            .get(&peer)
+            .and_then(|cs| cs.iter().map(|(_, a)| (self.rank(a), a.clone())).min_by_key(|(r, _)| *r))
         else {
             return;
         };
-        if current >= 2 * self.transport_order.len() {
-            return; // relayed only: DCUtR's business
-        }
-        let Some(better) = addrs
-            .iter()
-            .filter(|a| Transport::of(a) != Transport::Relay && Transport::of(a) != Transport::WebRtc)
-            .min_by_key(|a| self.rank(a))
-            .filter(|a| self.rank(a) < current)
-            .cloned()
-        else {
-            return;
+        let better = if current >= 2 * self.transport_order.len() {
+            // Relayed only.
+            if !signals || !self.transport_order.contains(&Transport::WebRtc) {
+                return;
+            }
+            // The peer's own `/webrtc` address, or one made of the circuit we reach it by
+            // (the signaling runs over the connection we have either way).
+            addrs
+                .iter()
+                .find(|a| Transport::of(a) == Transport::WebRtc)
+                .map(|a| a.clone().with(Protocol::P2p(peer)))
+                .or_else(|| addrs::webrtc_via(&current_addr, peer))
+        } else {
+            addrs
+                .iter()
+                .filter(|a| Transport::of(a) != Transport::Relay && Transport::of(a) != Transport::WebRtc)
+                .min_by_key(|a| self.rank(a))
+                .filter(|a| self.rank(a) < current)
+                .cloned()
         };
+        let Some(better) = better else { return };
         if self.upgrading.get(&peer).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)) {
             return;
         }
@@ -477,7 +494,9 @@ impl Task {
                     ConnectedPoint::Listener { local_addr, .. } if endpoint.is_relayed() => local_addr.clone(),
                     _ => endpoint.get_remote_address().clone(),
                 };
-                if let ConnectedPoint::Dialer { address, .. } = &endpoint {
+                if let ConnectedPoint::Dialer { address, .. } = &endpoint
+                    && Transport::of(address) != Transport::WebRtc
+                {
                     let plain = without_peer(address);
                     if let Some(i) = self.anonymous.iter().position(|(a, _)| *a == plain) {
                         self.anonymous.remove(i);
@@ -500,7 +519,9 @@ impl Task {
                 // the best by its transport order: a better one takes over (the old one goes
                 // after the same grace), a worse one arriving while a good one is young goes
                 // after the grace too (both peers dialled at once).
-                let relayed = endpoint.is_relayed();
+                // (`/p2p-circuit/webrtc` is a direct connection, though its address names a
+                // circuit.)
+                let relayed = Transport::of(&addr) == Transport::Relay;
                 let decides = *self.swarm.local_peer_id() < peer_id;
                 let new_rank = self.rank(&addr);
                 let mut close_new = false;
@@ -611,12 +632,14 @@ impl Task {
                     }
                     let addr = without_peer(&addr);
                     usable.push(addr.clone());
-                    if self.redial.is_wanted(&peer_id) {
+                    // A `/webrtc` address is only dialled to leave a relayed connection.
+                    if self.redial.is_wanted(&peer_id) && Transport::of(&addr) != Transport::WebRtc {
                         self.redial.learn(peer_id, addr, now);
                         self.store_dirty = true;
                     }
                 }
-                self.maybe_upgrade(peer_id, &usable, now);
+                let signals = info.protocols.contains(&crate::webrtc_p2p::signaling::PROTOCOL);
+                self.maybe_upgrade(peer_id, &usable, signals, now);
             }
             // A link that stopped answering is closed, so the peer is redialled; a peer that
             // just does not speak ping keeps its connection.

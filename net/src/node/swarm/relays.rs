@@ -70,6 +70,34 @@ pub(super) fn merged(local: &[Multiaddr], identity: &[String]) -> Vec<Multiaddr>
     out
 }
 
+/// The port relays answer STUN on when none is configured (`relay serve --stun 0.0.0.0:3478`,
+/// STUN's registered port).
+pub(super) const RELAY_STUN_PORT: u16 = 3478;
+
+/// The STUN servers `/webrtc` uses: those configured, or else each relay's host at
+/// [`RELAY_STUN_PORT`].
+pub(super) fn stun_servers(configured: &[String], relays: &[Multiaddr]) -> Vec<String> {
+    if !configured.is_empty() {
+        return configured.to_vec();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for r in relays {
+        let host = r.iter().find_map(|p| match p {
+            Protocol::Ip4(ip) => Some(ip.to_string()),
+            Protocol::Ip6(ip) => Some(format!("[{ip}]")),
+            Protocol::Dns(h) | Protocol::Dns4(h) | Protocol::Dns6(h) => Some(h.to_string()),
+            _ => None,
+        });
+        if let Some(h) = host {
+            let s = format!("{h}:{RELAY_STUN_PORT}");
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
 impl Task {
     /// Is `peer` one of our relays (no replication with it)?
     pub(super) fn is_relay(&self, peer: &PeerId) -> bool {
@@ -87,6 +115,7 @@ impl Task {
             self.explicit.remove(&p);
             let _ = self.swarm.disconnect_peer_id(p);
         }
+        self.webrtc.set_stun(stun_servers(&self.stun, relays));
         let added: Vec<PeerId> = new.keys().filter(|p| !self.relays.contains_key(p)).copied().collect();
         for (p, slot) in new {
             self.relays.entry(p).or_insert(slot);

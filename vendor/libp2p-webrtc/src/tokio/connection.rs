@@ -78,7 +78,10 @@ impl Unpin for Connection {}
 
 /// DXOS patch: the data channels a remote opened, collected from the start of the connection,
 /// and the news that the peer connection ended.
-pub(crate) struct IncomingChannels {
+///
+/// DXOS patch: public, so that a transport that sets up its own peer connections (libp2p's
+/// browser-to-browser `/webrtc`, signalled through a relay) can wrap them in a [`Connection`].
+pub struct IncomingChannels {
     channels: mpsc::Receiver<Arc<DetachedDataChannel>>,
     ended: oneshot::Receiver<String>,
 }
@@ -89,7 +92,7 @@ impl Connection {
     /// finishes the Noise handshake first opens its streams at once, and webrtc-rs drops a
     /// data channel that arrives while no handler is registered (its stream then hangs until
     /// the remote times out, 10 s; seen after reconnects where both peers dial at once).
-    pub(crate) async fn collect_incoming(rtc_conn: &RTCPeerConnection) -> IncomingChannels {
+    pub async fn collect_incoming(rtc_conn: &RTCPeerConnection) -> IncomingChannels {
         let (data_channel_tx, data_channel_rx) = mpsc::channel(MAX_DATA_CHANNELS_IN_FLIGHT);
         Connection::register_incoming_data_channels_handler(
             rtc_conn,
@@ -130,7 +133,9 @@ impl Connection {
     }
 
     /// Creates a new connection from a peer connection and the data channels collected on it.
-    pub(crate) fn new(rtc_conn: RTCPeerConnection, incoming: IncomingChannels) -> Self {
+    /// DXOS patch: public (see [`IncomingChannels`]). The peer connection must come from an
+    /// API whose setting engine detaches data channels.
+    pub fn new(rtc_conn: RTCPeerConnection, incoming: IncomingChannels) -> Self {
         Self {
             peer_conn: Arc::new(FutMutex::new(rtc_conn)),
             incoming_data_channels_rx: incoming.channels,
@@ -161,6 +166,12 @@ impl Connection {
     ) {
         rtc_conn.on_data_channel(Box::new(move |data_channel: Arc<RTCDataChannel>| {
             tracing::debug!(channel=%data_channel.id(), "Incoming data channel");
+            // DXOS patch: the browser-to-browser spec's `init` channel only makes the SDP
+            // offer carry ICE information; its initiator closes it once connected. It is no
+            // stream (`/webrtc`, libp2p specs webrtc/webrtc.md, step 8).
+            if data_channel.label() == "init" {
+                return Box::pin(async {});
+            }
 
             let tx = tx.clone();
 

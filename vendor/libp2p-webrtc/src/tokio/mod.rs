@@ -31,7 +31,7 @@ mod udp_mux;
 mod upgrade;
 
 pub use certificate::Certificate;
-pub use connection::Connection;
+pub use connection::{Connection, IncomingChannels};
 pub use error::Error;
 pub use fingerprint::Fingerprint;
 pub use transport::Transport;

@@ -365,7 +365,8 @@ impl RTCSctpTransport {
         stream.set_default_payload_type(
             sctp::chunk::chunk_payload_data::PayloadProtocolIdentifier::Binary,
         );
-        DataChannel::server(
+        let id = stream.stream_identifier();
+        match DataChannel::server(
             stream,
             data::data_channel::Config {
                 max_message_size: association.max_message_size(),
@@ -373,7 +374,19 @@ impl RTCSctpTransport {
             },
         )
         .await
-        .map(Some)
+        {
+            Ok(dc) => Ok(Some(dc)),
+            // DXOS patch: one stream that fails to open (its DCEP open could not be read
+            // because the remote reset the stream at once, or was not a DCEP open) is that
+            // stream's failure, not the association's. Upstream ended the accept loop here, so
+            // every later data channel of the connection was silently never accepted. A
+            // libp2p `/webrtc` offerer closes its `init` channel the moment it is connected,
+            // which lost this race about one time in three on loopback.
+            Err(err) => {
+                log::debug!("a data channel the remote opened on stream {id} failed to open: {err}");
+                Ok(None)
+            }
+        }
     }
 
     /// on_error sets an event handler which is invoked when
