@@ -9,6 +9,11 @@ use dxos::cli::{self, Cli, Command};
 use dxos::ui;
 use dxos_client::{ClientError, Profile};
 
+/// Filter directives that silence the WebRTC crates' own logging (see `init_logging`).
+const WEBRTC_QUIET: &str = ",webrtc=off,webrtc_ice=off,webrtc_dtls=off,webrtc_sctp=off,webrtc_data=off,\
+webrtc_mdns=off,webrtc_srtp=off,webrtc_util=off,webrtc_media=off,interceptor=off,turn=off,stun=off,sdp=off,\
+rtp=off,rtcp=off";
+
 fn init_logging(verbose: u8, profile: &Profile) {
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{EnvFilter, fmt};
@@ -18,10 +23,18 @@ fn init_logging(verbose: u8, profile: &Profile) {
         2 => "debug",
         _ => "trace",
     };
-    let stderr_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // The WebRTC stack logs its internals (ICE pairs it gave up on, DTLS it never started)
+    // as warnings through `log`; they are not the user's business, and a `--json` caller
+    // reads stderr as one JSON error. They show from `-vv` on, or through RUST_LOG.
+    let webrtc = if verbose >= 2 { "" } else { WEBRTC_QUIET };
+    let stderr_filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{level}{webrtc}")));
     let stderr = fmt::layer().with_writer(std::io::stderr).with_filter(stderr_filter);
     let file = std::fs::OpenOptions::new().create(true).append(true).open(profile.log_path()).ok().map(|f| {
-        fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(f)).with_filter(EnvFilter::new("info"))
+        fmt::layer()
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(f))
+            .with_filter(EnvFilter::new(format!("info{WEBRTC_QUIET}")))
     });
     let _ = tracing_subscriber::registry().with(stderr).with(file).try_init();
 }
