@@ -274,6 +274,16 @@ pub enum NodeEvent {
         /// Why.
         reason: String,
     },
+    /// A `/webrtc` set-up with a peer ended: connected, or failed (the peer stays on the
+    /// relay then). `took` runs from the signaling stream to the first data channel.
+    WebRtc {
+        /// The peer.
+        peer: PeerId,
+        /// How long it took.
+        took: std::time::Duration,
+        /// Why it failed (none: connected).
+        error: Option<String>,
+    },
 }
 
 /// A fault of the node.

@@ -4,7 +4,6 @@
 //! the relayed addresses to advertise `/webrtc` on.
 
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
@@ -24,7 +23,7 @@ use libp2p::swarm::{
 };
 
 use super::signaling::PROTOCOL;
-use super::{Error, Inbound, Request, Shared};
+use super::{Error, Event, Inbound, Request, Shared};
 
 /// Where a signaling stream we asked for goes.
 pub(super) type Reply = oneshot::Sender<Result<Stream, Error>>;
@@ -34,11 +33,12 @@ pub struct Behaviour {
     shared: Arc<Shared>,
     requests: mpsc::UnboundedReceiver<Request>,
     inbound: mpsc::UnboundedSender<Inbound>,
+    outcomes: mpsc::UnboundedReceiver<Event>,
     /// Our connections per peer, relayed or not, and their remote addresses.
     connections: HashMap<PeerId, Vec<(ConnectionId, bool, Multiaddr)>>,
     /// Dials of relayed connections made for a `/webrtc` dial, with who waits for them.
     dialing: HashMap<ConnectionId, Reply>,
-    queued: VecDeque<ToSwarm<Infallible, Reply>>,
+    queued: VecDeque<ToSwarm<Event, Reply>>,
 }
 
 impl Behaviour {
@@ -46,11 +46,13 @@ impl Behaviour {
         shared: Arc<Shared>,
         requests: mpsc::UnboundedReceiver<Request>,
         inbound: mpsc::UnboundedSender<Inbound>,
+        outcomes: mpsc::UnboundedReceiver<Event>,
     ) -> Self {
         Behaviour {
             shared,
             requests,
             inbound,
+            outcomes,
             connections: HashMap::new(),
             dialing: HashMap::new(),
             queued: VecDeque::new(),
@@ -110,7 +112,7 @@ impl Behaviour {
 
 impl NetworkBehaviour for Behaviour {
     type ConnectionHandler = Handler;
-    type ToSwarm = Infallible;
+    type ToSwarm = Event;
 
     fn handle_established_inbound_connection(
         &mut self,
@@ -169,6 +171,9 @@ impl NetworkBehaviour for Behaviour {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
         while let Poll::Ready(Some(req)) = self.requests.poll_next_unpin(cx) {
             self.on_request(req);
+        }
+        while let Poll::Ready(Some(outcome)) = self.outcomes.poll_next_unpin(cx) {
+            self.queued.push_back(ToSwarm::GenerateEvent(outcome));
         }
         match self.queued.pop_front() {
             Some(ev) => Poll::Ready(ev),

@@ -31,6 +31,7 @@ use libp2p::futures::channel::mpsc;
 use libp2p::{Multiaddr, PeerId, Stream};
 
 pub use behaviour::{Behaviour, Handler};
+pub use peer::Role;
 pub use transport::{MAX_INBOUND_IN_FLIGHT, Transport, listen_addr_on, parse_dial_addr};
 
 /// Why a `/webrtc` connection could not be set up.
@@ -81,6 +82,18 @@ pub enum Error {
     Internal(String),
 }
 
+/// `e` and its causes, in words.
+pub(crate) fn chain(e: &Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 /// How long each step of a set-up may take.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -125,9 +138,21 @@ pub(crate) struct Shared {
     listening: std::sync::atomic::AtomicBool,
     /// The relays' circuit addresses we listen on now.
     circuits: Mutex<Vec<Multiaddr>>,
+    /// How each set-up ended, for the behaviour to report.
+    outcomes: mpsc::UnboundedSender<Event>,
 }
 
 impl Shared {
+    /// Reports how a set-up with `peer` that started at `started` ended.
+    fn report(&self, peer: PeerId, role: Role, started: std::time::Instant, result: &Result<(), String>) {
+        let took = started.elapsed();
+        let event = match result {
+            Ok(()) => Event::Connected { peer, role, took },
+            Err(error) => Event::Failed { peer, role, took, error: error.clone() },
+        };
+        let _ = self.outcomes.unbounded_send(event);
+    }
+
     fn peer_config(&self) -> peer::PeerConfig {
         let c = self.config.lock().map(|c| c.clone()).unwrap_or_default();
         peer::PeerConfig { stun: c.stun, include_loopback: c.include_loopback, timeouts: c.timeouts }
@@ -152,6 +177,32 @@ impl Settings {
     }
 }
 
+/// How one `/webrtc` set-up ended: the [`Behaviour`]'s events. `took` runs from the signaling
+/// stream being open to the first data channel opening (or the failure).
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The connection is up.
+    Connected {
+        /// The remote.
+        peer: PeerId,
+        /// Our side of the exchange.
+        role: Role,
+        /// How long it took.
+        took: Duration,
+    },
+    /// It failed; the peer stays on whatever connection it had (the relay).
+    Failed {
+        /// The remote.
+        peer: PeerId,
+        /// Our side of the exchange.
+        role: Role,
+        /// How long it ran.
+        took: Duration,
+        /// Why, in words (with the candidates each side had, when ICE failed).
+        error: String,
+    },
+}
+
 /// A dial's request for a signaling stream to `peer`.
 pub(crate) struct Request {
     peer: PeerId,
@@ -170,14 +221,20 @@ pub(crate) enum Inbound {
 
 /// The transport and its behaviour, and a handle on their settings.
 pub fn new(config: Config) -> (Transport, Behaviour, Settings) {
+    let (outcomes, outcomes_rx) = mpsc::unbounded();
     let shared = Arc::new(Shared {
         config: Mutex::new(config),
         listening: std::sync::atomic::AtomicBool::new(false),
         circuits: Mutex::new(Vec::new()),
+        outcomes,
     });
     let (req_tx, req_rx) = mpsc::unbounded();
     // Unbounded, but only filled while the listener (polled with the swarm) runs; it drops
     // streams beyond MAX_INBOUND_IN_FLIGHT set-ups at once.
     let (in_tx, in_rx) = mpsc::unbounded();
-    (Transport::new(shared.clone(), req_tx, in_rx), Behaviour::new(shared.clone(), req_rx, in_tx), Settings(shared))
+    (
+        Transport::new(shared.clone(), req_tx, in_rx),
+        Behaviour::new(shared.clone(), req_rx, in_tx, outcomes_rx),
+        Settings(shared),
+    )
 }

@@ -217,7 +217,8 @@ async fn exchange(
     }
 
     // DTLS (and then SCTP) run over the path ICE found.
-    let dtls_deadline = Instant::now() + t.dtls;
+    let ice_done = Instant::now();
+    let dtls_deadline = ice_done + t.dtls;
     loop {
         match pc.connection_state() {
             RTCPeerConnectionState::Connected => break,
@@ -239,6 +240,7 @@ async fn exchange(
         }
         let _ = channel.close().await;
     }
+    tracing::debug!(?role, "/webrtc: DTLS and the first data channel took {:?} after ICE", ice_done.elapsed());
     pc.on_ice_candidate(Box::new(|_| Box::pin(async {})));
     pc.on_ice_connection_state_change(Box::new(|_| Box::pin(async {})));
     sig.close(Duration::from_secs(1)).now_or_never();

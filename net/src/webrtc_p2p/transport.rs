@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use libp2p::PeerId;
 use libp2p::core::Multiaddr;
@@ -20,7 +21,7 @@ use libp2p_webrtc::tokio::Connection;
 
 use super::peer::{self, Role};
 use super::signaling::Signaling;
-use super::{Error, Inbound, Request, Shared};
+use super::{Error, Inbound, Request, Shared, chain};
 
 /// At most this many inbound `/webrtc` set-ups at once (each holds a peer connection and its
 /// UDP sockets); more signaling streams are dropped.
@@ -136,6 +137,7 @@ impl libp2p::core::Transport for Transport {
         };
         let config = self.shared.peer_config();
         let requests = self.requests.clone();
+        let shared = self.shared.clone();
         Ok(Box::pin(async move {
             let (reply, stream) = oneshot::channel();
             requests.unbounded_send(Request { peer, circuit, reply }).map_err(|_| Error::Stopped)?;
@@ -145,8 +147,10 @@ impl libp2p::core::Transport for Transport {
                 Ok(Err(_)) => return Err(Error::Stopped),
                 Err(_) => return Err(Error::Timeout { step: "reaching the peer through a relay", after: patience }),
             };
-            let conn = peer::connect(Signaling::new(stream), Role::Offerer, &config).await?;
-            Ok((peer, conn))
+            let started = Instant::now();
+            let result = peer::connect(Signaling::new(stream), Role::Offerer, &config).await;
+            shared.report(peer, Role::Offerer, started, &result.as_ref().map(|_| ()).map_err(chain));
+            Ok((peer, result?))
         }))
     }
 
@@ -158,6 +162,7 @@ impl libp2p::core::Transport for Transport {
             return Poll::Ready(ev);
         }
         let config = self.shared.peer_config();
+        let shared = self.shared.clone();
         let Some(l) = self.listener.as_mut() else { return Poll::Pending };
         while let Poll::Ready(msg) = l.inbound.poll_next_unpin(cx) {
             match msg {
@@ -188,10 +193,13 @@ impl libp2p::core::Transport for Transport {
                     let in_flight = l.in_flight.clone();
                     in_flight.fetch_add(1, Ordering::Relaxed);
                     let config = config.clone();
+                    let shared = shared.clone();
                     let upgrade: Self::ListenerUpgrade = Box::pin(async move {
                         let _count = InFlight(in_flight);
-                        let conn = peer::connect(Signaling::new(*stream), Role::Answerer, &config).await?;
-                        Ok((peer, conn))
+                        let started = Instant::now();
+                        let result = peer::connect(Signaling::new(*stream), Role::Answerer, &config).await;
+                        shared.report(peer, Role::Answerer, started, &result.as_ref().map(|_| ()).map_err(chain));
+                        Ok((peer, result?))
                     });
                     let local_addr =
                         l.addrs.first().cloned().unwrap_or_else(|| Multiaddr::empty().with(Protocol::WebRTC));

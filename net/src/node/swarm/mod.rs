@@ -585,6 +585,8 @@ impl Task {
                 }
                 if num_established == 0 {
                     self.connections.remove(&peer_id);
+                    // A peer that comes back is a new meeting: it may be upgraded at once.
+                    self.upgrading.remove(&peer_id);
                     self.redial.disconnected(peer_id, now);
                     self.emit(NodeEvent::Disconnected { peer: peer_id });
                 } else {
@@ -648,6 +650,17 @@ impl Task {
             {
                 tracing::info!(%peer, "ping failed ({e}): closing the connection");
                 self.swarm.close_connection(connection);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Webrtc(outcome)) => {
+                use crate::webrtc_p2p::Event;
+                let (peer, took, error) = match outcome {
+                    Event::Connected { peer, took, .. } => (peer, took, None),
+                    Event::Failed { peer, took, error, .. } => {
+                        tracing::info!(%peer, "/webrtc failed after {took:?}: {error}");
+                        (peer, took, Some(error))
+                    }
+                };
+                self.emit(NodeEvent::WebRtc { peer, took, error });
             }
             _ => {}
         }
