@@ -234,5 +234,10 @@ pub(crate) fn peer_event(ev: &NodeEvent) -> PeerEvent {
         NodeEvent::RelayRefused { relay, reason } => {
             PeerEvent::RelayRefused { relay: relay.to_base58(), reason: reason.clone() }
         }
+        NodeEvent::WebRtc { peer, took, error } => PeerEvent::WebRtc {
+            peer_id: peer.to_base58(),
+            micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            error: error.clone(),
+        },
     }
 }

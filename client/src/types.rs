@@ -314,6 +314,16 @@ pub enum PeerEvent {
         /// Why.
         reason: String,
     },
+    /// A `/webrtc` set-up with a peer ended: connected (`error` none) or failed, in `micros` from
+    /// the signaling stream to the first data channel.
+    WebRtc {
+        /// The peer.
+        peer_id: String,
+        /// How long it took, in microseconds.
+        micros: u64,
+        /// Why it failed.
+        error: Option<String>,
+    },
 }
 
 /// First syncs in progress: spaces verified with a peer whose first sync has not arrived yet.

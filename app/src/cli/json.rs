@@ -179,6 +179,11 @@ pub(crate) fn peer_event(ev: &PeerEvent) -> Value {
         PeerEvent::RelayRefused { relay, reason } => {
             json!({"event": "relay_refused", "relay": relay, "reason": reason})
         }
+        PeerEvent::WebRtc { peer_id, micros, error } => {
+            // Milliseconds with microseconds as fraction.
+            let ms = *micros as f64 / 1000.0;
+            json!({"event": "webrtc", "peer_id": peer_id, "ms": ms, "error": error})
+        }
     }
 }
 

@@ -16,6 +16,10 @@ pub(super) fn human_event(ev: &dxos_client::PeerEvent) -> String {
         "synced" => format!("space {} synced from {peer}", s(&v, "space")),
         "refused" => format!("refused a reader's update from {peer} in space {}", s(&v, "space")),
         "same_identity" => format!("{peer} is another device of this identity"),
+        "webrtc" => match &v["error"] {
+            Value::Null => format!("connected to {peer} over /webrtc in {} ms", s(&v, "ms")),
+            e => format!("/webrtc to {peer} failed ({}); staying on the relay", e.as_str().unwrap_or_default()),
+        },
         "relay_refused" => format!("relay {} refused this device: {}", s(&v, "relay"), s(&v, "reason")),
         "session_ended" => match &v["error"] {
             Value::Null => format!("replication with {peer} ended"),
