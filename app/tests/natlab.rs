@@ -1,7 +1,9 @@
 //! Devices in two homes behind NAT routers, a relay on the "wan" between them
 //! (`tests/netlab/netlab.sh`): a device joins its identity through the relay, edits flow both
 //! ways, the connection goes direct by hole punching between cone NATs and stays on the relay
-//! between symmetric ones; with packet loss; after the relay restarts. Needs root, iproute2
+//! between symmetric ones; with `/webrtc` as the only direct transport, it goes direct between
+//! cone NATs and says why not between symmetric ones; with packet loss; after the relay
+//! restarts. Needs root, iproute2
 //! and iptables; without them the tests print why and skip, unless `DXOS_REQUIRE_NETNS` is
 //! set (as `.ci/run` sets it): then they fail.
 
@@ -24,6 +26,53 @@ fn cone_nats_pair_through_the_relay_then_go_direct() {
     println!("direct after {} ms (transport {:?})", start.elapsed().as_millis(), transport_to(&h.a, &h.b_device));
     report("cone/cone A->B edit to watch", &edit_times(&h.a, &h.b, 20, "ab"));
     report("cone/cone B->A edit to watch", &edit_times(&h.b, &h.a, 20, "ba"));
+}
+
+#[test]
+fn cone_nats_go_direct_over_webrtc_alone() {
+    let Some(lab) = lab_or_skip("w", "cone", "cone", 0) else { return };
+    let dir = tmp();
+    // WebRTC is the only direct transport; the relay answers STUN (the nodes find it there
+    // by themselves: a relay's host, port 3478). Every attempt opens a circuit, so the
+    // per-source circuit limit is raised.
+    let relay_options = ["--stun", RELAY_STUN, "--circuit-burst", "100000", "--circuit-interval", "1"];
+    let (mut h, _relay) = pair_env(&lab, dir.path(), &relay_options, WEBRTC_ONLY, |_| {});
+    eventually("A reaches B over /webrtc", || transport_to(&h.a, &h.b_device).as_deref() == Some("webrtc"));
+    report("cone/cone /webrtc A->B edit to watch", &edit_times(&h.a, &h.b, 20, "ab"));
+    report("cone/cone /webrtc B->A edit to watch", &edit_times(&h.b, &h.a, 20, "ba"));
+    // Fresh attempts (B restarts on a new port each time): every one connects (`cargo bench
+    // -p dxos --bench natlab` runs 50 and more).
+    let n = 10;
+    let (connected, _, errors) = webrtc_attempts(&lab, &mut h, n);
+    assert_eq!(connected, n, "{errors:?}");
+    // And after the last restart they replicate both ways over it.
+    eventually("B reaches A over /webrtc again", || {
+        let a_device = device_key(&h.a);
+        transport_to(&h.b, &a_device).as_deref() == Some("webrtc")
+    });
+    ok(&h.a, &["task", "add", "Home", "over webrtc from A"]);
+    eventually("B gets A's edit", || titles(&h.b, "Home").iter().any(|t| t == "over webrtc from A"));
+    ok(&h.b, &["task", "add", "Home", "over webrtc from B"]);
+    eventually("A gets B's edit", || titles(&h.a, "Home").iter().any(|t| t == "over webrtc from B"));
+}
+
+#[test]
+fn symmetric_nats_without_turn_stay_on_the_relay_and_say_why() {
+    let Some(lab) = lab_or_skip("y", "symmetric", "symmetric", 0) else { return };
+    let dir = tmp();
+    let relay_options = ["--stun", RELAY_STUN];
+    let (mut h, _relay) = pair_env(&lab, dir.path(), &relay_options, WEBRTC_ONLY, |_| {});
+    let a_peer = ok(&h.a, &["identity", "show"])["peer_id"].as_str().unwrap_or_default().to_owned();
+    let report = webrtc_attempt(&lab, &mut h, &a_peer).unwrap_or_else(|| panic!("no /webrtc attempt was reported"));
+    let error =
+        report["error"].as_str().unwrap_or_else(|| panic!("/webrtc connected between symmetric NATs: {report}"));
+    println!("symmetric/symmetric /webrtc: {error}");
+    assert!(error.contains("ICE found no direct path"), "{error}");
+    assert!(error.contains("TURN"), "the reason names what would help: {error}");
+    // The peers stay together on the relay.
+    eventually("B reaches A through the relay", || transport_to(&h.b, &device_key(&h.a)).as_deref() == Some("relay"));
+    ok(&h.a, &["task", "add", "Home", "through the relay"]);
+    eventually("B gets A's edit", || titles(&h.b, "Home").iter().any(|t| t == "through the relay"));
 }
 
 #[test]

@@ -15,6 +15,10 @@ pub const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/netlab/n
 /// The relay's QUIC and TCP addresses in the lab.
 pub const RELAY_QUIC: &str = "/ip4/100.64.0.10/udp/4001/quic-v1";
 pub const RELAY_TCP: &str = "/ip4/100.64.0.10/tcp/4001";
+/// The relay's STUN responder (`relay serve --stun`), where nodes look for it by default.
+pub const RELAY_STUN: &str = "100.64.0.10:3478";
+/// The environment that leaves a node `/webrtc` as its only direct transport.
+pub const WEBRTC_ONLY: &[(&str, &str)] = &[("DXOS_TRANSPORT_ORDER", "webrtc,relay")];
 
 /// A lab, torn down on drop.
 pub struct Lab {
@@ -41,7 +45,13 @@ impl Lab {
 
     /// `dxos --json ARGS` in namespace `host`, streaming its lines.
     pub fn run(&self, host: &str, profile: Option<&Path>, args: &[&str]) -> Running {
+        self.run_env(host, profile, &[], args)
+    }
+
+    /// The same, with `env` set for it.
+    pub fn run_env(&self, host: &str, profile: Option<&Path>, env: &[(&str, &str)], args: &[&str]) -> Running {
         let mut cmd = Command::new("ip");
+        cmd.envs(env.iter().copied());
         cmd.args(["netns", "exec", &self.ns(host), BIN]);
         if let Some(p) = profile {
             cmd.arg("--profile").arg(p);
@@ -129,6 +139,8 @@ pub struct Homes {
     pub b: PathBuf,
     pub b_device: String,
     pub relay_addr: String,
+    /// The environment every node of the pair runs with.
+    pub env: Vec<(&'static str, &'static str)>,
     pub serve_a: Running,
     pub serve_b: Running,
     /// How long B's `join` took (pairing and the first sync of A's data).
@@ -146,6 +158,17 @@ pub fn pair(lab: &Lab, dir: &Path) -> (Homes, Running) {
 /// The same, with more `relay serve` options, and `prepare` run on A's profile (no owner
 /// running yet) after its space is made.
 pub fn pair_with(lab: &Lab, dir: &Path, relay_options: &[&str], prepare: impl FnOnce(&Path)) -> (Homes, Running) {
+    pair_env(lab, dir, relay_options, &[], prepare)
+}
+
+/// The same, with `env` set for every node of the pair (serve, invite and join).
+pub fn pair_env(
+    lab: &Lab,
+    dir: &Path,
+    relay_options: &[&str],
+    env: &[(&'static str, &'static str)],
+    prepare: impl FnOnce(&Path),
+) -> (Homes, Running) {
     let a = new_profile(dir, "a");
     ok(&a, &["space", "create", "--name", "Home"]);
     ok(&a, &["task", "add", "Home", "milk"]);
@@ -153,17 +176,17 @@ pub fn pair_with(lab: &Lab, dir: &Path, relay_options: &[&str], prepare: impl Fn
     let identity = ok(&a, &["identity", "show"])["identity_key"].as_str().unwrap_or_default().to_owned();
     let (relay, relay_addr) = lab.relay_with(dir, &identity, relay_options);
     ok(&a, &["relay", "add", &relay_addr]);
-    let serve_a = lab.run("h1", Some(&a), &["serve", "--no-mdns"]);
+    let serve_a = lab.run_env("h1", Some(&a), env, &["serve", "--no-mdns"]);
     eventually("A reserves on the relay", || {
         ok(&a, &["status"])["addrs"]
             .as_array()
             .is_some_and(|v| v.iter().any(|x| x.as_str().is_some_and(|s| s.contains("p2p-circuit"))))
     });
-    let inv = lab.run("h1", Some(&a), &["invite", "device"]);
+    let inv = lab.run_env("h1", Some(&a), env, &["invite", "device"]);
     let uri = inv.next()["uri"].as_str().unwrap_or_default().to_owned();
     let b = dir.join("b");
     let start = Instant::now();
-    let joined = lab.run("h2", Some(&b), &["join", &uri]);
+    let joined = lab.run_env("h2", Some(&b), env, &["join", &uri]);
     let j = joined.lines.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|e| panic!("join: {e}"));
     assert_eq!(j["identity_key"], identity.as_str(), "{j}");
     let took = start.elapsed();
@@ -172,13 +195,13 @@ pub fn pair_with(lab: &Lab, dir: &Path, relay_options: &[&str], prepare: impl Fn
     drop(inv);
     // Devices of one identity use the same relays (the list is not yet shared by itself).
     ok(&b, &["relay", "add", &relay_addr]);
-    let serve_b = lab.run("h2", Some(&b), &["serve", "--no-mdns"]);
+    let serve_b = lab.run_env("h2", Some(&b), env, &["serve", "--no-mdns"]);
     eventually("B has A's space", || {
         dxos(&b, &["--json", "space", "list"]).status.success()
             && ok(&b, &["space", "list"]).as_array().is_some_and(|s| s.iter().any(|x| x["name"] == "Home"))
     });
     let b_device = device_key(&b);
-    (Homes { a, b, b_device, relay_addr, serve_a, serve_b, joined_in: took }, relay)
+    (Homes { a, b, b_device, relay_addr, env: env.to_vec(), serve_a, serve_b, joined_in: took }, relay)
 }
 
 /// `n` edits from `from`, each timed from just before its command until `to`'s watcher
@@ -218,4 +241,49 @@ pub fn report(what: &str, t: &[u128]) {
         pct(t, 0.99),
         t.last().copied().unwrap_or_default()
     );
+}
+
+/// One fresh `/webrtc` attempt: B's node restarts on a new port with no remembered address,
+/// meets A through the relay and sets up `/webrtc` again. Returns B's report of the set-up
+/// (`{"event":"webrtc","ms",...,"error"}`), or `None` if none came within 30 s.
+pub fn webrtc_attempt(lab: &Lab, h: &mut Homes, a_peer: &str) -> Option<Value> {
+    let _ = h.serve_b.signal("-TERM");
+    for f in ["peers.json", "listen-ports.json"] {
+        let _ = std::fs::remove_file(h.b.join(f));
+    }
+    h.serve_b = lab.run_env("h2", Some(&h.b), &h.env, &["serve", "--no-mdns"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let v = h.serve_b.lines.recv_timeout(left).ok()?;
+        if v["event"] == "webrtc" && v["peer_id"] == a_peer {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// `n` fresh `/webrtc` attempts (see [`webrtc_attempt`]); prints how many connected and
+/// their set-up times; returns (connected, times in ms sorted, errors).
+pub fn webrtc_attempts(lab: &Lab, h: &mut Homes, n: usize) -> (usize, Vec<u128>, Vec<String>) {
+    let a_peer = ok(&h.a, &["identity", "show"])["peer_id"].as_str().unwrap_or_default().to_owned();
+    assert!(!a_peer.is_empty(), "A has a peer id");
+    let (mut connected, mut times, mut errors) = (0, Vec::new(), Vec::new());
+    for round in 0..n {
+        match webrtc_attempt(lab, h, &a_peer) {
+            Some(v) if v["error"].is_null() => {
+                connected += 1;
+                times.push((v["ms"].as_f64().unwrap_or_default() * 1000.0) as u128);
+            }
+            Some(v) => errors.push(format!("attempt {round}: {}", v["error"])),
+            None => errors.push(format!("attempt {round}: no /webrtc set-up reported within 30 s")),
+        }
+    }
+    times.sort_unstable();
+    for e in &errors {
+        println!("{e}");
+    }
+    println!("/webrtc, cone/cone: {connected} of {n} fresh attempts connected");
+    let ms: Vec<u128> = times.iter().map(|us| us / 1000).collect();
+    report("  set-up (signaling stream to data channel open)", &ms);
+    (connected, times, errors)
 }
