@@ -317,6 +317,10 @@ fn two_serves_replicate_edits_made_through_their_sockets() {
     assert_eq!(peers.as_array().map(Vec::len), Some(1), "{peers}");
     assert_eq!(peers[0]["device_key"], b_device);
     assert_eq!(peers[0]["transport"], "webrtc-direct");
+    // Pings go every second: the round trip shows once the first has come back.
+    eventually("A's peers show B's ping round trip", || {
+        ok(&a, &["peers"])[0]["rtt_ms"].as_f64().is_some_and(|ms| ms > 0.0 && ms < 3000.0)
+    });
     let status = ok(&a, &["status"]);
     assert_eq!(status["peers"], 1);
     assert_eq!(status["addrs"].as_array().map(Vec::len), Some(2));

@@ -145,6 +145,7 @@ impl NetHost {
                 device_key: p.device_key,
                 addrs: p.addrs.iter().map(|a| a.to_string()).collect(),
                 transport: p.transport.as_str().to_owned(),
+                rtt_micros: p.rtt.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             })
             .collect()
     }

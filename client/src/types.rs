@@ -124,9 +124,13 @@ pub struct Peer {
     pub device_key: Option<PublicKey>,
     /// The addresses of our connections to it.
     pub addrs: Vec<String>,
-    /// The transport that carries the traffic (`webrtc-direct`, `quic`, `tcp`, or `relay`
-    /// when it is reached only through a relay).
+    /// The transport that carries the traffic (`webrtc-direct`, `quic`, `tcp`, `webrtc`, or
+    /// `relay` when it is reached only through a relay).
     pub transport: String,
+    /// The round trip of the last ping on that connection, in microseconds (none before the
+    /// first; pings go every second).
+    #[serde(default)]
+    pub rtt_micros: Option<u64>,
 }
 
 /// Someone online in a space: a connected device acting for a member.

@@ -108,7 +108,7 @@ pub(crate) fn object(o: &ObjectItem) -> Value {
 
 fn peer(p: &Peer) -> Value {
     json!({"peer_id": p.peer_id, "device_key": p.device_key.map(|k| k.to_hex()), "addrs": p.addrs,
-           "transport": p.transport})
+           "transport": p.transport, "rtt_ms": p.rtt_micros.map(|us| us as f64 / 1000.0)})
 }
 
 /// A `watch` result: the ids, and the objects for people's output (`--json` prints only

@@ -170,7 +170,8 @@ pub(super) fn human(req: &Request, v: &Value) -> String {
             if relays.is_empty() { "(no relays)".to_owned() } else { relays.join("\n") }
         }
         Request::Peers => list(&|p| {
-            format!("{}  {}  {}", s(p, "peer_id"), s(p, "transport"), p["addrs"][0].as_str().unwrap_or_default())
+            let rtt = p["rtt_ms"].as_f64().map(|ms| format!("  {ms:.1} ms")).unwrap_or_default();
+            format!("{}  {}{rtt}  {}", s(p, "peer_id"), s(p, "transport"), p["addrs"][0].as_str().unwrap_or_default())
         }),
         _ => v.to_string(),
     }

@@ -206,6 +206,8 @@ pub struct PeerInfo {
     pub addrs: Vec<Multiaddr>,
     /// The transport of the connection that carries the traffic.
     pub transport: Transport,
+    /// The round trip of that connection's last ping (none before its first).
+    pub rtt: Option<Duration>,
     /// The replication protocol version of the session running with it, if one runs.
     pub replication: Option<u8>,
 }

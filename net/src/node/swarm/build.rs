@@ -138,6 +138,7 @@ pub(in crate::node) async fn spawn(
         local_relays: config.relays.clone(),
         transport_order: config.transport_order.clone(),
         upgrading: HashMap::new(),
+        rtt: HashMap::new(),
         replicate_version: config.replicate_version,
         retiring: Vec::new(),
         webrtc: webrtc_settings,

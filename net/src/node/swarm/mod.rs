@@ -126,6 +126,8 @@ struct Task {
     transport_order: Vec<Transport>,
     /// When we last dialled a peer at a better transport than its connection.
     upgrading: HashMap<PeerId, Instant>,
+    /// The round trip of each connection's last successful ping.
+    rtt: HashMap<ConnectionId, Duration>,
     /// The newest replication protocol version we speak.
     replicate_version: u8,
     /// Relayed connections to close once a direct one has been up a while.
@@ -330,6 +332,10 @@ impl Task {
                             .min_by_key(|(_, a)| self.rank(a))
                             .map(|(_, a)| Transport::of(a))
                             .unwrap_or(Transport::Relay),
+                        rtt: conns
+                            .iter()
+                            .min_by_key(|(_, a)| self.rank(a))
+                            .and_then(|(id, _)| self.rtt.get(id).copied()),
                         replication: self.sessions.get(peer).map(|s| s.version),
                     })
                     .collect();
@@ -574,6 +580,7 @@ impl Task {
                     c.retain(|(id, _)| *id != connection_id);
                 }
                 self.since.remove(&connection_id);
+                self.rtt.remove(&connection_id);
                 // The session may have run over the connection that closed, and then it may
                 // never hear of it: yamux 0.14 closes a connection without waking its streams
                 // (seen after a ping timeout closed a TCP connection: the session waited for
@@ -642,6 +649,12 @@ impl Task {
                 }
                 let signals = info.protocols.contains(&crate::webrtc_p2p::signaling::PROTOCOL);
                 self.maybe_upgrade(peer_id, &usable, signals, now);
+            }
+            // Only for connections we still hold (an event may trail a close).
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { connection, result: Ok(rtt), .. }))
+                if self.since.contains_key(&connection) =>
+            {
+                self.rtt.insert(connection, rtt);
             }
             // A link that stopped answering is closed, so the peer is redialled; a peer that
             // just does not speak ping keeps its connection.
