@@ -4,11 +4,16 @@
 //! - a first sync of a space of 100k tasks to a new device, through the relay (symmetric
 //!   NATs) beside the same between cone NATs (relayed at first, then direct).
 //!
+//! - `/webrtc` between two cone NATs with WebRTC as the only direct transport: fresh attempts,
+//!   how many connected and their set-up time (signaling stream to first data channel);
+//! - edit to watch and a sync of 100k tasks to the other device over `/webrtc`, hole-punched
+//!   QUIC and the relay, side by side in one run;
 //! - a home's uplink down for a minute, again and again: how soon replication resumes after
 //!   it comes back.
 //!
 //! `cargo bench -p dxos --bench natlab` (PUNCH_ROUNDS, default 100; SYNC_OBJECTS, default
-//! 100000; OUTAGE_ROUNDS, default 10, of OUTAGE_SECS, default 60: about 11 minutes).
+//! 100000; WEBRTC_ROUNDS, default 50; EDITS, default 50 each way; OUTAGE_ROUNDS, default 10,
+//! of OUTAGE_SECS, default 60: about 11 minutes).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -29,6 +34,8 @@ fn main() {
     }
     hole_punching(env_or("PUNCH_ROUNDS", 100));
     first_sync(env_or("SYNC_OBJECTS", 100_000));
+    webrtc_set_up(env_or("WEBRTC_ROUNDS", 50));
+    transports_side_by_side(env_or("EDITS", 50), env_or("SYNC_OBJECTS", 100_000));
     outages(env_or("OUTAGE_ROUNDS", 10), env_or("OUTAGE_SECS", 60));
 }
 
@@ -136,4 +143,73 @@ fn tasks_update(n: usize) -> Vec<u8> {
             .unwrap_or_else(|e| panic!("{e}"));
     }
     s.export().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn webrtc_set_up(rounds: usize) {
+    if rounds == 0 {
+        return;
+    }
+    let Some(lab) = lab_or_skip("bw", "cone", "cone", 0) else { return };
+    let dir = tmp();
+    let relay_options = ["--stun", RELAY_STUN, "--circuit-burst", "100000", "--circuit-interval", "1"];
+    let (mut h, _relay) = pair_env(&lab, dir.path(), &relay_options, WEBRTC_ONLY, |_| {});
+    webrtc_attempts(&lab, &mut h, rounds);
+}
+
+/// The same two devices' traffic over each way through the NATs, in one run: `/webrtc`
+/// (cone NATs, WebRTC as the only direct transport), hole-punched QUIC (cone NATs, the
+/// default order) and the relay (symmetric NATs). Edits are timed as in the tests; then A
+/// creates a space and imports `objects` tasks into it, timed until B lists them all.
+fn transports_side_by_side(edits: usize, objects: usize) {
+    if edits == 0 && objects == 0 {
+        return;
+    }
+    let update = tasks_update(objects.max(1));
+    let file = tmp();
+    let path = file.path().join("big.yjs");
+    std::fs::write(&path, &update).unwrap_or_else(|e| panic!("{e}"));
+    let path = path.to_string_lossy().into_owned();
+    println!("side by side: {edits} edits each way, then {objects} tasks ({} bytes) to the other device", update.len());
+    let webrtc: &[(&str, &str)] = WEBRTC_ONLY;
+    for (via, nat, tag, env) in
+        [("webrtc", "cone", "bx", webrtc), ("quic", "cone", "by", &[][..]), ("relay", "symmetric", "bz", &[][..])]
+    {
+        let Some(lab) = lab_or_skip(tag, nat, nat, 0) else { return };
+        let dir = tmp();
+        let (h, _relay) = pair_env(&lab, dir.path(), &["--stun", RELAY_STUN], env, |_| {});
+        eventually(&format!("A reaches B over {via}"), || transport_to(&h.a, &h.b_device).as_deref() == Some(via));
+        // The relayed connection outlives a new direct one by a few seconds: let it go.
+        std::thread::sleep(Duration::from_secs(6));
+        if edits > 0 {
+            report(&format!("  {via} ({nat}/{nat}) A->B edit to watch"), &edit_times(&h.a, &h.b, edits, "ab"));
+            report(&format!("  {via} ({nat}/{nat}) B->A edit to watch"), &edit_times(&h.b, &h.a, edits, "ba"));
+        }
+        if objects > 0 {
+            let t0 = Instant::now();
+            ok(&h.a, &["space", "create", "--name", "Big"]);
+            ok(&h.a, &["space", "import", "Big", "--in", &path]);
+            let imported = t0.elapsed();
+            let held = || {
+                ok(&h.b, &["space", "list"])
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|s| s["name"] == "Big")
+                    .and_then(|s| s["objects"].as_u64())
+                    .unwrap_or_default()
+            };
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while (held() as usize) < objects && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let got = held();
+            let after = transport_to(&h.a, &h.b_device).unwrap_or_default();
+            println!(
+                "  {via} ({nat}/{nat}): B holds {got} of {objects} tasks {:.2} s after A's import returned \
+                 ({:.2} s from `space create` on A); A reaches B over {after} afterwards",
+                (t0.elapsed() - imported).as_secs_f64(),
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
 }

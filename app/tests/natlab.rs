@@ -66,7 +66,7 @@ fn symmetric_nats_without_turn_stay_on_the_relay_and_say_why() {
     let report = webrtc_attempt(&lab, &mut h, &a_peer).unwrap_or_else(|| panic!("no /webrtc attempt was reported"));
     let error =
         report["error"].as_str().unwrap_or_else(|| panic!("/webrtc connected between symmetric NATs: {report}"));
-    println!("symmetric/symmetric /webrtc: {error}");
+    println!("symmetric/symmetric /webrtc failed after {} ms: {error}", report["ms"]);
     assert!(error.contains("ICE found no direct path"), "{error}");
     assert!(error.contains("TURN"), "the reason names what would help: {error}");
     // The peers stay together on the relay.
