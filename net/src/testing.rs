@@ -72,6 +72,18 @@ impl TestProfile {
         }
     }
 
+    /// Ada, owning a space "Shared" that holds the task "milk", and Bob, admitted to it as an
+    /// editor: where most tests of two nodes start. Returns Ada, Bob, the space's key and Ada's
+    /// replica.
+    pub fn ada_and_bob() -> TestResult<(TestProfile, TestProfile, KeyPair, Space)> {
+        let a = TestProfile::new("Ada")?;
+        let b = TestProfile::new("Bob")?;
+        let (key, space) = a.create_space("Shared")?;
+        space.add_task("milk")?;
+        a.admit(&key, &b, Role::Editor)?;
+        Ok((a, b, key, space))
+    }
+
     /// A new space owned by this identity; returns its key (the test keeps it) and the space.
     pub fn create_space(&self, name: &str) -> TestResult<(KeyPair, Space)> {
         let key = KeyPair::generate();

@@ -24,11 +24,7 @@ async fn connect(from: &Node, to: &Node) -> TestResult<()> {
 /// Owner A with a space holding "milk", editor B admitted, both nodes up over `t`, B dialled A.
 async fn two(t: Transport) -> TestResult<(TestProfile, TestProfile, KeyPair, Node, Node)> {
     logs();
-    let a = TestProfile::new("Ada")?;
-    let b = TestProfile::new("Bob")?;
-    let (key, space) = a.create_space("Shared")?;
-    space.add_task("milk")?;
-    a.admit(&key, &b, Role::Editor)?;
+    let (a, b, key, _space) = TestProfile::ada_and_bob()?;
     let na = a.start(a.config(&[t])).await?;
     let nb = b.start(b.config(&[t])).await?;
     connect(&nb, &na).await?;

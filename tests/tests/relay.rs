@@ -95,11 +95,7 @@ async fn webrtc_addr(node: &Node) -> Option<Multiaddr> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_devices_behind_nats_go_direct_over_webrtc() -> TestResult<()> {
     logs();
-    let a = TestProfile::new("Ada")?;
-    let b = TestProfile::new("Bob")?;
-    let (key, space) = a.create_space("Shared")?;
-    space.add_task("milk")?;
-    a.admit(&key, &b, Role::Editor)?;
+    let (a, b, key, space) = TestProfile::ada_and_bob()?;
     let (server, _events, relay_addr) = relay(&[&a, &b]).await?;
     // WebRTC is the only direct transport; neither has an address but its reservation.
     let order = vec![Transport::WebRtc, Transport::Relay];
@@ -148,11 +144,7 @@ async fn two_devices_behind_nats_go_direct_over_webrtc() -> TestResult<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_devices_behind_nats_replicate_through_the_relay() -> TestResult<()> {
     logs();
-    let a = TestProfile::new("Ada")?;
-    let b = TestProfile::new("Bob")?;
-    let (key, space) = a.create_space("Shared")?;
-    space.add_task("milk")?;
-    a.admit(&key, &b, Role::Editor)?;
+    let (a, b, key, space) = TestProfile::ada_and_bob()?;
     // Only Ada's identity is allowed: Bob reaches her through her reservation.
     let key_of_relay = libp2p::identity::Keypair::generate_ed25519();
     let (server, mut events, relay_addr) = relay_with(key_of_relay.clone(), &[&a]).await?;
