@@ -122,7 +122,7 @@ pub struct Peer {
     pub peer_id: String,
     /// Its device key, if it has one.
     pub device_key: Option<PublicKey>,
-    /// The addresses of our connections to it.
+    /// The addresses of our connections to it, the one that carries the traffic first.
     pub addrs: Vec<String>,
     /// The transport that carries the traffic (`webrtc-direct`, `quic`, `tcp`, `webrtc`, or
     /// `relay` when it is reached only through a relay).

@@ -202,7 +202,7 @@ pub struct PeerInfo {
     pub peer_id: PeerId,
     /// Its device key (the same key), if it is an ed25519 peer.
     pub device_key: Option<PublicKey>,
-    /// The addresses of our connections to it.
+    /// The addresses of our connections to it, the one that carries the traffic first.
     pub addrs: Vec<Multiaddr>,
     /// The transport of the connection that carries the traffic.
     pub transport: Transport,

@@ -324,7 +324,12 @@ impl Task {
                     .map(|(peer, conns)| PeerInfo {
                         peer_id: *peer,
                         device_key: PublicKey::from_peer_id(peer).ok(),
-                        addrs: conns.iter().map(|(_, a)| a.clone()).collect(),
+                        // The one that carries the traffic first.
+                        addrs: {
+                            let mut by_rank: Vec<&Multiaddr> = conns.iter().map(|(_, a)| a).collect();
+                            by_rank.sort_by_key(|a| self.rank(a));
+                            by_rank.into_iter().cloned().collect()
+                        },
                         // The best connection carries the traffic (others are on their way
                         // out).
                         transport: conns
