@@ -10,11 +10,13 @@ use dxos::ui;
 use dxos_client::{ClientError, Profile};
 
 /// Filter directives that silence the WebRTC crates' own logging (see `init_logging`).
-const WEBRTC_QUIET: &str = ",webrtc=off,webrtc_ice=off,webrtc_dtls=off,webrtc_sctp=off,webrtc_data=off,\
+const WEBRTC_QUIET: &str = ",libp2p_webrtc=off,webrtc=off,webrtc_ice=off,webrtc_dtls=off,webrtc_sctp=off,webrtc_data=off,\
 webrtc_mdns=off,webrtc_srtp=off,webrtc_util=off,webrtc_media=off,interceptor=off,turn=off,stun=off,sdp=off,\
 rtp=off,rtcp=off";
 
-fn init_logging(verbose: u8, profile: &Profile) {
+/// Logs to the profile's `dxos.log` (info) and to stderr: warnings for people; nothing for
+/// `--json`, whose stderr is the one JSON error (unless `-v` or `RUST_LOG` asks).
+fn init_logging(verbose: u8, json: bool, profile: &Profile) {
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{EnvFilter, fmt};
     let level = match verbose {
@@ -27,8 +29,9 @@ fn init_logging(verbose: u8, profile: &Profile) {
     // as warnings through `log`; they are not the user's business, and a `--json` caller
     // reads stderr as one JSON error. They show from `-vv` on, or through RUST_LOG.
     let webrtc = if verbose >= 2 { "" } else { WEBRTC_QUIET };
-    let stderr_filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{level}{webrtc}")));
+    let stderr_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        if json && verbose == 0 { EnvFilter::new("off") } else { EnvFilter::new(format!("{level}{webrtc}")) }
+    });
     let stderr = fmt::layer().with_writer(std::io::stderr).with_filter(stderr_filter);
     let file = std::fs::OpenOptions::new().create(true).append(true).open(profile.log_path()).ok().map(|f| {
         fmt::layer()
@@ -70,7 +73,7 @@ fn main() -> ExitCode {
     if let Err(e) = profile.ensure() {
         return ExitCode::from(cli::report(&e, cli.json) as u8);
     }
-    init_logging(cli.verbose, &profile);
+    init_logging(cli.verbose, cli.json, &profile);
     // No subcommand opens the window, `demo` its own window; a subcommand runs the CLI.
     let code = match cli.command {
         None => match ui::run(&profile) {
