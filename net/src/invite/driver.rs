@@ -565,7 +565,14 @@ async fn run_join(
             // stops then. Best effort: the join is done either way.
             let told = async {
                 SinkExt::<Bytes>::send(&mut framed, Wire::Synced.encode().into()).await?;
-                SinkExt::<Bytes>::close(&mut framed).await
+                SinkExt::<Bytes>::close(&mut framed).await?;
+                // Until the inviter closes its side, which it does once it has read `synced`:
+                // a guest that returned at once could exit (closing its connections) with the
+                // word still in flight, and the inviter heard it "went away" (seen in CI).
+                while let Some(frame) = framed.next().await {
+                    frame?;
+                }
+                Ok::<(), std::io::Error>(())
             };
             if let Err(e) = tokio::time::timeout(Duration::from_secs(5), told).await.unwrap_or(Ok(())) {
                 tracing::info!("could not tell the inviter the first sync is done: {e}");
