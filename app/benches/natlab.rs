@@ -170,9 +170,8 @@ fn transports_side_by_side(edits: usize, objects: usize) {
     std::fs::write(&path, &update).unwrap_or_else(|e| panic!("{e}"));
     let path = path.to_string_lossy().into_owned();
     println!("side by side: {edits} edits each way, then {objects} tasks ({} bytes) to the other device", update.len());
-    let webrtc: &[(&str, &str)] = WEBRTC_ONLY;
     for (via, nat, tag, env) in
-        [("webrtc", "cone", "bx", webrtc), ("quic", "cone", "by", &[][..]), ("relay", "symmetric", "bz", &[][..])]
+        [("webrtc", "cone", "bx", WEBRTC_ONLY), ("quic", "cone", "by", &[][..]), ("relay", "symmetric", "bz", &[][..])]
     {
         let Some(lab) = lab_or_skip(tag, nat, nat, 0) else { return };
         let dir = tmp();
@@ -199,16 +198,18 @@ fn transports_side_by_side(edits: usize, objects: usize) {
                     .unwrap_or_default()
             };
             let deadline = Instant::now() + Duration::from_secs(300);
-            while (held() as usize) < objects && Instant::now() < deadline {
+            let mut got = held();
+            while (got as usize) < objects && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
+                got = held();
             }
-            let got = held();
+            let done = t0.elapsed();
             let after = transport_to(&h.a, &h.b_device).unwrap_or_default();
             println!(
                 "  {via} ({nat}/{nat}): B holds {got} of {objects} tasks {:.2} s after A's import returned \
                  ({:.2} s from `space create` on A); A reaches B over {after} afterwards",
-                (t0.elapsed() - imported).as_secs_f64(),
-                t0.elapsed().as_secs_f64()
+                (done - imported).as_secs_f64(),
+                done.as_secs_f64()
             );
         }
     }

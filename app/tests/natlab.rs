@@ -3,9 +3,8 @@
 //! ways, the connection goes direct by hole punching between cone NATs and stays on the relay
 //! between symmetric ones; with `/webrtc` as the only direct transport, it goes direct between
 //! cone NATs and says why not between symmetric ones; with packet loss; after the relay
-//! restarts. Needs root, iproute2
-//! and iptables; without them the tests print why and skip, unless `DXOS_REQUIRE_NETNS` is
-//! set (as `.ci/run` sets it): then they fail.
+//! restarts. Needs root, iproute2 and iptables; without them the tests print why and skip,
+//! unless `DXOS_REQUIRE_NETNS` is set (as `.ci/run` sets it): then they fail.
 
 mod common;
 
@@ -62,7 +61,7 @@ fn symmetric_nats_without_turn_stay_on_the_relay_and_say_why() {
     let dir = tmp();
     let relay_options = ["--stun", RELAY_STUN];
     let (mut h, _relay) = pair_env(&lab, dir.path(), &relay_options, WEBRTC_ONLY, |_| {});
-    let a_peer = ok(&h.a, &["identity", "show"])["peer_id"].as_str().unwrap_or_default().to_owned();
+    let a_peer = peer_id(&h.a);
     let report = webrtc_attempt(&lab, &mut h, &a_peer).unwrap_or_else(|| panic!("no /webrtc attempt was reported"));
     let error =
         report["error"].as_str().unwrap_or_else(|| panic!("/webrtc connected between symmetric NATs: {report}"));

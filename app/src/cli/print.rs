@@ -17,7 +17,9 @@ pub(super) fn human_event(ev: &dxos_client::PeerEvent) -> String {
         "refused" => format!("refused a reader's update from {peer} in space {}", s(&v, "space")),
         "same_identity" => format!("{peer} is another device of this identity"),
         "webrtc" => match &v["error"] {
-            Value::Null => format!("connected to {peer} over /webrtc in {} ms", s(&v, "ms")),
+            Value::Null => {
+                format!("connected to {peer} over /webrtc in {:.0} ms", v["ms"].as_f64().unwrap_or_default())
+            }
             e => format!("/webrtc to {peer} failed ({}); staying on the relay", e.as_str().unwrap_or_default()),
         },
         "relay_refused" => format!("relay {} refused this device: {}", s(&v, "relay"), s(&v, "reason")),

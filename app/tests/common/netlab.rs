@@ -133,6 +133,11 @@ pub fn device_key(p: &Path) -> String {
     ok(p, &["identity", "show"])["device_key"].as_str().unwrap_or_default().to_owned()
 }
 
+/// The libp2p peer id of the profile at `p`.
+pub fn peer_id(p: &Path) -> String {
+    ok(p, &["identity", "show"])["peer_id"].as_str().unwrap_or_default().to_owned()
+}
+
 /// Two devices of one identity in two homes, both serving, both reserving on the relay.
 pub struct Homes {
     pub a: PathBuf,
@@ -265,14 +270,14 @@ pub fn webrtc_attempt(lab: &Lab, h: &mut Homes, a_peer: &str) -> Option<Value> {
 /// `n` fresh `/webrtc` attempts (see [`webrtc_attempt`]); prints how many connected and
 /// their set-up times; returns (connected, times in ms sorted, errors).
 pub fn webrtc_attempts(lab: &Lab, h: &mut Homes, n: usize) -> (usize, Vec<u128>, Vec<String>) {
-    let a_peer = ok(&h.a, &["identity", "show"])["peer_id"].as_str().unwrap_or_default().to_owned();
+    let a_peer = peer_id(&h.a);
     assert!(!a_peer.is_empty(), "A has a peer id");
     let (mut connected, mut times, mut errors) = (0, Vec::new(), Vec::new());
     for round in 0..n {
         match webrtc_attempt(lab, h, &a_peer) {
             Some(v) if v["error"].is_null() => {
                 connected += 1;
-                times.push((v["ms"].as_f64().unwrap_or_default() * 1000.0) as u128);
+                times.push(v["ms"].as_f64().unwrap_or_default().round() as u128);
             }
             Some(v) => errors.push(format!("attempt {round}: {}", v["error"])),
             None => errors.push(format!("attempt {round}: no /webrtc set-up reported within 30 s")),
@@ -282,8 +287,7 @@ pub fn webrtc_attempts(lab: &Lab, h: &mut Homes, n: usize) -> (usize, Vec<u128>,
     for e in &errors {
         println!("{e}");
     }
-    println!("/webrtc, cone/cone: {connected} of {n} fresh attempts connected");
-    let ms: Vec<u128> = times.iter().map(|us| us / 1000).collect();
-    report("  set-up (signaling stream to data channel open)", &ms);
+    println!("/webrtc: {connected} of {n} fresh attempts connected");
+    report("  set-up (signaling stream to data channel open)", &times);
     (connected, times, errors)
 }

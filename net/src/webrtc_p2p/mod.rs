@@ -83,7 +83,7 @@ pub enum Error {
 }
 
 /// `e` and its causes, in words.
-pub(crate) fn chain(e: &Error) -> String {
+fn chain(e: &Error) -> String {
     let mut out = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
@@ -144,11 +144,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Reports how a set-up with `peer` that started at `started` ended.
-    fn report(&self, peer: PeerId, role: Role, started: std::time::Instant, result: &Result<(), String>) {
+    fn report<T>(&self, peer: PeerId, role: Role, started: std::time::Instant, result: &Result<T, Error>) {
         let took = started.elapsed();
         let event = match result {
-            Ok(()) => Event::Connected { peer, role, took },
-            Err(error) => Event::Failed { peer, role, took, error: error.clone() },
+            Ok(_) => Event::Connected { peer, role, took },
+            Err(e) => Event::Failed { peer, role, took, error: chain(e) },
         };
         let _ = self.outcomes.unbounded_send(event);
     }

@@ -21,7 +21,7 @@ use libp2p_webrtc::tokio::Connection;
 
 use super::peer::{self, Role};
 use super::signaling::Signaling;
-use super::{Error, Inbound, Request, Shared, chain};
+use super::{Error, Inbound, Request, Shared};
 
 /// At most this many inbound `/webrtc` set-ups at once (each holds a peer connection and its
 /// UDP sockets); more signaling streams are dropped.
@@ -149,7 +149,7 @@ impl libp2p::core::Transport for Transport {
             };
             let started = Instant::now();
             let result = peer::connect(Signaling::new(stream), Role::Offerer, &config).await;
-            shared.report(peer, Role::Offerer, started, &result.as_ref().map(|_| ()).map_err(chain));
+            shared.report(peer, Role::Offerer, started, &result);
             Ok((peer, result?))
         }))
     }
@@ -198,7 +198,7 @@ impl libp2p::core::Transport for Transport {
                         let _count = InFlight(in_flight);
                         let started = Instant::now();
                         let result = peer::connect(Signaling::new(*stream), Role::Answerer, &config).await;
-                        shared.report(peer, Role::Answerer, started, &result.as_ref().map(|_| ()).map_err(chain));
+                        shared.report(peer, Role::Answerer, started, &result);
                         Ok((peer, result?))
                     });
                     let local_addr =

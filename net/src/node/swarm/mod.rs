@@ -321,27 +321,20 @@ impl Task {
                     .iter()
                     // Our relays carry circuits; they are no peers of ours.
                     .filter(|(peer, c)| !c.is_empty() && !self.relays.contains_key(peer))
-                    .map(|(peer, conns)| PeerInfo {
-                        peer_id: *peer,
-                        device_key: PublicKey::from_peer_id(peer).ok(),
-                        // The one that carries the traffic first.
-                        addrs: {
-                            let mut by_rank: Vec<&Multiaddr> = conns.iter().map(|(_, a)| a).collect();
-                            by_rank.sort_by_key(|a| self.rank(a));
-                            by_rank.into_iter().cloned().collect()
-                        },
+                    .map(|(peer, conns)| {
                         // The best connection carries the traffic (others are on their way
-                        // out).
-                        transport: conns
-                            .iter()
-                            .min_by_key(|(_, a)| self.rank(a))
-                            .map(|(_, a)| Transport::of(a))
-                            .unwrap_or(Transport::Relay),
-                        rtt: conns
-                            .iter()
-                            .min_by_key(|(_, a)| self.rank(a))
-                            .and_then(|(id, _)| self.rtt.get(id).copied()),
-                        replication: self.sessions.get(peer).map(|s| s.version),
+                        // out); it comes first.
+                        let mut by_rank: Vec<&(ConnectionId, Multiaddr)> = conns.iter().collect();
+                        by_rank.sort_by_key(|(_, a)| self.rank(a));
+                        let best = by_rank.first();
+                        PeerInfo {
+                            peer_id: *peer,
+                            device_key: PublicKey::from_peer_id(peer).ok(),
+                            transport: best.map(|(_, a)| Transport::of(a)).unwrap_or(Transport::Relay),
+                            rtt: best.and_then(|(id, _)| self.rtt.get(id).copied()),
+                            addrs: by_rank.iter().map(|(_, a)| a.clone()).collect(),
+                            replication: self.sessions.get(peer).map(|s| s.version),
+                        }
                     })
                     .collect();
                 peers.sort_by_key(|p| p.peer_id.to_base58());
