@@ -10,6 +10,7 @@
 //!
 //! This crate never does network I/O and never blocks on anything but its own store.
 
+pub mod documents;
 mod echo;
 pub mod error;
 mod fields;
@@ -24,9 +25,10 @@ pub mod subscription;
 pub mod tasks;
 pub mod value;
 
+pub use documents::{DOCUMENT_CONTENT, DOCUMENT_NAME, DOCUMENT_TYPE, DocumentInfo};
 pub use echo::{Echo, SpaceInfo};
 pub use error::{EchoError, Result};
 pub use object::{Object, ObjectId, Task, TypedObject};
 pub use query::{Direction, Filter, Query};
-pub use space::{OBJECTS_ROOT, SPACE_ROOT, Space, SpaceOptions};
+pub use space::{OBJECTS_ROOT, SPACE_ROOT, Space, SpaceOptions, TextEditor, diff_text};
 pub use subscription::{Change, Subscription, UpdateListener, UpdateOrigin};

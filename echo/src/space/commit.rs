@@ -68,6 +68,7 @@ impl SpaceInner {
         let stored = store::read_space(db, self.id.as_bytes())?;
         let loaded = load_doc(self.id, Some(stored), &self.sink)?;
         st.doc = loaded.doc;
+        st.generation += 1;
         st.objects = loaded.objects;
         st.props = loaded.props;
         st.index = loaded.index;

@@ -107,6 +107,7 @@ impl Space {
             // Loaded from the log: the materialized rows (if any) may lag behind.
             rewrite_all: !is_new && persist.is_some(),
             undo_wanted: false,
+            generation: 0,
         };
         let space = Space::wrap(id, state, sink, persist, options);
         space.inner.sync_record();
@@ -201,6 +202,7 @@ impl SpaceInner {
     /// in line with it (they match unless the rows were stale).
     pub(super) fn install(&self, st: &mut State, loaded: Loaded) -> Notes {
         st.doc = loaded.doc;
+        st.generation += 1;
         st.objects = loaded.objects;
         st.props = loaded.props;
         st.index = loaded.index;

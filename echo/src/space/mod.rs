@@ -14,6 +14,7 @@ mod commit;
 mod load;
 mod read;
 mod replication;
+mod text;
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -46,6 +47,7 @@ use load::{Loaded, load_doc};
 pub(crate) use read::{Preview, Reader, query_matches};
 use read::{object_map, query_results, read_meta, read_object, read_prop, sort_and_limit};
 pub(crate) use replication::decode_update;
+pub use text::{TextEditor, diff as diff_text};
 
 /// Origin of transactions that apply bytes from outside (so undo ignores them).
 const REMOTE_ORIGIN: &str = "dxos-echo-remote";
@@ -141,6 +143,9 @@ struct State {
     rewrite_all: bool,
     /// Undo was asked for while the document loaded: the manager is made when it is installed.
     undo_wanted: bool,
+    /// Counts the documents this state has held (a load installs one, a rebuild another), so
+    /// handles into the document ([`TextEditor`]) know when theirs was replaced.
+    generation: u64,
 }
 
 type Notes = Vec<(Callback, Change)>;
@@ -247,6 +252,7 @@ impl Space {
             dirty: foldhash::HashSet::default(),
             rewrite_all: false,
             undo_wanted: false,
+            generation: 0,
         };
         let db = persist.0.clone();
         let space = Space::wrap(id, state, sink.clone(), Some(persist), options);
@@ -338,6 +344,11 @@ impl Space {
             return Err(EchoError::InvalidValue(format!("property name {k:?} is reserved")));
         }
         self.add_fields(Some(T::TYPENAME), fields)
+    }
+
+    /// Adds an object from yrs inputs (e.g. with a `Y.Text`); keys are the caller's own.
+    pub(crate) fn add_raw(&self, typename: Option<&str>, fields: Vec<(String, In)>) -> Result<ObjectId> {
+        self.add_fields(typename, fields)
     }
 
     fn add_fields(&self, typename: Option<&str>, mut fields: Vec<(String, In)>) -> Result<ObjectId> {
@@ -483,6 +494,32 @@ impl Space {
             }
         }
         (max, missing)
+    }
+
+    /// Over objects of `typename` (deleted ones too when `include_deleted`), in id order: each
+    /// one's string property `key` and its deleted flag. Reads that one property only.
+    pub(crate) fn string_prop_of_type(
+        &self,
+        typename: &str,
+        key: &str,
+        include_deleted: bool,
+    ) -> Vec<(ObjectId, Option<String>, bool)> {
+        let st = lock(&self.inner.state);
+        let reader = st.reader();
+        let mut out: Vec<(ObjectId, Option<String>, bool)> = st
+            .index
+            .select(Some(typename), include_deleted)
+            .map(|id| {
+                let value = match reader.prop(id, key) {
+                    Some(Value::String(s)) => Some(s),
+                    _ => None,
+                };
+                let deleted = st.index.get(id).is_some_and(|m| m.deleted);
+                (id.clone(), value, deleted)
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Runs a query once; returns the matching objects in the query's order.
