@@ -101,10 +101,14 @@ pub use dxos_echo::{Object, ObjectId, Query, Space, Subscription, Task, TypedObj
 /// Marks a thread that must never wait for the disk (a UI thread): see [`dxos_halo::storage_guard`].
 pub use dxos_halo::storage_guard::{Forbidden, forbid as forbid_storage};
 pub use dxos_halo::{PublicKey, Role};
+/// Live presence: what this device says ([`Local::set_here`]) and what others said
+/// ([`Local::here`]).
+pub use dxos_net::presence::{LocalPresence, PeerPresence};
 
 /// Live space handles and their pieces (in-process only): ordering, change callbacks.
 pub mod space {
     pub use dxos_echo::order;
     pub use dxos_echo::tasks::task_query;
     pub use dxos_echo::{Change, Direction, Filter, SpaceOptions, UpdateListener, UpdateOrigin};
+    pub use dxos_echo::{DOCUMENT_CONTENT, DOCUMENT_NAME, DOCUMENT_TYPE, DocumentInfo, TextEditor, diff_text};
 }

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use dxos_echo::{Echo, Filter, Query, Space, Task};
 use dxos_halo::{Halo, IdentityInfo, KeyPair, Keyring, PublicKey, Role, space_key_name};
+use dxos_net::presence::{LocalPresence, PeerPresence};
 use serde_json::Value;
 
 use crate::error::{ClientError, Result};
@@ -27,6 +28,8 @@ pub struct Local {
     node_started: Condvar,
     /// How the node listens when a call starts it (a join on a fresh profile).
     net_options: Mutex<NetOptions>,
+    /// Live presence (who is here, their cursors), kept across node restarts.
+    presence: Arc<dxos_net::presence::Hub>,
 }
 
 impl Local {
@@ -52,6 +55,7 @@ impl Local {
             node: Mutex::new(None),
             node_started: Condvar::new(),
             net_options: Mutex::default(),
+            presence: Arc::default(),
         };
         if let Err(e) = local.share_relays() {
             tracing::warn!("the profile's relays were not shared with the identity: {e}");
@@ -260,7 +264,8 @@ impl Local {
         if self.node().is_some() {
             return Ok(());
         }
-        let config = options.config(&self.profile)?;
+        let mut config = options.config(&self.profile)?;
+        config.presence = Some(self.presence.clone());
         let host = Arc::new(NetHost::start(&self.echo, &self.halo, config)?);
         let mut node = self.node.lock().unwrap_or_else(|e| e.into_inner());
         if node.is_none() {
@@ -317,6 +322,23 @@ impl Local {
     /// Who is online in which space.
     pub fn presence(&self) -> Vec<Presence> {
         self.node().map(|n| n.presence()).unwrap_or_default()
+    }
+
+    /// Says what this device is doing in `space` (the object viewed, the cursor), for the
+    /// space's other members who are online (`/dxos/presence/1`); `None`: nothing. Never
+    /// stored; sent while the node runs.
+    pub fn set_here(&self, space: PublicKey, here: Option<LocalPresence>) {
+        self.presence.set(space, here);
+    }
+
+    /// Who else is in `space` now (their devices, what they view, their cursors).
+    pub fn here(&self, space: &PublicKey) -> Vec<PeerPresence> {
+        self.presence.peers(space)
+    }
+
+    /// Calls `waker` (from the node's thread) whenever someone's presence arrives or expires.
+    pub fn on_presence(&self, waker: Arc<dyn Fn() + Send + Sync>) {
+        self.presence.on_change(waker);
     }
 
     /// The node's listen addresses (none when no node runs).

@@ -370,7 +370,35 @@ fn trace(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    g.bench_function("text_editor", |b| {
+        b.iter_batched(
+            || {
+                let s = memory_space();
+                let id = s.add_document("Paper", "").unwrap_or_else(|e| panic!("{e}"));
+                let editor = s.text_editor(&id, "content").unwrap_or_else(|e| panic!("{e}"));
+                (s, editor)
+            },
+            |(s, mut editor)| {
+                for (pos, del, ins) in &patches {
+                    let at = *pos as usize;
+                    editor.splice(at..at + *del as usize, ins).unwrap_or_else(|e| panic!("{e}"));
+                }
+                (s, editor)
+            },
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
+    // Correctness of the replay through the editor.
+    let s = memory_space();
+    let id = s.add_document("Paper", "").unwrap_or_else(|e| panic!("{e}"));
+    let mut editor = s.text_editor(&id, "content").unwrap_or_else(|e| panic!("{e}"));
+    for (pos, del, ins) in &patches {
+        let at = *pos as usize;
+        editor.splice(at..at + *del as usize, ins).unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(editor.text(), t.end);
+    assert_eq!(s.text(&id, "content").unwrap_or_default(), t.end);
     // Correctness of the replay itself.
     let s = memory_space();
     let id = s.add(None, Map::new()).unwrap_or_else(|e| panic!("{e}"));

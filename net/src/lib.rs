@@ -7,11 +7,14 @@
 //! - [`replicate`]: the replication protocol as an IO-less state machine (`proto`), its
 //!   framing with every write under 8 KiB (`framing`), and the thin driver that runs it over
 //!   a stream (`driver`).
+//! - [`presence`]: who is here and where their cursor is (`/dxos/presence/1`), signed,
+//!   for members only, never stored.
 //! - [`webrtc_p2p`]: libp2p's browser-to-browser WebRTC transport (`/webrtc`), signalled
 //!   through a relay, for peers that are both behind NATs.
 
 pub mod invite;
 pub mod node;
+pub mod presence;
 pub mod relay;
 pub mod replicate;
 #[cfg(feature = "testing")]

@@ -5,12 +5,15 @@
 use dxos_client::PublicKey;
 use eframe::egui;
 
+use dxos_client::TypedObject;
+
 use super::plugin::{Contribution, MakeSurface, Registry, Surface, SurfaceRole};
 use super::state::AppState;
 
 struct Slot {
     id: &'static str,
     label: &'static str,
+    typename: Option<&'static str>,
     make: MakeSurface,
     surface: Option<Box<dyn Surface>>,
 }
@@ -19,8 +22,8 @@ struct Slot {
 pub struct Layout {
     sidebar: Vec<(&'static str, Box<dyn Surface>)>,
     mains: Vec<Slot>,
-    /// The space the main surfaces were made for.
-    for_space: Option<PublicKey>,
+    /// The space and object the main surfaces were made for.
+    for_space: Option<(PublicKey, Option<String>)>,
 }
 
 impl Layout {
@@ -32,7 +35,7 @@ impl Layout {
             .collect();
         let mains = registry
             .for_role(SurfaceRole::Main)
-            .map(|c| Slot { id: c.id, label: c.label, make: c.make, surface: None })
+            .map(|c| Slot { id: c.id, label: c.label, typename: c.typename, make: c.make, surface: None })
             .collect();
         Self { sidebar, mains, for_space: None }
     }
@@ -52,34 +55,45 @@ impl Layout {
         }
     }
 
-    /// Draws the main area only (the demo puts two of them side by side).
+    /// Draws the main area only (the demo puts two of them side by side): the surfaces
+    /// registered for the selected object's type (the task list's when none is selected), as
+    /// tabs when there are several.
     pub fn main_ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
-        let space = app.space.as_ref().map(|s| s.id());
-        if space != self.for_space {
+        let shown = app.space.as_ref().map(|s| (s.id(), app.object.as_ref().map(|o| o.id.clone())));
+        if shown != self.for_space {
             for s in &mut self.mains {
                 s.surface = None;
             }
-            self.for_space = space;
+            self.for_space = shown;
         }
         if app.space.is_none() {
             ui.label(if app.is_loading() { "Opening the space…" } else { "No space selected." });
             return;
         }
-        if !self.mains.iter().any(|s| s.id == app.view)
-            && let Some(first) = self.mains.first()
-        {
-            app.view = first.id.to_owned();
+        let typename = app.object.as_ref().map_or(dxos_client::Task::TYPENAME, |o| o.typename.as_str()).to_owned();
+        let ids: Vec<&'static str> =
+            self.mains.iter().filter(|s| s.typename.is_none_or(|t| t == typename)).map(|s| s.id).collect();
+        let Some(first) = ids.first().copied() else {
+            ui.label(format!("Nothing here shows objects of type {typename}."));
+            return;
+        };
+        if !ids.contains(&app.view.as_str()) && ids.len() > 1 {
+            // The task list's tabs: the first one unless one of them was chosen.
+            app.view = first.to_owned();
         }
-        ui.horizontal(|ui| {
-            for s in &self.mains {
-                if ui.selectable_label(app.view == s.id, s.label).clicked() {
-                    app.view = s.id.to_owned();
+        if ids.len() > 1 {
+            ui.horizontal(|ui| {
+                for s in self.mains.iter().filter(|s| ids.contains(&s.id)) {
+                    if ui.selectable_label(app.view == s.id, s.label).clicked() {
+                        app.view = s.id.to_owned();
+                    }
                 }
-            }
-        });
-        ui.separator();
+            });
+            ui.separator();
+        }
+        let view = if ids.contains(&app.view.as_str()) { app.view.clone() } else { first.to_owned() };
         let ctx = ui.ctx().clone();
-        if let Some(slot) = self.mains.iter_mut().find(|s| s.id == app.view) {
+        if let Some(slot) = self.mains.iter_mut().find(|s| s.id == view) {
             if slot.surface.is_none() {
                 slot.surface = (slot.make)(&ctx, app);
             }

@@ -10,12 +10,16 @@
 pub mod bidi;
 pub mod demo;
 pub mod devices;
+pub mod document;
 pub mod fonts;
 pub mod identity;
 pub mod invite_dialog;
 pub mod join_dialog;
 pub mod layout;
+pub mod markdown;
+pub mod navtree;
 pub mod plugin;
+pub mod presence;
 pub mod spaces;
 pub mod state;
 pub mod sync;
@@ -45,6 +49,8 @@ pub fn plugins() -> Vec<Box<dyn plugin::Plugin>> {
         Box::new(sync::SyncPlugin),
         Box::new(tasks::TasksPlugin),
         Box::new(todomvc::TodoMvcPlugin),
+        Box::new(document::DocumentPlugin),
+        Box::new(theme::AppearancePlugin),
     ]
 }
 
@@ -140,6 +146,10 @@ impl DxosApp {
             app.view = v.clone();
         }
         app.filter = saved.filter;
+        app.object = saved.object.clone();
+        app.theme = saved.theme;
+        app.theme.apply(ctx);
+        app.set_repaint(ctx);
         let stop = Arc::new(AtomicBool::new(false));
         // Nothing here touches the disk: the snapshot and the space arrive from jobs.
         let _no_disk = dxos_client::forbid_storage("the UI thread opening the app");
@@ -163,6 +173,7 @@ impl DxosApp {
         // A frame never waits for the disk (debug builds check every store transaction).
         let _no_disk = dxos_client::forbid_storage("the UI thread drawing a frame");
         self.app.begin_frame();
+        self.app.announce_view();
         if self.app.identity_changed {
             self.app.identity_changed = false;
             self.app.dialog = None;
@@ -201,6 +212,8 @@ impl eframe::App for DxosApp {
             space: self.app.space.as_ref().map(|s| s.id().to_string()),
             view: Some(self.app.view.clone()),
             filter: self.app.filter,
+            object: self.app.object.clone(),
+            theme: self.app.theme,
         };
         eframe::set_value(storage, SAVED_KEY, &saved);
     }

@@ -1,10 +1,12 @@
-//! The spaces section of the sidebar: pick a space; create, rename, share by QR, delete (and
-//! restore), leave; and the selected space's members, who is online, and removing one.
+//! The spaces section of the sidebar: the navigation tree of spaces and their objects
+//! ([`super::navtree`]); create, rename, share by QR, delete (and restore) and leave a space;
+//! and the selected space's members, who is online, and removing one.
 
 use dxos_client::{PublicKey, Role};
 use eframe::egui;
 
 use super::invite_dialog::InviteDialog;
+use super::navtree::NavTree;
 use super::plugin::{Contribution, Plugin, Registry, Surface, SurfaceRole};
 use super::state::AppState;
 
@@ -32,6 +34,7 @@ impl Plugin for SpacesPlugin {
 
 #[derive(Default)]
 struct SpacesSection {
+    tree: NavTree,
     new_name: Option<String>,
     rename: Option<String>,
     confirm_leave: bool,
@@ -73,12 +76,8 @@ impl Surface for SpacesSection {
             .filter(|s| !s.deleted && s.role.is_some())
             .map(|s| (s.id, s.name.clone()))
             .collect();
-        for (id, name) in &rows {
-            let label = if name.is_empty() { "(syncing…)".to_owned() } else { name.clone() };
-            if ui.selectable_label(selected == Some(*id), label).clicked() {
-                app.select_space(ui.ctx(), *id);
-            }
-        }
+        let _ = selected;
+        self.tree.ui(ui, app);
         // New space.
         match &mut self.new_name {
             None => {

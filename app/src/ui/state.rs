@@ -8,11 +8,16 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dxos_client::{Client, ClientError, Identity, Local, NetOptions, PeerEvent, PublicKey, Role, Space};
+use dxos_client::space::{DOCUMENT_TYPE, DocumentInfo, TextEditor};
+use dxos_client::{
+    Client, ClientError, Identity, Local, LocalPresence, NetOptions, PeerEvent, PublicKey, Query, Role, Space,
+    Subscription,
+};
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use super::plugin::Surface;
+use super::theme::ThemeSettings;
 
 /// The profile as the app reaches it: the client, in this process.
 pub struct Services {
@@ -72,6 +77,15 @@ pub struct MemberRow {
     pub role: Role,
     /// A device of theirs is connected now (always true for ourselves).
     pub online: bool,
+}
+
+/// Someone else viewing an object now (presence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    /// Their identity.
+    pub identity: PublicKey,
+    /// Their name.
+    pub name: String,
 }
 
 /// A connected peer as the sync section lists it.
@@ -266,7 +280,8 @@ pub fn spawn_refresher(
 /// A small dot: filled when online.
 pub fn online_dot(ui: &mut egui::Ui, online: bool) {
     let (rect, resp) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-    let color = if online { egui::Color32::from_rgb(60, 180, 90) } else { ui.visuals().weak_text_color() };
+    let tokens = super::theme::Tokens::ui(ui);
+    let color = if online { tokens.online } else { tokens.weak };
     if online {
         ui.painter().circle_filled(rect.center(), 4.0, color);
     } else {
@@ -287,8 +302,18 @@ pub enum Filter {
     Completed,
 }
 
+/// The object shown in the main area (none: the space's task list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selected {
+    /// Its id.
+    pub id: String,
+    /// Its type (which surface shows it).
+    pub typename: String,
+}
+
 /// What the window remembers across runs (besides its size and place).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Saved {
     /// The selected space (hex id).
     pub space: Option<String>,
@@ -296,6 +321,18 @@ pub struct Saved {
     pub view: Option<String>,
     /// TodoMVC's filter.
     pub filter: Filter,
+    /// The object shown (none: the task list).
+    pub object: Option<Selected>,
+    /// The theme.
+    pub theme: ThemeSettings,
+}
+
+/// A space's documents as the tree and the editor show them, kept up to date by a
+/// subscription (read again only after a change).
+struct DocList {
+    list: Vec<DocumentInfo>,
+    dirty: Arc<AtomicBool>,
+    _sub: Subscription,
 }
 
 /// The shared state of the app's surfaces.
@@ -312,6 +349,14 @@ pub struct AppState {
     pub view: String,
     /// TodoMVC's filter.
     pub filter: Filter,
+    /// The object shown in the main area (none: the space's task list).
+    pub object: Option<Selected>,
+    /// The theme chosen.
+    pub theme: ThemeSettings,
+    docs: std::collections::HashMap<PublicKey, DocList>,
+    /// What this device last said it views, per space (presence).
+    announced: Option<(PublicKey, Option<String>)>,
+    repaint: Option<egui::Context>,
     /// Problems a person can act on, shown until dismissed.
     pub notices: Vec<String>,
     /// The open dialog, if any.
@@ -336,6 +381,11 @@ impl AppState {
             loading: None,
             view: "tasks".into(),
             filter: Filter::All,
+            object: None,
+            theme: ThemeSettings::default(),
+            docs: std::collections::HashMap::new(),
+            announced: None,
+            repaint: None,
             notices: Vec::new(),
             dialog: None,
             close_dialog: false,
@@ -459,6 +509,108 @@ impl AppState {
     /// Whether a space is being opened.
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
+    }
+
+    /// Shows `object` (none: the task list) of the selected space.
+    pub fn select_object(&mut self, object: Option<Selected>) {
+        self.object = object;
+    }
+
+    /// Shows `object` of space `space`, opening the space first if it is another.
+    pub fn show(&mut self, ctx: &egui::Context, space: PublicKey, object: Option<Selected>) {
+        if self.space.as_ref().map(|s| s.id()) != Some(space) {
+            self.select_space(ctx, space);
+        }
+        self.object = object;
+    }
+
+    /// The documents of `space` (deleted ones too), as of the last change.
+    pub fn documents_of(&mut self, space: &Space) -> &[DocumentInfo] {
+        let id = space.id();
+        let entry = self.docs.entry(id).or_insert_with(|| {
+            let dirty = Arc::new(AtomicBool::new(true));
+            let (d, ctx) = (dirty.clone(), self.repaint.clone());
+            let sub = space.subscribe(Query::typename(DOCUMENT_TYPE).include_deleted(), move |_| {
+                d.store(true, Ordering::SeqCst);
+                if let Some(ctx) = &ctx {
+                    ctx.request_repaint();
+                }
+            });
+            DocList { list: Vec::new(), dirty, _sub: sub }
+        });
+        if entry.dirty.swap(false, Ordering::SeqCst) {
+            entry.list = space.documents(true);
+        }
+        &entry.list
+    }
+
+    /// A document of `space`, if its list was read ([`AppState::documents_of`]).
+    pub fn document_info(&self, space: &PublicKey, id: &str) -> Option<DocumentInfo> {
+        self.docs.get(space).and_then(|d| d.list.iter().find(|x| &*x.id == id).cloned())
+    }
+
+    /// A member's name in `space` (their key's fingerprint when unknown).
+    pub fn member_name(&self, space: &PublicKey, identity: &PublicKey) -> String {
+        self.snapshot
+            .members_of(space)
+            .iter()
+            .find(|m| m.identity == *identity)
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| identity.fingerprint())
+    }
+
+    /// The other people (not this identity) viewing `object` of `space` now, each once.
+    pub fn viewers_of(&self, space: &PublicKey, object: &str) -> Vec<Viewer> {
+        let me = self.snapshot.identity.as_ref().map(|i| i.identity_key);
+        let mut out: Vec<Viewer> = Vec::new();
+        for p in self.services.local.here(space) {
+            if p.state.object.as_deref() == Some(object)
+                && Some(p.identity) != me
+                && !out.iter().any(|v| v.identity == p.identity)
+            {
+                out.push(Viewer { identity: p.identity, name: self.member_name(space, &p.identity) });
+            }
+        }
+        out
+    }
+
+    /// Says which object this device views in the selected space (presence), when that
+    /// changed.
+    pub fn announce_view(&mut self) {
+        let now = self.space.as_ref().map(|s| (s.id(), self.object.as_ref().map(|o| o.id.clone())));
+        if now == self.announced {
+            return;
+        }
+        if let Some((old, _)) = &self.announced
+            && now.as_ref().map(|(s, _)| s) != Some(old)
+        {
+            self.services.local.set_here(*old, None);
+        }
+        if let Some((space, object)) = &now {
+            self.services
+                .local
+                .set_here(*space, Some(LocalPresence { object: object.clone(), anchor: None, head: None }));
+        }
+        self.announced = now;
+    }
+
+    /// Says where this device's cursor is in `object` of `space` (presence).
+    pub fn set_my_cursor(&mut self, space: &PublicKey, object: &str, editor: &TextEditor, sel: (usize, usize)) {
+        let here = LocalPresence {
+            object: Some(object.to_owned()),
+            anchor: editor.encode_position(sel.0),
+            head: editor.encode_position(sel.1),
+        };
+        self.services.local.set_here(*space, Some(here));
+    }
+
+    /// Remembers how to wake the window (for subscriptions made from the frame).
+    pub fn set_repaint(&mut self, ctx: &egui::Context) {
+        if self.repaint.is_none() {
+            self.repaint = Some(ctx.clone());
+            let ctx = ctx.clone();
+            self.services.local.on_presence(Arc::new(move || ctx.request_repaint()));
+        }
     }
 
     /// Opens a dialog (replacing any open one).

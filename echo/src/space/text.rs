@@ -84,6 +84,8 @@ pub struct TextEditor {
     /// The selection in chars (anchor, head), as last set or mapped.
     selection: Option<(usize, usize)>,
     pending: Arc<Mutex<Pending>>,
+    /// Counts changes to the buffer (see [`TextEditor::version`]).
+    version: u64,
     /// Set when the object changed (its text may have been replaced, or it deleted).
     object_changed: Arc<AtomicBool>,
     waker: Arc<Mutex<Option<Waker>>>,
@@ -125,6 +127,7 @@ impl Space {
             sticky: None,
             selection: None,
             pending: Arc::default(),
+            version: 0,
             object_changed,
             waker,
             _sub: sub,
@@ -156,6 +159,13 @@ impl Space {
     }
 }
 
+/// An editor is opened on a worker thread (opening may wait for the space to load) and then
+/// handed to the UI thread.
+#[allow(dead_code)]
+fn editor_is_send(e: TextEditor) -> impl Send {
+    e
+}
+
 fn wake(waker: &Mutex<Option<Waker>>) {
     let w = lock(waker).clone();
     if let Some(w) = w {
@@ -176,6 +186,11 @@ impl TextEditor {
     /// The text as it is now (after the last [`TextEditor::refresh`] and local edits).
     pub fn text(&self) -> &str {
         self.cache.get_or_init(|| self.rope.to_string())
+    }
+
+    /// A number that changes whenever the buffer does (for caching what is drawn from it).
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// The number of characters (Unicode scalar values) in the text.
@@ -254,6 +269,7 @@ impl TextEditor {
             self.rope.insert(start, text);
         }
         self.cache = std::cell::OnceCell::new();
+        self.version += 1;
         // The caller places the cursor after its edit (set_selection); the old one is moot.
         self.sticky = None;
         self.selection = None;
@@ -289,6 +305,7 @@ impl TextEditor {
                 if changed {
                     self.rope = Rope::from_str(&text);
                     self.cache = std::cell::OnceCell::new();
+                    self.version += 1;
                 }
                 let len = self.rope.len_chars();
                 for (p, _) in at.iter_mut() {
@@ -304,6 +321,7 @@ impl TextEditor {
         let Some(bound) = self.bound.as_ref() else { return Err(self.not_text()) };
         catch_up(&mut self.rope, &bound.text, &st.doc.transact(), pending, at);
         self.cache = std::cell::OnceCell::new();
+        self.version += 1;
         Ok(true)
     }
 

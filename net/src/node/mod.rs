@@ -79,6 +79,9 @@ pub struct NodeConfig {
     pub webrtc_loopback: bool,
     /// How long each step of a `/webrtc` set-up may take.
     pub webrtc_timeouts: crate::webrtc_p2p::Timeouts,
+    /// Where presence lives (the profile's owner keeps one across node restarts); none: the
+    /// node makes its own.
+    pub presence: Option<std::sync::Arc<crate::presence::Hub>>,
 }
 
 impl Default for NodeConfig {
@@ -97,6 +100,7 @@ impl Default for NodeConfig {
             stun: Vec::new(),
             webrtc_loopback: false,
             webrtc_timeouts: crate::webrtc_p2p::Timeouts::default(),
+            presence: None,
         }
     }
 }
@@ -364,6 +368,7 @@ pub struct Node {
     control: libp2p_stream::Control,
     halo: Halo,
     invites: std::sync::Arc<crate::invite::driver::Registry>,
+    presence: std::sync::Arc<crate::presence::Hub>,
 }
 
 impl Node {
@@ -372,9 +377,10 @@ impl Node {
     pub async fn start(config: NodeConfig, echo: Echo, halo: Halo) -> Result<Node, NetError> {
         let (events, first) = broadcast::channel(4096);
         let invites = std::sync::Arc::default();
+        let presence = config.presence.clone().unwrap_or_default();
         let (peer_id, cmd, control) =
             swarm::spawn(config, echo, halo.clone(), events.clone(), std::sync::Arc::clone(&invites)).await?;
-        Ok(Node {
+        let node = Node {
             peer_id,
             cmd,
             events,
@@ -382,7 +388,16 @@ impl Node {
             control,
             halo,
             invites,
-        })
+            presence,
+        };
+        tokio::spawn(crate::presence::run(node.clone(), node.presence.clone()));
+        Ok(node)
+    }
+
+    /// Live presence in spaces (`/dxos/presence/1`): say what this device is doing, hear
+    /// who else is here.
+    pub fn live_presence(&self) -> &std::sync::Arc<crate::presence::Hub> {
+        &self.presence
     }
 
     /// Events from now on (never those from before, unlike the first [`Node::subscribe`]).

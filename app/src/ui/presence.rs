@@ -1,0 +1,50 @@
+//! Presence in the window: collaborators' cursors in the editor, from what their devices say
+//! (`/dxos/presence/1`, through [`dxos_client::Local::here`]), each in the person's colour.
+
+use dxos_client::PublicKey;
+use dxos_client::space::TextEditor;
+use eframe::egui::Color32;
+
+use super::state::AppState;
+use super::theme::Tokens;
+
+/// A collaborator's cursor and selection in the text shown (chars of the buffer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteCursor {
+    /// Their name.
+    pub name: String,
+    /// Their colour.
+    pub color: Color32,
+    /// Where their selection starts.
+    pub anchor: usize,
+    /// Where their cursor is.
+    pub head: usize,
+}
+
+/// The cursors of the other people in `object` of `space`, mapped into `editor`'s buffer.
+/// A position that names text not here yet (their typing still on its way) is left out until
+/// it arrives.
+pub fn cursors_in(
+    app: &AppState,
+    tokens: &Tokens,
+    space: &PublicKey,
+    object: &str,
+    editor: &TextEditor,
+) -> Vec<RemoteCursor> {
+    let me = app.services.local.identity_key();
+    let mut out = Vec::new();
+    for p in app.services.local.here(space) {
+        if p.state.object.as_deref() != Some(object) || Some(p.identity) == me {
+            continue;
+        }
+        let Some(head) = p.state.head.as_deref().and_then(|b| editor.decode_position(b)) else { continue };
+        let anchor = p.state.anchor.as_deref().and_then(|b| editor.decode_position(b)).unwrap_or(head);
+        out.push(RemoteCursor {
+            name: app.member_name(space, &p.identity),
+            color: tokens.person(p.identity.as_bytes()),
+            anchor,
+            head,
+        });
+    }
+    out
+}
