@@ -10,6 +10,43 @@ mod common;
 use common::*;
 
 #[test]
+fn documents_are_made_edited_in_place_read_and_deleted() {
+    let dir = tmp();
+    let p = new_profile(dir.path(), "profile");
+    ok(&p, &["space", "create", "--name", "Notes"]);
+    let d = ok(&p, &["doc", "new", "Notes", "Plan", "--text", "# Plan\nhello"]);
+    assert_eq!(d["name"], "Plan");
+    let id = d["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(ok(&p, &["doc", "list", "Notes"]), serde_json::json!([{"id": id, "name": "Plan"}]));
+    // The content is collaborative text (a Y.Text), as other Yjs clients read it.
+    let obj = ok(&p, &["object", "get", "Notes", &id]);
+    assert_eq!(obj["type"], "dxos.org/type/Document");
+    assert_eq!(obj["data"]["content"], "# Plan\nhello");
+    // Positions count characters, not bytes: "é" and "😀" are one each.
+    ok(&p, &["doc", "edit", "Notes", &id, "--at", "0", "--delete", "1", "--insert", "é😀"]);
+    let e = ok(&p, &["doc", "edit", "Notes", &id, "--at", "2", "--insert", "!"]);
+    assert_eq!(e["text"], "é😀! Plan\nhello");
+    assert_eq!(ok(&p, &["doc", "cat", "Notes", &id])["text"], "é😀! Plan\nhello");
+    // Bad input changes nothing.
+    assert_eq!(fails(&p, &["doc", "edit", "Notes", &id, "--at", "99", "--insert", "x"]), (2, "invalid_input".to_owned()));
+    assert_eq!(fails(&p, &["doc", "edit", "Notes", &id, "--at", "0", "--delete", "99"]), (2, "invalid_input".to_owned()));
+    assert_eq!(fails(&p, &["doc", "new", "Notes", "  "]), (2, "invalid_input".to_owned()));
+    let task = ok(&p, &["task", "add", "Notes", "not a doc"]);
+    let task_id = task["id"].as_str().unwrap_or_default();
+    assert_eq!(fails(&p, &["doc", "cat", "Notes", task_id]), (1, "not_found".to_owned()));
+    assert_eq!(fails(&p, &["doc", "rm", "Notes", task_id]), (1, "not_found".to_owned()));
+    assert_eq!(ok(&p, &["doc", "cat", "Notes", &id])["text"], "é😀! Plan\nhello");
+    // A plain-string content written by another client is read, and then edited in place.
+    let other = ok(&p, &["object", "add", "Notes", "--type", "dxos.org/type/Document", "--data", r#"{"name": "JS", "content": "plain"}"#]);
+    let other_id = other["id"].as_str().unwrap_or_default();
+    assert_eq!(ok(&p, &["doc", "edit", "Notes", other_id, "--at", "5", "--insert", "!"])["text"], "plain!");
+    // Deleted: gone from the list, and refused.
+    assert_eq!(ok(&p, &["doc", "rm", "Notes", &id])["deleted"], true);
+    assert_eq!(ok(&p, &["doc", "list", "Notes"]).as_array().map(Vec::len), Some(1));
+    assert_eq!(fails(&p, &["doc", "cat", "Notes", &id]), (1, "not_found".to_owned()));
+}
+
+#[test]
 fn data_commands_round_trip() {
     let dir = tmp();
     let p = new_profile(dir.path(), "profile");

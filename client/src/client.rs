@@ -239,6 +239,41 @@ impl Client {
         }
     }
 
+    /// Adds a document named `name` holding `text`.
+    pub fn add_document(&self, space: &str, name: &str, text: &str) -> Result<DocumentItem> {
+        let req = Request::DocNew { space: space.to_owned(), name: name.to_owned(), text: text.to_owned() };
+        match self.call(&req)? {
+            Response::Document(d) => Ok(d),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The space's documents (names, no text).
+    pub fn documents(&self, space: &str) -> Result<Vec<DocumentItem>> {
+        match self.call(&Request::DocList { space: space.to_owned() })? {
+            Response::Documents(d) => Ok(d),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A document with its text.
+    pub fn document(&self, space: &str, id: &str) -> Result<DocumentItem> {
+        match self.call(&Request::DocCat { space: space.to_owned(), id: id.to_owned() })? {
+            Response::Document(d) => Ok(d),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Edits a document's text as an editor does: deletes `delete` characters at `at`, then
+    /// inserts `insert` there. Returns the document with its new text.
+    pub fn edit_document(&self, space: &str, id: &str, at: usize, delete: usize, insert: &str) -> Result<DocumentItem> {
+        let req = Request::DocEdit { space: space.to_owned(), id: id.to_owned(), at, delete, insert: insert.to_owned() };
+        match self.call(&req)? {
+            Response::Document(d) => Ok(d),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Adds an object of any type; returns its id.
     pub fn add_object(&self, space: &str, typename: &str, data: Map<String, Value>) -> Result<String> {
         match self.call(&Request::ObjectAdd { space: space.to_owned(), typename: typename.to_owned(), data })? {

@@ -542,6 +542,50 @@ impl Local {
                 s.delete(id)?;
                 Ok(Response::Deleted(id.clone()))
             }
+            Request::DocNew { space, name, text } => {
+                let name = name.trim();
+                if name.is_empty() {
+                    return Err(ClientError::InvalidInput("a document needs a name".into()));
+                }
+                let id = self.space(space)?.add_document(name, text)?;
+                Ok(Response::Document(DocumentItem { id: id.to_string(), name: name.to_owned(), text: Some(text.clone()) }))
+            }
+            Request::DocList { space } => {
+                let docs = self.space(space)?.documents(false);
+                Ok(Response::Documents(
+                    docs.into_iter().map(|d| DocumentItem { id: d.id.to_string(), name: d.name, text: None }).collect(),
+                ))
+            }
+            Request::DocCat { space, id } => {
+                let s = self.space(space)?;
+                let name = live_document(&s, id)?;
+                // A plain-string content from another client reads the same as a Y.Text.
+                let text = match s.get(id)?.data.get(dxos_echo::DOCUMENT_CONTENT) {
+                    Some(Value::String(t)) => t.clone(),
+                    _ => String::new(),
+                };
+                Ok(Response::Document(DocumentItem { id: id.clone(), name, text: Some(text) }))
+            }
+            Request::DocEdit { space, id, at, delete, insert } => {
+                let s = self.space(space)?;
+                let name = live_document(&s, id)?;
+                let mut editor = s.text_editor(id, dxos_echo::DOCUMENT_CONTENT)?;
+                let end = at.checked_add(*delete).ok_or_else(|| ClientError::InvalidInput("--delete is too large".into()))?;
+                if end > editor.len_chars() {
+                    return Err(ClientError::InvalidInput(format!(
+                        "the edit {at}+{delete} is outside the text ({} characters)",
+                        editor.len_chars()
+                    )));
+                }
+                editor.splice(*at..end, insert)?;
+                Ok(Response::Document(DocumentItem { id: id.clone(), name, text: Some(editor.text().to_owned()) }))
+            }
+            Request::DocRm { space, id } => {
+                let s = self.space(space)?;
+                live_document(&s, id)?;
+                s.delete(id)?;
+                Ok(Response::Deleted(id.clone()))
+            }
             Request::ObjectAdd { space, typename, data } => {
                 if typename.trim().is_empty() {
                     return Err(ClientError::InvalidInput("--type must not be empty".into()));
@@ -635,6 +679,18 @@ fn build_query(typename: Option<&str>, conditions: &[(String, Value)]) -> Query 
         q = q.filter(Filter::Eq(k.clone(), v.clone()));
     }
     q
+}
+
+/// The name of live document `id` of `space`; not found for anything else.
+fn live_document(space: &Space, id: &str) -> Result<String> {
+    let o = space.get(id)?;
+    if o.typename.as_deref() != Some(dxos_echo::DOCUMENT_TYPE) {
+        return Err(ClientError::NotFound(format!("{id} is not a document")));
+    }
+    if o.deleted {
+        return Err(ClientError::NotFound(format!("document {id} was deleted")));
+    }
+    Ok(o.data.get(dxos_echo::DOCUMENT_NAME).and_then(|v| v.as_str()).unwrap_or_default().to_owned())
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -96,6 +96,17 @@ pub struct ObjectItem {
     pub data: Map<String, Value>,
 }
 
+/// A document (`dxos.org/type/Document`): its name and, where asked for, its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentItem {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its text (none in lists).
+    pub text: Option<String>,
+}
+
 impl From<&dxos_echo::Object> for ObjectItem {
     fn from(o: &dxos_echo::Object) -> Self {
         ObjectItem { id: o.id.to_string(), typename: o.typename.clone(), data: o.data.clone() }

@@ -11,7 +11,7 @@ use crate::error::{ClientError, WireError};
 use crate::types::*;
 
 /// The version of the socket's messages. Bump it on any change of [`Request`] or [`Response`].
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// One operation on a profile. Fields are the arguments of the command of the same name
 /// (docs/cli.md documents them).
@@ -49,6 +49,17 @@ pub enum Request {
     TaskRename { space: String, id: String, title: String },
     /// `task rm`.
     TaskRm { space: String, id: String },
+    /// `doc new`.
+    DocNew { space: String, name: String, text: String },
+    /// `doc list`.
+    DocList { space: String },
+    /// `doc cat`.
+    DocCat { space: String, id: String },
+    /// `doc edit`: deletes `delete` characters at `at`, then inserts `insert` there (positions
+    /// in Unicode characters), as an editor does.
+    DocEdit { space: String, id: String, at: usize, delete: usize, insert: String },
+    /// `doc rm`.
+    DocRm { space: String, id: String },
     /// `object add`.
     ObjectAdd { space: String, typename: String, data: Map<String, Value> },
     /// `object get`.
@@ -126,6 +137,8 @@ pub enum Response {
     Added(String),
     Object(ObjectItem),
     Objects(Vec<ObjectItem>),
+    Document(DocumentItem),
+    Documents(Vec<DocumentItem>),
     Revoked(PublicKey),
     Removed(PublicKey),
     Left(PublicKey),

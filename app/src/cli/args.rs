@@ -32,6 +32,9 @@ pub enum Command {
     /// Tasks (dxos.org/type/Task) in a space's task order.
     #[command(subcommand)]
     Task(TaskCmd),
+    /// Documents (dxos.org/type/Document): Markdown written together.
+    #[command(subcommand)]
+    Doc(DocCmd),
     /// Objects of any type.
     #[command(subcommand)]
     Object(ObjectCmd),
@@ -262,6 +265,56 @@ pub enum SpaceCmd {
         /// Read from this file instead of stdin.
         #[arg(long = "in", value_name = "FILE")]
         input: Option<PathBuf>,
+    },
+}
+
+/// `dxos doc ...`
+#[derive(Debug, Subcommand)]
+pub enum DocCmd {
+    /// Adds a document.
+    New {
+        /// Space id or unique name.
+        space: String,
+        /// Its name.
+        name: String,
+        /// Its first text.
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Lists the space's documents.
+    List {
+        /// Space id or unique name.
+        space: String,
+    },
+    /// Prints a document's text.
+    Cat {
+        /// Space id or unique name.
+        space: String,
+        /// Document id.
+        id: String,
+    },
+    /// Edits a document's text where it stands: deletes, then inserts, at a position.
+    Edit {
+        /// Space id or unique name.
+        space: String,
+        /// Document id.
+        id: String,
+        /// Where (in characters from the start).
+        #[arg(long)]
+        at: usize,
+        /// How many characters to delete there.
+        #[arg(long, default_value_t = 0)]
+        delete: usize,
+        /// What to insert there.
+        #[arg(long, default_value = "")]
+        insert: String,
+    },
+    /// Deletes a document (soft: the app restores it).
+    Rm {
+        /// Space id or unique name.
+        space: String,
+        /// Document id.
+        id: String,
     },
 }
 

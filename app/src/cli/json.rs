@@ -28,6 +28,8 @@ pub(crate) fn response(req: &Request, r: &Response) -> Value {
         Response::Added(id) => json!({"id": id}),
         Response::Object(o) => object(o),
         Response::Objects(o) => Value::Array(o.iter().map(object).collect()),
+        Response::Document(d) => document(d),
+        Response::Documents(d) => Value::Array(d.iter().map(document).collect()),
         Response::Revoked(k) => json!({"revoked": k.to_string()}),
         Response::Removed(k) => json!({"removed": k.to_string()}),
         Response::Left(k) => json!({"left": k.to_string()}),
@@ -100,6 +102,13 @@ fn member(m: &Member) -> Value {
 
 pub(crate) fn task(t: &TaskItem) -> Value {
     json!({"id": t.id, "title": t.title, "completed": t.completed})
+}
+
+pub(crate) fn document(d: &DocumentItem) -> Value {
+    match &d.text {
+        Some(t) => json!({"id": d.id, "name": d.name, "text": t}),
+        None => json!({"id": d.id, "name": d.name}),
+    }
 }
 
 pub(crate) fn object(o: &ObjectItem) -> Value {

@@ -120,6 +120,13 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
         Command::Task(TaskCmd::Undone { space, id }) => Request::TaskSetDone { space, id, done: false },
         Command::Task(TaskCmd::Rename { space, id, title }) => Request::TaskRename { space, id, title },
         Command::Task(TaskCmd::Rm { space, id }) => Request::TaskRm { space, id },
+        Command::Doc(DocCmd::New { space, name, text }) => Request::DocNew { space, name, text },
+        Command::Doc(DocCmd::List { space }) => Request::DocList { space },
+        Command::Doc(DocCmd::Cat { space, id }) => Request::DocCat { space, id },
+        Command::Doc(DocCmd::Edit { space, id, at, delete, insert }) => {
+            Request::DocEdit { space, id, at, delete, insert }
+        }
+        Command::Doc(DocCmd::Rm { space, id }) => Request::DocRm { space, id },
         Command::Object(ObjectCmd::Add { space, typename, data }) => {
             Request::ObjectAdd { space, typename, data: parse_data(&data)? }
         }

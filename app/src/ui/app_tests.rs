@@ -216,7 +216,7 @@ fn the_join_dialog_pairs_a_fresh_device_from_pasted_text() {
 
 /// eframe's storage, in memory.
 #[derive(Default)]
-struct Memory(std::collections::HashMap<String, String>);
+pub(super) struct Memory(std::collections::HashMap<String, String>);
 
 impl eframe::Storage for Memory {
     fn get_string(&self, key: &str) -> Option<String> {

@@ -307,7 +307,8 @@ impl Surface for DocumentView {
 /// Draws collaborators' cursors (a bar and their name) and selections over the laid-out text.
 pub fn draw_cursors(ui: &egui::Ui, galley: &Galley, origin: egui::Pos2, clip: &egui::Rect, cursors: &[RemoteCursor]) {
     let painter = ui.painter().with_clip_rect(*clip);
-    for c in cursors {
+    let tokens = Tokens::ui(ui);
+    for (i, c) in cursors.iter().enumerate() {
         let (a, h) = (c.anchor.min(c.head), c.anchor.max(c.head));
         if a != h {
             // The selection, row by row.
@@ -335,12 +336,16 @@ pub fn draw_cursors(ui: &egui::Ui, galley: &Galley, origin: egui::Pos2, clip: &e
         let at = galley.pos_from_cursor(CCursor::new(c.head)).translate(origin.to_vec2());
         painter.line_segment([at.left_top(), at.left_bottom()], egui::Stroke::new(2.0, c.color));
         let font = egui::FontId::proportional(11.0);
-        let label = painter.layout_no_wrap(c.name.clone(), font, Tokens::ui(ui).strong);
+        let label = painter.layout_no_wrap(c.name.clone(), font, tokens.on_person);
         let rect = egui::Rect::from_min_size(
             at.left_top() - egui::vec2(0.0, label.size().y + 2.0),
             label.size() + egui::vec2(6.0, 2.0),
         );
         painter.rect_filled(rect, 3.0, c.color);
-        painter.galley(rect.min + egui::vec2(3.0, 1.0), label, Tokens::ui(ui).strong);
+        painter.galley(rect.min + egui::vec2(3.0, 1.0), label, tokens.on_person);
+        // For screen readers (and tests): whose cursor, and where.
+        let r = ui.interact(rect, ui.scope_id().with(("remote-cursor", &c.name, i)), egui::Sense::hover());
+        let text = format!("{}'s cursor at line {}, column {}", c.name, c.line, c.column);
+        r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, text.clone()));
     }
 }

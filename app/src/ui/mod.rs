@@ -168,6 +168,12 @@ impl DxosApp {
         &self.app
     }
 
+    /// The shared state, to change (for tests).
+    #[cfg(test)]
+    pub fn app_state_mut(&mut self) -> &mut AppState {
+        &mut self.app
+    }
+
     /// Draws one frame.
     pub fn frame(&mut self, ui: &mut egui::Ui) {
         // A frame never waits for the disk (debug builds check every store transaction).
@@ -227,3 +233,6 @@ mod app_tests;
 
 #[cfg(test)]
 mod a11y_tests;
+
+#[cfg(test)]
+mod composer_tests;

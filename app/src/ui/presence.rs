@@ -19,6 +19,10 @@ pub struct RemoteCursor {
     pub anchor: usize,
     /// Where their cursor is.
     pub head: usize,
+    /// The cursor's line and column (from 1), for screen readers.
+    pub line: usize,
+    /// See `line`.
+    pub column: usize,
 }
 
 /// The cursors of the other people in `object` of `space`, mapped into `editor`'s buffer.
@@ -39,11 +43,16 @@ pub fn cursors_in(
         }
         let Some(head) = p.state.head.as_deref().and_then(|b| editor.decode_position(b)) else { continue };
         let anchor = p.state.anchor.as_deref().and_then(|b| editor.decode_position(b)).unwrap_or(head);
+        let rope = editor.rope();
+        let line = rope.char_to_line(head.min(rope.len_chars()));
+        let column = head - rope.line_to_char(line);
         out.push(RemoteCursor {
             name: app.member_name(space, &p.identity),
             color: tokens.person(p.identity.as_bytes()),
             anchor,
             head,
+            line: line + 1,
+            column: column + 1,
         });
     }
     out

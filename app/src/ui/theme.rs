@@ -87,6 +87,8 @@ pub struct Tokens {
     pub error: Color32,
     /// Colours for people (presence), picked per identity.
     pub people: [Color32; 8],
+    /// Text on a person's colour.
+    pub on_person: Color32,
 }
 
 const LIGHT_PEOPLE: [Color32; 8] = [
@@ -125,6 +127,7 @@ impl Tokens {
             online: if dark { Color32::from_rgb(0x5c, 0xc8, 0x7a) } else { Color32::from_rgb(0x2e, 0x9e, 0x4f) },
             error: visuals.error_fg_color,
             people: if dark { DARK_PEOPLE } else { LIGHT_PEOPLE },
+            on_person: if dark { Color32::from_rgb(0x10, 0x12, 0x16) } else { Color32::WHITE },
         }
     }
 
