@@ -28,8 +28,14 @@ fn documents_are_made_edited_in_place_read_and_deleted() {
     assert_eq!(e["text"], "é😀! Plan\nhello");
     assert_eq!(ok(&p, &["doc", "cat", "Notes", &id])["text"], "é😀! Plan\nhello");
     // Bad input changes nothing.
-    assert_eq!(fails(&p, &["doc", "edit", "Notes", &id, "--at", "99", "--insert", "x"]), (2, "invalid_input".to_owned()));
-    assert_eq!(fails(&p, &["doc", "edit", "Notes", &id, "--at", "0", "--delete", "99"]), (2, "invalid_input".to_owned()));
+    assert_eq!(
+        fails(&p, &["doc", "edit", "Notes", &id, "--at", "99", "--insert", "x"]),
+        (2, "invalid_input".to_owned())
+    );
+    assert_eq!(
+        fails(&p, &["doc", "edit", "Notes", &id, "--at", "0", "--delete", "99"]),
+        (2, "invalid_input".to_owned())
+    );
     assert_eq!(fails(&p, &["doc", "new", "Notes", "  "]), (2, "invalid_input".to_owned()));
     let task = ok(&p, &["task", "add", "Notes", "not a doc"]);
     let task_id = task["id"].as_str().unwrap_or_default();
@@ -37,7 +43,18 @@ fn documents_are_made_edited_in_place_read_and_deleted() {
     assert_eq!(fails(&p, &["doc", "rm", "Notes", task_id]), (1, "not_found".to_owned()));
     assert_eq!(ok(&p, &["doc", "cat", "Notes", &id])["text"], "é😀! Plan\nhello");
     // A plain-string content written by another client is read, and then edited in place.
-    let other = ok(&p, &["object", "add", "Notes", "--type", "dxos.org/type/Document", "--data", r#"{"name": "JS", "content": "plain"}"#]);
+    let other = ok(
+        &p,
+        &[
+            "object",
+            "add",
+            "Notes",
+            "--type",
+            "dxos.org/type/Document",
+            "--data",
+            r#"{"name": "JS", "content": "plain"}"#,
+        ],
+    );
     let other_id = other["id"].as_str().unwrap_or_default();
     assert_eq!(ok(&p, &["doc", "edit", "Notes", other_id, "--at", "5", "--insert", "!"])["text"], "plain!");
     // Deleted: gone from the list, and refused.

@@ -267,7 +267,8 @@ impl Client {
     /// Edits a document's text as an editor does: deletes `delete` characters at `at`, then
     /// inserts `insert` there. Returns the document with its new text.
     pub fn edit_document(&self, space: &str, id: &str, at: usize, delete: usize, insert: &str) -> Result<DocumentItem> {
-        let req = Request::DocEdit { space: space.to_owned(), id: id.to_owned(), at, delete, insert: insert.to_owned() };
+        let req =
+            Request::DocEdit { space: space.to_owned(), id: id.to_owned(), at, delete, insert: insert.to_owned() };
         match self.call(&req)? {
             Response::Document(d) => Ok(d),
             other => Err(unexpected(&other)),

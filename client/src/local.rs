@@ -548,7 +548,11 @@ impl Local {
                     return Err(ClientError::InvalidInput("a document needs a name".into()));
                 }
                 let id = self.space(space)?.add_document(name, text)?;
-                Ok(Response::Document(DocumentItem { id: id.to_string(), name: name.to_owned(), text: Some(text.clone()) }))
+                Ok(Response::Document(DocumentItem {
+                    id: id.to_string(),
+                    name: name.to_owned(),
+                    text: Some(text.clone()),
+                }))
             }
             Request::DocList { space } => {
                 let docs = self.space(space)?.documents(false);
@@ -570,7 +574,8 @@ impl Local {
                 let s = self.space(space)?;
                 let name = live_document(&s, id)?;
                 let mut editor = s.text_editor(id, dxos_echo::DOCUMENT_CONTENT)?;
-                let end = at.checked_add(*delete).ok_or_else(|| ClientError::InvalidInput("--delete is too large".into()))?;
+                let end =
+                    at.checked_add(*delete).ok_or_else(|| ClientError::InvalidInput("--delete is too large".into()))?;
                 if end > editor.len_chars() {
                     return Err(ClientError::InvalidInput(format!(
                         "the edit {at}+{delete} is outside the text ({} characters)",

@@ -33,6 +33,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 pub const PRESENCE_TTL: Duration = Duration::from_secs(5);
 /// Most states taken from one stream per second (more are dropped).
 pub const MAX_RATE: u32 = 60;
+/// Changes sent closer together than this are sent as one (the latest state).
+const COALESCE: Duration = Duration::from_millis(15);
 /// Largest presence message.
 pub const MAX_PRESENCE_MESSAGE: usize = 2048;
 /// Longest object id and position carried.
@@ -310,14 +312,19 @@ pub(crate) async fn run(node: crate::Node, hub: Arc<Hub>) {
     let mut senders: HashMap<PublicKey, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sent = Instant::now() - COALESCE;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = hub.changed.notified() => {
-                // Coalesce a burst of changes (typing) into one message per peer.
-                tokio::time::sleep(Duration::from_millis(15)).await;
+                // A change goes out at once; a burst (typing) at most once per COALESCE.
+                let since = last_sent.elapsed();
+                if since < COALESCE {
+                    tokio::time::sleep(COALESCE - since).await;
+                }
             }
         }
+        last_sent = Instant::now();
         let Ok(verified) = node.presence().await else { break };
         let members: Members = verified.iter().map(|p| ((p.space, p.device), p.member)).collect();
         hub.set_members(members);
