@@ -80,3 +80,32 @@ async fn a_device_outside_the_space_neither_hears_nor_is_heard() -> TestResult<(
     nc.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_readers_presence_is_shown_and_their_edits_are_still_refused() -> TestResult<()> {
+    common::logs();
+    let a = TestProfile::new("Ada")?;
+    let r = TestProfile::new("Rita")?;
+    let (key, space) = a.create_space("Shared")?;
+    space.add_task("milk")?;
+    a.admit(&key, &r, dxos_halo::Role::Reader)?;
+    let na = a.start(a.config(&[Transport::Tcp])).await?;
+    let nr = r.start(r.config(&[Transport::Tcp])).await?;
+    connect(&nr, &na).await?;
+    let replica = r.echo.open_replica(key.public())?;
+    assert!(wait_until(Duration::from_secs(20), || dxos_net::testing::titles(&replica) == ["milk"]).await.is_some());
+    let rita = r.halo.identity().ok_or("no identity")?;
+    let here = LocalPresence { object: Some("doc".into()), anchor: None, head: Some(vec![7]) };
+    nr.live_presence().set(key.public(), Some(here.clone()));
+    let heard = wait_until(Duration::from_secs(10), || {
+        na.live_presence().peers(&key.public()).iter().any(|p| p.identity == rita.identity_key && p.state == here)
+    })
+    .await;
+    assert!(heard.is_some(), "a reader's presence is shown");
+    replica.add_task("from a reader")?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(dxos_net::testing::titles(&space), ["milk"], "a reader's edit is refused");
+    na.shutdown().await?;
+    nr.shutdown().await?;
+    Ok(())
+}

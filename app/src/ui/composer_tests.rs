@@ -162,6 +162,8 @@ fn a_collaborators_cursor_shows_with_their_name() {
     bob.set_here(f.space.id(), Some(here));
     wait(&mut h, "Bob's cursor", 30, |h| h.query_by_label("Bob's cursor at line 1, column 6").is_some());
     h.get_by_label("• Bob");
+    // The member list says what Bob is looking at.
+    wait(&mut h, "Bob's presence in the member list", 10, |h| h.query_by_label("viewing Notes").is_some());
     // Ada types before it: his cursor stays after "Hello".
     h.get_by_label("Document text").focus();
     h.step();
@@ -199,4 +201,97 @@ fn the_theme_persists_across_a_restart() {
     let body = style.text_styles.get(&egui::TextStyle::Body).map(|f| f.size).unwrap_or_default();
     let default = egui::Style::default().text_styles.get(&egui::TextStyle::Body).map(|f| f.size).unwrap_or_default();
     assert_eq!(body, (default * 1.3).round(), "the text size came back");
+}
+
+#[test]
+fn a_remote_edit_keeps_the_cursor_where_it_was() {
+    let f = fixture();
+    let doc = f.space.add_document("Notes", "").unwrap_or_else(|e| panic!("{e}"));
+    let bob = Space::in_memory(f.space.id(), Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let mut h = open_at(&f, Services::new(f.local.clone(), None), &doc);
+    h.get_by_label("Document text").focus();
+    h.step();
+    h.get_by_label("Document text").type_text("hello world");
+    h.run_steps(2);
+    for _ in 0..6 {
+        h.key_press(egui::Key::ArrowLeft);
+    }
+    h.run_steps(2);
+    // Bob writes before Ada's cursor (which is after "hello").
+    bob.import(&f.space.export().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let before = bob.state_vector().unwrap_or_default();
+    let mut editor = bob.text_editor(&doc, DOCUMENT_CONTENT).unwrap_or_else(|e| panic!("{e}"));
+    editor.insert(0, "Dear ").unwrap_or_else(|e| panic!("{e}"));
+    let update = bob.diff(&before).unwrap_or_default();
+    let space = f.space.clone();
+    std::thread::spawn(move || space.apply_update(&update, 7)).join().ok();
+    h.run_steps(2);
+    assert_eq!(shown(&h), "Dear hello world");
+    // Ada's next keystroke lands where she left her cursor.
+    h.get_by_label("Document text").type_text(",");
+    h.run_steps(2);
+    assert_eq!(text(&f.space, &doc), "Dear hello, world");
+}
+
+#[test]
+fn the_tree_sorts_filters_moves_by_keys_renames_deletes_and_restores() {
+    let f = fixture();
+    for name in ["Plan 10", "Plan 2", "Budget"] {
+        f.space.add_document(name, "").unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut h = app_with(Services::new(f.local.clone(), None), Saved::default());
+    wait(&mut h, "the documents", 20, |h| h.query_by_label("Document Budget").is_some());
+    let y = |h: &AppHarness, label: &str| {
+        h.get_by_label(label).accesskit_node().raw_bounds().map(|b| b.y0).unwrap_or_default()
+    };
+    assert!(y(&h, "Document Budget") < y(&h, "Document Plan 2"), "sorted by name");
+    assert!(y(&h, "Document Plan 2") < y(&h, "Document Plan 10"), "\"Plan 2\" before \"Plan 10\"");
+    // Filtering as you type.
+    h.get_by_label("Filter spaces and documents").focus();
+    h.step();
+    h.get_by_label("Filter spaces and documents").type_text("plan 1");
+    h.run_steps(3);
+    assert!(h.query_by_label("Document Budget").is_none() && h.query_by_label("Document Plan 2").is_none());
+    h.get_by_label("Document Plan 10");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.key_press(egui::Key::Backspace);
+    h.run_steps(3);
+    h.get_by_label("Document Budget");
+    // The arrow keys move between rows; Enter opens.
+    h.get_by_label("Document Budget").focus();
+    h.run_steps(2);
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(2);
+    let focused: Vec<String> =
+        ["Document Budget", "Document Plan 2", "Document Plan 10", "Task list", "+ New document"]
+            .iter()
+            .filter(|l| h.query_by_label(l).is_some_and(|n| n.is_focused()))
+            .map(|l| l.to_string())
+            .collect();
+    assert!(h.get_by_label("Document Plan 2").is_focused(), "down to the next row, not {focused:?}");
+    h.key_press(egui::Key::Enter);
+    wait(&mut h, "the document", 20, |h| h.query_by_label("Document text").is_some());
+    let open = h.state().as_ref().and_then(|a| a.state().object.clone()).map(|o| o.id);
+    let plan2 = f.space.documents(false).into_iter().find(|d| d.name == "Plan 2").map(|d| d.id.to_string());
+    assert_eq!(open, plan2);
+    // F2 renames the focused document.
+    h.get_by_label("Document Budget").focus();
+    h.run_steps(2);
+    h.key_press(egui::Key::F2);
+    wait(&mut h, "the rename field", 5, |h| h.query_by_label("Document name").is_some());
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Document name").type_text("Costs");
+    h.key_press(egui::Key::Enter);
+    wait(&mut h, "the rename", 20, |_| f.space.documents(false).iter().any(|d| d.name == "Costs"));
+    // Delete deletes it (soft); Restore brings it back.
+    wait(&mut h, "the renamed row", 20, |h| h.query_by_label("Document Costs").is_some());
+    h.get_by_label("Document Costs").focus();
+    h.run_steps(2);
+    h.key_press(egui::Key::Delete);
+    wait(&mut h, "the delete", 20, |_| !f.space.documents(false).iter().any(|d| d.name == "Costs"));
+    wait(&mut h, "the deleted list", 20, |h| h.query_by_label("Deleted (1)").is_some());
+    h.get_by_label("Deleted (1)").click();
+    h.run_steps(2);
+    h.get_by_label("Restore").click();
+    wait(&mut h, "the restore", 20, |_| f.space.documents(false).iter().any(|d| d.name == "Costs"));
 }

@@ -3,8 +3,8 @@
 //! It filters as you type, makes a new document in a space, renames and deletes documents
 //! (soft: a deleted one is listed under "Deleted" with Restore), and shows who is viewing
 //! what. Selecting an object shows the surface registered for its type in the main area.
-//! Every row is a focusable, labelled widget: Tab and the arrow keys move between rows,
-//! Enter opens, F2 renames and Delete deletes the focused document.
+//! Every row is a focusable, labelled widget: Tab and the arrow keys (egui's focus moves) go
+//! between rows, Enter opens, F2 renames and Delete deletes the focused document.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
@@ -154,8 +154,6 @@ impl NavTree {
             .map(|s| (s.id, s.name.clone(), s.role))
             .collect();
         spaces.sort_by(|a, b| natural_cmp(&a.1, &b.1).then(a.0.cmp(&b.0)));
-        let mut order = Vec::new();
-        let mut focus_next: Option<i32> = None;
         let row_height = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
         egui::ScrollArea::vertical().id_salt("navtree").max_height(row_height * 18.0).auto_shrink([false, true]).show(
             ui,
@@ -192,12 +190,10 @@ impl NavTree {
                         }
                         let r = ui.selectable_label(selected_space == Some(id), egui::RichText::new(&name).strong());
                         let r = r.on_hover_text(format!("Space {name}"));
-                        order.push(r.id);
                         if r.clicked() {
                             self.expanded.insert(id);
                             app.show(ui.ctx(), id, None);
                         }
-                        focus_nav(ui, &r, &mut focus_next);
                     });
                     if !open {
                         continue;
@@ -208,14 +204,12 @@ impl NavTree {
                         if space_matches || matches(&filter, "Task list") {
                             let sel = selected_space == Some(id) && app.object.is_none();
                             let r = ui.selectable_label(sel, "Task list");
-                            order.push(r.id);
                             if r.clicked() {
                                 app.show(ui.ctx(), id, None);
                             }
-                            focus_nav(ui, &r, &mut focus_next);
                         }
                         for d in &shown_docs {
-                            self.document_row(ui, app, &tokens, id, d, writable, &mut order, &mut focus_next);
+                            self.document_row(ui, app, &tokens, id, d, writable);
                         }
                         if writable
                             && let Some(space) = self.spaces.get(&id).cloned()
@@ -245,16 +239,8 @@ impl NavTree {
                 }
             },
         );
-        if let Some(step) = focus_next {
-            let here = order.iter().position(|i| ui.memory(|m| m.has_focus(*i)));
-            if let Some(here) = here {
-                let next = (here as i32 + step).clamp(0, order.len() as i32 - 1) as usize;
-                ui.memory_mut(|m| m.request_focus(order[next]));
-            }
-        }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn document_row(
         &mut self,
         ui: &mut egui::Ui,
@@ -263,8 +249,6 @@ impl NavTree {
         space: PublicKey,
         d: &DocumentInfo,
         writable: bool,
-        order: &mut Vec<egui::Id>,
-        focus_next: &mut Option<i32>,
     ) {
         let id = d.id.to_string();
         if let Some((s, doc, name)) = &mut self.renaming
@@ -314,11 +298,9 @@ impl NavTree {
                 if who.is_empty() { format!("Document {label}") } else { format!("Document {label}, viewed by {who}") };
             egui::WidgetInfo::selected(egui::Role::Button, true, sel, text)
         });
-        order.push(r.id);
         if r.clicked() {
             app.show(ui.ctx(), space, Some(Selected { id: id.clone(), typename: DOCUMENT_TYPE.to_owned() }));
         }
-        focus_nav(ui, &r, focus_next);
         let mut action = None;
         if writable && r.has_focus() {
             ui.input(|i| {
@@ -372,19 +354,6 @@ fn disclosure(ui: &mut egui::Ui, open: bool, tokens: &Tokens) -> egui::Response 
 
 fn doc_name(d: &DocumentInfo) -> String {
     if d.name.trim().is_empty() { "Untitled".to_owned() } else { d.name.clone() }
-}
-
-/// Arrow keys on a focused row move the focus to the row before or after.
-fn focus_nav(ui: &egui::Ui, r: &egui::Response, step: &mut Option<i32>) {
-    if r.has_focus() {
-        ui.input(|i| {
-            if i.key_pressed(egui::Key::ArrowDown) {
-                *step = Some(1);
-            } else if i.key_pressed(egui::Key::ArrowUp) {
-                *step = Some(-1);
-            }
-        });
-    }
 }
 
 fn rename(ui: &egui::Ui, app: &AppState, space: Option<Space>, id: String, name: String) {

@@ -187,6 +187,12 @@ impl Surface for MembersSection {
                         let you = if Some(m.identity) == me { " (you)" } else { "" };
                         ui.label(format!("{}{you}", m.name));
                         ui.label(egui::RichText::new(m.role.as_str()).weak());
+                        if Some(m.identity) != me
+                            && let Some(what) = app.viewing(&space, &m.identity)
+                        {
+                            let color = super::theme::Tokens::ui(ui).person(m.identity.as_bytes());
+                            ui.label(egui::RichText::new(what).color(color));
+                        }
                         if manage && Some(m.identity) != me && m.role != Role::Owner {
                             let asking = self.confirm == Some(m.identity);
                             let text = if asking { "Really remove?" } else { "Remove" };

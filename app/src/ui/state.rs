@@ -574,6 +574,21 @@ impl AppState {
         out
     }
 
+    /// What a member is looking at in `space` now, in words ("viewing Launch plan", "here"),
+    /// if a device of theirs says it is here (presence).
+    pub fn viewing(&self, space: &PublicKey, identity: &PublicKey) -> Option<String> {
+        let here = self.services.local.here(space);
+        let p = here.iter().find(|p| p.identity == *identity)?;
+        Some(match &p.state.object {
+            Some(o) => match self.document_info(space, o) {
+                Some(d) if !d.name.is_empty() => format!("viewing {}", d.name),
+                Some(_) => "viewing Untitled".to_owned(),
+                None => "viewing an object".to_owned(),
+            },
+            None => "here".to_owned(),
+        })
+    }
+
     /// Says which object this device views in the selected space (presence), when that
     /// changed.
     pub fn announce_view(&mut self) {
