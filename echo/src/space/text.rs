@@ -27,6 +27,8 @@ use super::*;
 
 /// Undo groups an editor's changes closer together than this (a burst of typing).
 const EDITOR_UNDO_CAPTURE_MS: u64 = 500;
+/// Editors' transaction origins: this bit and a counter.
+const EDITOR_ORIGINS: u64 = 0xD0C5_0000_0000_0000;
 
 /// Wakes whoever draws the editor when the text changed from elsewhere.
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
@@ -34,6 +36,10 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 /// The text as bound to the document of the moment.
 struct Bound {
     text: TextRef,
+    /// The object's map and the space's objects map, observed (shallowly) for the text being
+    /// replaced, the object deleted or the object itself replaced.
+    object: MapRef,
+    objects: MapRef,
     undo: UndoManager,
     generation: u64,
     /// The key of the observer that collects changes made by anyone else into [`Pending`].
@@ -43,6 +49,8 @@ struct Bound {
 impl Drop for Bound {
     fn drop(&mut self) {
         self.text.unobserve(self.observer.clone());
+        self.object.unobserve(self.observer.clone());
+        self.objects.unobserve(self.observer.clone());
     }
 }
 
@@ -89,7 +97,6 @@ pub struct TextEditor {
     /// Set when the object changed (its text may have been replaced, or it deleted).
     object_changed: Arc<AtomicBool>,
     waker: Arc<Mutex<Option<Waker>>>,
-    _sub: Subscription,
 }
 
 impl std::fmt::Debug for TextEditor {
@@ -106,16 +113,11 @@ impl Space {
         check_keys(&Map::from_iter([(key.to_owned(), Value::Null)]))?;
         self.ensure_text(id, key)?;
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        let origin = Origin::from(format!("dxos-editor-{}", NEXT.fetch_add(1, AtomicOrdering::Relaxed)).as_str());
+        // Eight bytes, so a transaction's origin is cloned without allocating (every keystroke
+        // is a transaction); above any address, so it never equals an undo manager's origin.
+        let origin = Origin::from(EDITOR_ORIGINS | NEXT.fetch_add(1, AtomicOrdering::Relaxed));
         let object_changed = Arc::new(AtomicBool::new(true));
         let waker: Arc<Mutex<Option<Waker>>> = Arc::default();
-        let sub = {
-            let (changed, waker) = (object_changed.clone(), waker.clone());
-            self.subscribe_object(id, move |_| {
-                changed.store(true, AtomicOrdering::Release);
-                wake(&waker);
-            })
-        };
         let mut editor = TextEditor {
             space: self.clone(),
             id: Arc::from(id),
@@ -130,7 +132,6 @@ impl Space {
             version: 0,
             object_changed,
             waker,
-            _sub: sub,
         };
         editor.refresh()?;
         Ok(editor)
@@ -239,16 +240,19 @@ impl TextEditor {
         // insert right at the end of a deleted range is not deleted with it.
         let mut at = [(range.start, true), (range.end, range.is_empty())];
         let caught_up = self.catch_up_locked(&st, &mut at);
-        let bound = match caught_up.and_then(|_| self.bound.as_ref().ok_or_else(|| self.not_text())) {
-            Ok(b) => b,
-            Err(e) => {
-                drop(st);
-                notify(notes);
-                return Err(e);
-            }
-        };
+        if let Err(e) = caught_up {
+            drop(st);
+            notify(notes);
+            return Err(e);
+        }
         let [(start, _), (end, _)] = at;
-        let (u_start, u_end) = (self.rope.char_to_utf16_cu(start) as u32, self.rope.char_to_utf16_cu(end) as u32);
+        let Some(bound) = self.bound.as_ref() else {
+            drop(st);
+            notify(notes);
+            return Err(self.not_text());
+        };
+        let u_start = self.rope.char_to_utf16_cu(start) as u32;
+        let u_end = if end == start { u_start } else { self.rope.char_to_utf16_cu(end) as u32 };
         lock(&inner.sink).known.push((self.id.clone(), Hint::Unchanged));
         {
             let mut txn = st.doc.transact_mut_with(self.origin.clone());
@@ -300,7 +304,8 @@ impl TextEditor {
                 // The old binding (and its observer) goes before the new one is made.
                 self.bound = None;
                 lock(&self.pending).changes.clear();
-                self.bound = Some(bind(st, current, &self.pending, &self.waker, self.origin.clone()));
+                let watch = Watch { object: m, id: self.id.clone(), changed: self.object_changed.clone() };
+                self.bound = Some(bind(st, current, watch, &self.pending, &self.waker, self.origin.clone()));
                 let changed = self.rope != text.as_str();
                 if changed {
                     self.rope = Rope::from_str(&text);
@@ -480,11 +485,21 @@ impl TextEditor {
     }
 }
 
-/// Binds `text` of the current document: its undo manager (this editor's origin only) and an
-/// observer that queues changes made by anyone else.
+/// What to watch besides the text: the object holding it.
+struct Watch {
+    object: MapRef,
+    id: ObjectId,
+    changed: Arc<AtomicBool>,
+}
+
+/// Binds `text` of the current document: its undo manager (this editor's origin only), an
+/// observer that queues changes made by anyone else, and observers of the object's own keys and
+/// of the objects map (not of every edit: they fire when the text property is replaced, the
+/// object deleted or replaced).
 fn bind(
     st: &State,
     text: TextRef,
+    watch: Watch,
     pending: &Arc<Mutex<Pending>>,
     waker: &Arc<Mutex<Option<Waker>>>,
     origin: Origin,
@@ -499,6 +514,23 @@ fn bind(
     static NEXT_OBSERVER: AtomicU64 = AtomicU64::new(1);
     let key =
         Origin::from(format!("dxos-editor-observer-{}", NEXT_OBSERVER.fetch_add(1, AtomicOrdering::Relaxed)).as_str());
+    let Watch { object, id, changed } = watch;
+    {
+        let (changed, waker) = (changed.clone(), waker.clone());
+        object.observe(key.clone(), move |_txn: &TransactionMut, _e: &yrs::types::map::MapEvent| {
+            changed.store(true, AtomicOrdering::Release);
+            wake(&waker);
+        });
+    }
+    {
+        let (waker, id) = (waker.clone(), id.clone());
+        st.objects.observe(key.clone(), move |txn: &TransactionMut, e: &yrs::types::map::MapEvent| {
+            if e.keys(txn).contains_key(&id) {
+                changed.store(true, AtomicOrdering::Release);
+                wake(&waker);
+            }
+        });
+    }
     text.observe(key.clone(), move |txn: &TransactionMut, e: &TextEvent| {
         if txn.origin() == Some(&origin) {
             return; // the editor's own change: already in its buffer
@@ -521,7 +553,7 @@ fn bind(
         }
         wake(&waker);
     });
-    Bound { text, undo, generation: st.generation, observer: key }
+    Bound { text, object, objects: st.objects.clone(), undo, generation: st.generation, observer: key }
 }
 
 /// Applies queued changes from elsewhere to `rope`, moving the char positions in `at` through
