@@ -295,3 +295,33 @@ fn the_tree_sorts_filters_moves_by_keys_renames_deletes_and_restores() {
     h.get_by_label("Restore").click();
     wait(&mut h, "the restore", 20, |_| f.space.documents(false).iter().any(|d| d.name == "Costs"));
 }
+
+#[test]
+fn a_reader_sees_the_document_but_cannot_change_it() {
+    let reader = fixture();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let owner = Local::open(&Profile::new(Some(dir.path().join("o"))).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    owner.create_identity("Olga").unwrap_or_else(|e| panic!("{e}"));
+    let shared = owner.create_space("Shared").unwrap_or_else(|e| panic!("{e}"));
+    let doc = shared.add_document("Rules", "Read only").unwrap_or_else(|e| panic!("{e}"));
+    let halo = reader.local.halo();
+    let device = halo.device_key().map(|k| k.public()).unwrap_or_else(|| panic!("no device"));
+    let (_, creds) = owner
+        .halo()
+        .admit_member(&shared.id(), Role::Reader, &device, halo.identity_credentials().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    halo.apply_all(creds).unwrap_or_else(|e| panic!("{e}"));
+    let replica = reader.local.echo().open_replica(shared.id()).unwrap_or_else(|e| panic!("{e}"));
+    replica.import(&shared.export().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let f = Fixture { space: replica, ..reader };
+    let mut h = open_at(&f, Services::new(f.local.clone(), None), &doc);
+    assert_eq!(shown(&h), "Read only");
+    h.get_by_label("Document text").focus();
+    h.step();
+    h.get_by_label("Document text").type_text("x");
+    h.key_press(egui::Key::Backspace);
+    h.run_steps(3);
+    assert_eq!(text(&f.space, &doc), "Read only", "a reader's typing changes nothing");
+    assert_eq!(shown(&h), "Read only");
+}
