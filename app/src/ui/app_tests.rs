@@ -61,13 +61,21 @@ fn an_update_from_outside_shows_after_one_frame_in_both_views() {
 
 /// A reader of a space owned by another identity, with the owner's tasks.
 fn reader_fixture() -> (Fixture, tempfile::TempDir) {
+    reader_fixture_with(|shared| {
+        shared.add_task("Read me").ok();
+    })
+}
+
+/// A reader of a space "Shared" owned by another identity, after `setup` wrote the owner's
+/// objects into it.
+pub(super) fn reader_fixture_with(setup: impl FnOnce(&Space)) -> (Fixture, tempfile::TempDir) {
     let reader = fixture();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let owner = Local::open(&Profile::new(Some(dir.path().join("o"))).unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("{e}"));
     owner.create_identity("Olga").unwrap_or_else(|e| panic!("{e}"));
     let shared = owner.create_space("Shared").unwrap_or_else(|e| panic!("{e}"));
-    shared.add_task("Read me").ok();
+    setup(&shared);
     let halo = reader.local.halo();
     let device = halo.device_key().map(|k| k.public()).unwrap_or_else(|| panic!("no device"));
     let (_, creds) = owner

@@ -48,6 +48,18 @@ fn text(space: &Space, id: &str) -> String {
     space.text(id, DOCUMENT_CONTENT).unwrap_or_default()
 }
 
+/// Bob, on his replica `bob` of `ada`'s space, catches up with Ada, types `text` at `at` in
+/// `doc`, and his change reaches Ada's space from another thread, as from the network.
+fn bob_types(ada: &Space, bob: &Space, doc: &str, at: usize, text: &str) {
+    bob.import(&ada.export().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let before = bob.state_vector().unwrap_or_default();
+    let mut editor = bob.text_editor(doc, DOCUMENT_CONTENT).unwrap_or_else(|e| panic!("{e}"));
+    editor.insert(at, text).unwrap_or_else(|e| panic!("{e}"));
+    let update = bob.diff(&before).unwrap_or_default();
+    let space = ada.clone();
+    std::thread::spawn(move || space.apply_update(&update, 7)).join().ok();
+}
+
 /// The app opened at document `doc` of the fixture's space.
 fn open_at(f: &Fixture, services: Arc<Services>, doc: &str) -> AppHarness {
     let saved = Saved {
@@ -103,13 +115,7 @@ fn undo_in_the_editor_undoes_only_the_local_typing() {
     h.run_steps(3);
     assert_eq!(text(&f.space, &doc), "mine");
     // Bob types after it; his edit arrives (as from the network).
-    bob.import(&f.space.export().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
-    let before = bob.state_vector().unwrap_or_default();
-    let mut editor = bob.text_editor(&doc, DOCUMENT_CONTENT).unwrap_or_else(|e| panic!("{e}"));
-    editor.insert(4, " and theirs").unwrap_or_else(|e| panic!("{e}"));
-    let update = bob.diff(&before).unwrap_or_default();
-    let space = f.space.clone();
-    std::thread::spawn(move || space.apply_update(&update, 7)).join().ok();
+    bob_types(&f.space, &bob, &doc, 4, " and theirs");
     h.run_steps(3);
     assert_eq!(text(&f.space, &doc), "mine and theirs");
     assert_eq!(shown(&h), "mine and theirs", "the editor shows Bob's edit");
@@ -218,13 +224,7 @@ fn a_remote_edit_keeps_the_cursor_where_it_was() {
     }
     h.run_steps(2);
     // Bob writes before Ada's cursor (which is after "hello").
-    bob.import(&f.space.export().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
-    let before = bob.state_vector().unwrap_or_default();
-    let mut editor = bob.text_editor(&doc, DOCUMENT_CONTENT).unwrap_or_else(|e| panic!("{e}"));
-    editor.insert(0, "Dear ").unwrap_or_else(|e| panic!("{e}"));
-    let update = bob.diff(&before).unwrap_or_default();
-    let space = f.space.clone();
-    std::thread::spawn(move || space.apply_update(&update, 7)).join().ok();
+    bob_types(&f.space, &bob, &doc, 0, "Dear ");
     h.run_steps(2);
     assert_eq!(shown(&h), "Dear hello world");
     // Ada's next keystroke lands where she left her cursor.
@@ -298,23 +298,10 @@ fn the_tree_sorts_filters_moves_by_keys_renames_deletes_and_restores() {
 
 #[test]
 fn a_reader_sees_the_document_but_cannot_change_it() {
-    let reader = fixture();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let owner = Local::open(&Profile::new(Some(dir.path().join("o"))).unwrap_or_else(|e| panic!("{e}")))
-        .unwrap_or_else(|e| panic!("{e}"));
-    owner.create_identity("Olga").unwrap_or_else(|e| panic!("{e}"));
-    let shared = owner.create_space("Shared").unwrap_or_else(|e| panic!("{e}"));
-    let doc = shared.add_document("Rules", "Read only").unwrap_or_else(|e| panic!("{e}"));
-    let halo = reader.local.halo();
-    let device = halo.device_key().map(|k| k.public()).unwrap_or_else(|| panic!("no device"));
-    let (_, creds) = owner
-        .halo()
-        .admit_member(&shared.id(), Role::Reader, &device, halo.identity_credentials().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}"));
-    halo.apply_all(creds).unwrap_or_else(|e| panic!("{e}"));
-    let replica = reader.local.echo().open_replica(shared.id()).unwrap_or_else(|e| panic!("{e}"));
-    replica.import(&shared.export().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
-    let f = Fixture { space: replica, ..reader };
+    let mut doc = String::new();
+    let (f, _owner) = super::app_tests::reader_fixture_with(|shared| {
+        doc = shared.add_document("Rules", "Read only").map(|d| d.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    });
     let mut h = open_at(&f, Services::new(f.local.clone(), None), &doc);
     assert_eq!(shown(&h), "Read only");
     h.get_by_label("Document text").focus();

@@ -21,7 +21,7 @@ use eframe::egui::{self, Galley, Key, KeyboardShortcut, Modifiers, TextBuffer};
 
 use super::markdown::{Look, layout_job};
 use super::plugin::{Contribution, Plugin, Registry, Surface, SurfaceRole};
-use super::presence::{RemoteCursor, cursors_in};
+use super::presence::Cursors;
 use super::state::AppState;
 use super::theme::Tokens;
 
@@ -124,6 +124,7 @@ pub struct DocumentView {
     selection: Option<(usize, usize)>,
     /// The buffer version the text edit's cursor was last set for.
     shown_version: u64,
+    cursors: Cursors,
 }
 
 impl DocumentView {
@@ -150,17 +151,8 @@ impl DocumentView {
             layouter: MarkdownLayouter::default(),
             selection: None,
             shown_version: 0,
+            cursors: Cursors::default(),
         }
-    }
-
-    /// The object shown.
-    pub fn object(&self) -> &str {
-        &self.object
-    }
-
-    /// The editor, once open (for tests).
-    pub fn editor(&mut self) -> Option<&mut TextEditor> {
-        self.editor.as_mut()
     }
 
     fn take_opened(&mut self) {
@@ -299,13 +291,19 @@ impl Surface for DocumentView {
                 app.set_my_cursor(&self.space.id(), &self.object, editor, sel);
             }
         }
-        let cursors: Vec<RemoteCursor> = cursors_in(app, &Tokens::ui(ui), &self.space.id(), &self.object, editor);
-        draw_cursors(ui, &output.galley, output.galley_pos, &output.text_clip_rect, &cursors);
+        let cursors = self.cursors.get(app, &Tokens::ui(ui), &self.space.id(), &self.object, editor);
+        draw_cursors(ui, &output.galley, output.galley_pos, &output.text_clip_rect, cursors);
     }
 }
 
 /// Draws collaborators' cursors (a bar and their name) and selections over the laid-out text.
-pub fn draw_cursors(ui: &egui::Ui, galley: &Galley, origin: egui::Pos2, clip: &egui::Rect, cursors: &[RemoteCursor]) {
+pub fn draw_cursors(
+    ui: &egui::Ui,
+    galley: &Galley,
+    origin: egui::Pos2,
+    clip: &egui::Rect,
+    cursors: &[super::presence::RemoteCursor],
+) {
     let painter = ui.painter().with_clip_rect(*clip);
     let tokens = Tokens::ui(ui);
     for (i, c) in cursors.iter().enumerate() {

@@ -111,14 +111,7 @@ impl NavTree {
             return Some(s.clone());
         }
         if let std::collections::hash_map::Entry::Vacant(slot) = self.loading.entry(id) {
-            let (tx, rx) = std::sync::mpsc::channel();
-            let (local, ctx) = (app.services.local.clone(), ctx.clone());
-            app.services.client.jobs().spawn("open the space", move |_job| -> Result<(), ClientError> {
-                let _ = tx.send(local.space_by_id(&id).map_err(|e| e.to_string()));
-                ctx.request_repaint();
-                Ok(())
-            });
-            slot.insert(rx);
+            slot.insert(app.load_space(ctx, id));
         }
         None
     }

@@ -1,8 +1,8 @@
 //! Presence in the window: collaborators' cursors in the editor, from what their devices say
 //! (`/dxos/presence/1`, through [`dxos_client::Local::here`]), each in the person's colour.
 
-use dxos_client::PublicKey;
 use dxos_client::space::TextEditor;
+use dxos_client::{LocalPresence, PublicKey};
 use eframe::egui::Color32;
 
 use super::state::AppState;
@@ -23,6 +23,47 @@ pub struct RemoteCursor {
     pub line: usize,
     /// See `line`.
     pub column: usize,
+}
+
+/// What the cursors were mapped for: the buffer's version, what each device said (device,
+/// identity, state), the snapshot (names), the theme.
+type CursorsKey = (u64, Vec<(PublicKey, PublicKey, LocalPresence)>, usize, Tokens);
+
+/// The cursors of the other people in `object` of `space`, mapped into `editor`'s buffer, kept
+/// until the text, what they said, the names or the theme change (mapping a position walks
+/// the text's history: not work for every frame).
+#[derive(Default)]
+pub struct Cursors {
+    key: Option<CursorsKey>,
+    cursors: Vec<RemoteCursor>,
+}
+
+impl Cursors {
+    /// The cursors to draw this frame.
+    pub fn get(
+        &mut self,
+        app: &AppState,
+        tokens: &Tokens,
+        space: &PublicKey,
+        object: &str,
+        editor: &TextEditor,
+    ) -> &[RemoteCursor] {
+        let said: Vec<(PublicKey, PublicKey, LocalPresence)> = app
+            .services
+            .local
+            .here(space)
+            .into_iter()
+            .filter(|p| p.state.object.as_deref() == Some(object))
+            .map(|p| (p.device, p.identity, p.state))
+            .collect();
+        // The snapshot is replaced when members' names change.
+        let key = (editor.version(), said, std::sync::Arc::as_ptr(&app.snapshot) as usize, *tokens);
+        if self.key.as_ref() != Some(&key) {
+            self.cursors = cursors_in(app, tokens, space, object, editor);
+            self.key = Some(key);
+        }
+        &self.cursors
+    }
 }
 
 /// The cursors of the other people in `object` of `space`, mapped into `editor`'s buffer.

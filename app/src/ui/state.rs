@@ -473,6 +473,12 @@ impl AppState {
         if self.space.as_ref().is_some_and(|s| s.id() == id) {
             return;
         }
+        self.loading = Some(self.load_space(ctx, id));
+    }
+
+    /// Opens space `id` in a job (it may load from the store); the answer arrives on the
+    /// returned channel, with a repaint.
+    pub fn load_space(&self, ctx: &egui::Context, id: PublicKey) -> Receiver<Result<Space, String>> {
         let (tx, rx) = std::sync::mpsc::channel();
         let (local, ctx) = (self.services.local.clone(), ctx.clone());
         self.services.client.jobs().spawn("open the space", move |_job| -> Result<(), ClientError> {
@@ -480,7 +486,7 @@ impl AppState {
             ctx.request_repaint();
             Ok(())
         });
-        self.loading = Some(rx);
+        rx
     }
 
     /// Opens the profile's first space, or makes one, off the UI thread (after a join).
