@@ -39,19 +39,26 @@ pub struct InvitationInfo {
     pub code_required: bool,
     /// When it expires (Unix seconds).
     pub expires_at: u64,
+    /// The role a space invitation gives (`None` for a device).
+    pub role: Option<Role>,
+    /// The inviting device's key, as the text says (proved only when joining: the pairing
+    /// words).
+    pub inviter: dxos_halo::PublicKey,
 }
 
 /// Reads an invitation's text ([`InvitationInfo`]); a malformed or expired one is
 /// [`ClientError::InvalidInput`] and nothing happens.
 pub fn read_invitation(uri: &str) -> Result<InvitationInfo> {
     let offer = parse_offer(uri)?;
-    let space = match offer.kind {
-        OfferKind::Device => None,
-        OfferKind::Space { space, .. } => {
-            Some(dxos_halo::PublicKey::from_bytes(&space).map_err(|e| ClientError::InvalidInput(e.to_string()))?)
-        }
+    let (space, role) = match offer.kind {
+        OfferKind::Device => (None, None),
+        OfferKind::Space { space, role } => (
+            Some(dxos_halo::PublicKey::from_bytes(&space).map_err(|e| ClientError::InvalidInput(e.to_string()))?),
+            Some(role),
+        ),
     };
-    Ok(InvitationInfo { space, code_required: offer.code_required, expires_at: offer.expires_at })
+    let inviter = offer.inviter_key().map_err(|e| ClientError::InvalidInput(e.to_string()))?;
+    Ok(InvitationInfo { space, code_required: offer.code_required, expires_at: offer.expires_at, role, inviter })
 }
 
 /// Runs an invitation to its end on `local`'s node, calling `emit` with each step (it returns

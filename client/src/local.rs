@@ -438,6 +438,7 @@ impl Local {
             Request::Watch { .. }
             | Request::Hello
             | Request::Handover
+            | Request::Open { .. }
             | Request::Invite { .. }
             | Request::Join { .. } => Err(ClientError::Internal("this request is answered by a stream".into())),
             other => {

@@ -11,7 +11,7 @@ use crate::error::{ClientError, WireError};
 use crate::types::*;
 
 /// The version of the socket's messages. Bump it on any change of [`Request`] or [`Response`].
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// One operation on a profile. Fields are the arguments of the command of the same name
 /// (docs/cli.md documents them).
@@ -100,6 +100,9 @@ pub enum Request {
     Hello,
     /// Asks a temporary owner to release the profile.
     Handover,
+    /// `dxos open` (or a second launch of the app): the app raises its window and, with a
+    /// link, shows it in its join dialog (never joining by itself). Only the app answers.
+    Open { uri: Option<String> },
 }
 
 impl Request {
@@ -148,6 +151,8 @@ pub enum Response {
     Relays(Vec<String>),
     Hello(OwnerRole),
     Released,
+    /// The app took an [`Request::Open`].
+    Opened,
     Watch(WatchUpdate),
     Invite(InviteStep),
     Join(JoinStep),

@@ -234,6 +234,17 @@ impl Halo {
         out.into_iter().collect()
     }
 
+    /// The identity `device` is an active device of, among the identities this profile knows
+    /// (its own and its spaces' members'), with that identity's display name if known.
+    pub fn device_owner(&self, device: &PublicKey) -> Option<(PublicKey, Option<String>)> {
+        let inner = self.lock();
+        inner
+            .identities
+            .values()
+            .find(|i| i.is_active_device(device))
+            .map(|i| (i.identity(), i.display_name().map(str::to_owned)))
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -2,9 +2,12 @@
 
 use super::*;
 
+/// The version `dxos --version` prints: the package's, and the git commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("DXOS_GIT_COMMIT"), ")");
+
 /// DXOS: local-first collaboration with no servers.
 #[derive(Debug, Parser)]
-#[command(name = "dxos", version, about, long_about = None)]
+#[command(name = "dxos", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// The profile folder (keys, store, socket, logs).
     #[arg(long, global = true, env = "DXOS_PROFILE", value_name = "DIR")]
@@ -96,6 +99,42 @@ pub enum Command {
     /// Relays: run one (`serve`), or list the ones this profile reserves on.
     #[command(subcommand)]
     Relay(RelayCmd),
+    /// Opens the app (raising its window if it runs), with an invitation link's join dialog.
+    Open {
+        /// A `dxos:` invitation link (at most 300 characters); shown, never joined by itself.
+        #[arg(value_name = "URI")]
+        uri: Option<String>,
+    },
+    /// The menu entry, icon and `dxos:` link handler of this desktop (XDG).
+    #[command(subcommand)]
+    Desktop(DesktopCmd),
+    /// Prints a shell completion script (source it, or save it where the shell looks).
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+    /// Prints the manual page (roff), for `man -l -` or a man directory.
+    Manpage,
+}
+
+/// `dxos desktop ...`
+#[derive(Debug, Subcommand)]
+pub enum DesktopCmd {
+    /// Writes the menu entry, the icons and the `dxos:` link handler under the XDG folders.
+    Install,
+    /// Removes what `install` wrote (and the link handler, if it is still ours).
+    Uninstall,
+}
+
+/// The shells `dxos completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
 }
 
 /// `dxos relay ...`

@@ -40,6 +40,7 @@ pub(crate) fn response(req: &Request, r: &Response) -> Value {
         Response::Relays(r) => json!(r),
         Response::Hello(role) => json!({"role": role.as_str()}),
         Response::Released => json!({"released": true}),
+        Response::Opened => json!({"opened": true}),
         Response::Watch(u) => watch(u),
         Response::Invite(s) => invite_step(s),
         Response::Join(s) => join_step(s),

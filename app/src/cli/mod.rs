@@ -6,6 +6,7 @@
 //! typed answers into the contract's JSON. This module never touches the store itself.
 
 mod args;
+mod desktop;
 mod json;
 mod print;
 mod run;
@@ -17,6 +18,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use serde_json::{Value, json};
 
 pub use args::*;
+pub use desktop::{completions, desktop, manpage, open_link};
 use dxos_client::wire::{Request, Response};
 use dxos_client::{ClientError, NetOptions, OwnerRole, Profile, owner};
 use print::*;

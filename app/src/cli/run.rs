@@ -84,6 +84,10 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
         }
         // The demo is a window, not a command: `main` opens it.
         Command::Demo => return Err(ClientError::Usage("the demo opens from `dxos demo`".into())),
+        // The binary runs these itself (they open the app, or need no profile).
+        Command::Open { .. } | Command::Desktop(_) | Command::Completions { .. } | Command::Manpage => {
+            return Err(ClientError::Internal("this command is run by the binary, not the client".into()));
+        }
         Command::Device(DeviceCmd::Revoke { device_key }) => {
             Request::DeviceRevoke { device: parse_key(&device_key, "device key")? }
         }

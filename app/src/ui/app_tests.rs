@@ -201,6 +201,15 @@ fn the_join_dialog_pairs_a_fresh_device_from_pasted_text() {
     h.step();
     h.get_by_label("Invitation text").type_text(&uri);
     h.step();
+    // A device invitation says what joining means, and Join waits until the person says it
+    // is their own.
+    wait_for_label_containing_in(&mut h, "THIS device one of the devices of another identity");
+    wait_for_label_containing_in(&mut h, "Offered by a device this profile has never met");
+    assert!(h.get_by_role_and_label(egui::accesskit::Role::Button, "Join").accesskit_node().is_disabled());
+    h.get_by_label("I made this invitation myself, on my other device").click();
+    h.step();
+    h.step();
+    assert!(!h.get_by_role_and_label(egui::accesskit::Role::Button, "Join").accesskit_node().is_disabled());
     h.get_by_role_and_label(egui::accesskit::Role::Button, "Join").click();
     let mut done = false;
     for _ in 0..3000 {
@@ -420,6 +429,19 @@ fn relays_are_added_and_removed_in_the_sync_section() {
 }
 
 /// Steps until a node whose label contains `part` is on screen, for up to 20 s.
+/// Steps until a label containing `part` shows (any harness), for up to 20 s.
+pub(super) fn wait_for_label_containing_in<S>(h: &mut Harness<'static, S>, part: &str) {
+    for _ in 0..2000 {
+        h.step();
+        if h.query_by_label_contains(part).is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let shown: Vec<String> = h.root().children_recursive().filter_map(|n| n.accesskit_node().label()).collect();
+    panic!("{part:?} never showed; on screen: {shown:?}");
+}
+
 fn wait_for_label_containing(h: &mut AppHarness, part: &str) {
     for _ in 0..2000 {
         h.step();

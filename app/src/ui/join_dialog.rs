@@ -1,18 +1,28 @@
-//! The join dialog: redeem an invitation from pasted text, a picture (a path, or a file
-//! dropped on the window) or the camera; type the code if the invitation needs one; then
-//! follow the join (connecting, checking with the pairing words, syncing) to its end. Every
-//! failure is said in plain words, and the other ways keep working.
+//! The join dialog: redeem an invitation from pasted text, a clicked `dxos:` link, a picture (a
+//! path, or a file dropped on the window) or the camera; type the code if the invitation needs
+//! one; then follow the join (connecting, checking with the pairing words, syncing) to its end.
+//! Every failure is said in plain words, and the other ways keep working.
+//!
+//! It never joins by itself: however the invitation arrived, the dialog first says what it
+//! admits to and who offers it, and the person presses Join. An invitation to make this device
+//! one of another identity's devices is said to be exactly that, and Join waits until the
+//! person says they made it themselves (links and QR codes were used to take over devices this
+//! way: a link must never be enough).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
-use dxos_client::{ClientError, Events, JoinStep, read_invitation};
+use dxos_client::{ClientError, Events, InvitationInfo, JoinStep, PublicKey, read_invitation};
 use eframe::egui;
 
 use super::plugin::Surface;
 use super::state::AppState;
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
 
 /// How long the camera looks for a code.
 const SCAN_FOR: Duration = Duration::from_secs(60);
@@ -40,6 +50,23 @@ impl Status {
     }
 }
 
+/// Who an invitation's inviting device belongs to, as this profile knows.
+enum Who {
+    /// Being looked up (HALO, in a job).
+    Checking(Receiver<Option<(PublicKey, Option<String>)>>),
+    /// The identity and its name, if the device is one this profile knows.
+    Found(Option<(PublicKey, Option<String>)>),
+}
+
+/// What the text in the field offers, read when it changes.
+struct Reading {
+    /// The text it was read from.
+    text: String,
+    /// The offer, or why it is not one.
+    info: Result<InvitationInfo, String>,
+    who: Who,
+}
+
 /// The join dialog.
 pub struct JoinDialog {
     text: String,
@@ -47,6 +74,9 @@ pub struct JoinDialog {
     code: String,
     error: Option<String>,
     step: Step,
+    reading: Option<Reading>,
+    /// For a device invitation: the person says they made it themselves.
+    own_invitation: bool,
     /// Set once done: what was joined.
     pub joined: Option<JoinStep>,
 }
@@ -66,7 +96,120 @@ impl JoinDialog {
             code: String::new(),
             error: None,
             step: Step::Input,
+            reading: None,
+            own_invitation: false,
             joined: None,
+        }
+    }
+
+    /// A dialog showing `link` (a clicked `dxos:` link), waiting for the person to join.
+    pub fn with_link(link: String) -> Self {
+        Self { text: link, ..Self::new() }
+    }
+
+    /// Reads the field's text again if it changed, looking up who offers it in a job.
+    fn read_text(&mut self, app: &AppState, ctx: &egui::Context) {
+        let text = self.text.trim();
+        if self.reading.as_ref().is_some_and(|r| r.text == text) {
+            return;
+        }
+        self.own_invitation = false;
+        let info = read_invitation(text).map_err(|e| match e {
+            ClientError::InvalidInput(m) => m,
+            e => e.to_string(),
+        });
+        let who = match &info {
+            Ok(i) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let (local, device, ctx) = (app.services.local.clone(), i.inviter, ctx.clone());
+                app.services.client.jobs().spawn("look up who offers the invitation", move |_job| {
+                    let _ = tx.send(local.halo().device_owner(&device));
+                    ctx.request_repaint();
+                    Ok::<(), ClientError>(())
+                });
+                Who::Checking(rx)
+            }
+            Err(_) => Who::Found(None),
+        };
+        self.reading = Some(Reading { text: text.to_owned(), info, who });
+    }
+
+    /// Says what the invitation admits to and who offers it (and, for a device invitation,
+    /// what joining means); returns whether Join may be pressed.
+    fn summary_ui(&mut self, ui: &mut egui::Ui, app: &AppState) -> bool {
+        let Some(r) = self.reading.as_mut() else { return false };
+        if let Who::Checking(rx) = &r.who
+            && let Ok(found) = rx.try_recv()
+        {
+            r.who = Who::Found(found);
+        }
+        let info = match &r.info {
+            Ok(i) => i,
+            Err(e) => {
+                if !r.text.is_empty() {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("That is not a usable invitation: {e}"));
+                }
+                return false;
+            }
+        };
+        let me = app.snapshot.identity.as_ref();
+        let who = match &r.who {
+            Who::Checking(_) => "Looking up who offers it…".to_owned(),
+            Who::Found(Some((identity, name))) if me.is_some_and(|i| i.identity_key == *identity) => {
+                let device = me.and_then(|i| i.devices.iter().find(|d| d.device_key == info.inviter));
+                match device.map(|d| d.name.as_str()).filter(|n| !n.is_empty()) {
+                    Some(n) => format!("Offered by your own device \u{201c}{n}\u{201d}."),
+                    None => format!("Offered by your own device ({}).", name.as_deref().unwrap_or("your identity")),
+                }
+            }
+            Who::Found(Some((identity, name))) => format!(
+                "Offered by a device of {}, someone you already share a space with.",
+                name.clone().unwrap_or_else(|| identity.fingerprint())
+            ),
+            Who::Found(None) => format!(
+                "Offered by a device this profile has never met (its words: {}). Be sure you know who sent it.",
+                info.inviter.fingerprint()
+            ),
+        };
+        let minutes = info.expires_at.saturating_sub(now_s()).div_ceil(60);
+        let expires = format!("It expires in {minutes} minute{}.", if minutes == 1 { "" } else { "s" });
+        match (info.space, info.role) {
+            (Some(space), role) => {
+                let known = app.snapshot.spaces.iter().find(|s| s.id == space && s.role.is_some());
+                let what = match known {
+                    Some(s) => format!("the space \u{201c}{}\u{201d}, which you are already in", s.name),
+                    None => "a space you are not in yet".to_owned(),
+                };
+                let role = role.map(|r| format!(" as {}", r.as_str())).unwrap_or_default();
+                ui.label(egui::RichText::new(format!("This invitation admits you to {what}{role}.")).strong());
+                ui.label(who);
+                ui.label(format!("{expires} Once you press Join, both screens show the same pairing words."));
+                true
+            }
+            (None, _) => {
+                ui.label(
+                    egui::RichText::new("This invitation makes THIS device one of the devices of another identity.")
+                        .strong(),
+                );
+                ui.label(who);
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    "Only join with an invitation you made yourself, on your other device. Joining gives whoever \
+                     made it this device: they will see and change everything on it, as you. Nobody else ever \
+                     needs your device to join their identity: if someone sent you this, do not join.",
+                );
+                ui.label(expires);
+                let c = ui.checkbox(&mut self.own_invitation, "I made this invitation myself, on my other device");
+                c.widget_info(|| {
+                    egui::WidgetInfo::selected(
+                        egui::Role::CheckBox,
+                        true,
+                        self.own_invitation,
+                        "I made this invitation myself, on my other device",
+                    )
+                });
+                self.own_invitation
+            }
         }
     }
 
@@ -159,7 +302,9 @@ impl JoinDialog {
         ui.label("Paste the invitation text:");
         let field = ui.add(egui::TextEdit::multiline(&mut self.text).desired_rows(3).hint_text("DXOS:…"));
         field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Invitation text"));
-        let needs_code = read_invitation(self.text.trim()).is_ok_and(|o| o.code_required);
+        self.read_text(app, ui.ctx());
+        let may_join = self.summary_ui(ui, app);
+        let needs_code = self.reading.as_ref().is_some_and(|r| r.info.as_ref().is_ok_and(|i| i.code_required));
         if needs_code {
             ui.horizontal(|ui| {
                 ui.label("Code:");
@@ -167,7 +312,7 @@ impl JoinDialog {
                 c.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Code"));
             });
         }
-        if ui.add_enabled(!self.text.trim().is_empty(), egui::Button::new("Join")).clicked() {
+        if ui.add_enabled(may_join, egui::Button::new("Join")).clicked() {
             self.start_join(app, ui.ctx());
         }
         ui.separator();
@@ -224,15 +369,7 @@ impl Surface for JoinDialog {
                     Err(TryRecvError::Empty) => {}
                     Err(TryRecvError::Disconnected) => next = Some(Step::Input),
                 }
-                if matches!(next, Some(Step::Input)) && self.error.is_none() {
-                    // A code was read: join at once (unless it needs a code typed).
-                    let needs_code = read_invitation(self.text.trim()).is_ok_and(|o| o.code_required);
-                    if !needs_code {
-                        self.step = Step::Input;
-                        self.start_join(app, ui.ctx());
-                        next = None;
-                    }
-                }
+                // A code that was read is shown like typed text: what it offers, then Join.
             }
             Step::Joining { steps, status } => {
                 // Take the steps that arrived (each woke the UI).

@@ -105,7 +105,15 @@ impl Layout {
 
     /// Draws everything.
     pub fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
+        let shortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Comma);
+        if app.dialog.is_none() && ui.input_mut(|i| i.consume_shortcut(&shortcut)) {
+            app.dialog = Some(Box::new(super::settings::SettingsDialog::default()));
+        }
         egui::Panel::left("sidebar").resizable(true).default_size(240.0).show(ui, |ui| {
+            let b = ui.button("Settings").on_hover_text("Device, appearance, relays, profile folder, version (Ctrl+,)");
+            if b.clicked() {
+                app.dialog = Some(Box::new(super::settings::SettingsDialog::default()));
+            }
             egui::ScrollArea::vertical().show(ui, |ui| {
                 for (label, s) in &mut self.sidebar {
                     egui::CollapsingHeader::new(*label).default_open(true).show(ui, |ui| s.ui(ui, app));

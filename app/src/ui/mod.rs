@@ -8,6 +8,7 @@
 //! writes, the network). It never blocks on I/O.
 
 pub mod bidi;
+pub mod crash_notice;
 pub mod demo;
 pub mod devices;
 pub mod document;
@@ -20,6 +21,7 @@ pub mod markdown;
 pub mod navtree;
 pub mod plugin;
 pub mod presence;
+pub mod settings;
 pub mod spaces;
 pub mod state;
 pub mod sync;
@@ -31,8 +33,9 @@ pub mod welcome;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 
-use dxos_client::owner::{self, Owner};
+use dxos_client::owner::{self, Owner, OwnerEvent};
 use dxos_client::{ClientError, Local, NetOptions, OwnerRole, Profile, PublicKey, Space};
 use eframe::egui;
 
@@ -59,10 +62,36 @@ pub const DEFAULT_SPACE: &str = "My Space";
 /// The key of the app's saved state in eframe's storage.
 const SAVED_KEY: &str = "dxos";
 
-/// Opens the desktop app on `profile` and returns when its window closes.
-pub fn run(profile: &Profile) -> Result<(), ClientError> {
+/// How [`launch`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launched {
+    /// The app ran here until its window closed.
+    Ran,
+    /// The app already ran on the profile: it raised its window (and took the link).
+    Raised,
+}
+
+/// Opens the app on `profile`, or, if it runs already, asks it to raise its window (one
+/// window per profile); `link` (a checked `dxos:` link) goes to its join dialog either way.
+pub fn launch(profile: &Profile, link: Option<String>) -> Result<Launched, ClientError> {
+    for attempt in 0..2 {
+        if owner::raise(profile, link.clone())? {
+            return Ok(Launched::Raised);
+        }
+        match run(profile, link.clone()) {
+            // Another launch took the profile between our two looks: ask it instead.
+            Err(ClientError::Denied(_)) if attempt == 0 => continue,
+            r => return r.map(|()| Launched::Ran),
+        }
+    }
+    Ok(Launched::Ran)
+}
+
+/// Opens the desktop app on `profile` and returns when its window closes; `link` opens in
+/// the join dialog.
+pub fn run(profile: &Profile, link: Option<String>) -> Result<(), ClientError> {
     owner::install_signal_handler();
-    let (owner, _events) = owner::acquire(profile, OwnerRole::App)?;
+    let (owner, events) = owner::acquire(profile, OwnerRole::App)?;
     // The node runs in the background once the profile has an identity (now, or once the
     // welcome view made one, or a join started it); the window never waits for it.
     let services = Services::new(owner.local().clone(), Some(NetOptions::default()));
@@ -70,9 +99,18 @@ pub fn run(profile: &Profile) -> Result<(), ClientError> {
         let s = services.clone();
         services.client.jobs().spawn("start the network", move |_job| s.ensure_net());
     }
+    // Read before the window opens, not in a frame.
+    let crashes = crate::desktop::crash::pending(profile.dir());
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("DXOS")
+        .with_app_id(crate::desktop::APP_ID)
+        .with_inner_size([980.0, 640.0]);
+    if let Some(icon) = crate::desktop::icon::window_icon() {
+        viewport = viewport.with_icon(icon);
+    }
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
-        viewport: egui::ViewportBuilder::default().with_title("DXOS").with_inner_size([980.0, 640.0]),
+        viewport,
         persistence_path: Some(profile.dir().join("window.ron")),
         // The Theme plugin installs our own fallback to the system's fonts (ui::fonts).
         system_font_fallback: false,
@@ -84,14 +122,21 @@ pub fn run(profile: &Profile) -> Result<(), ClientError> {
         Box::new(move |cc| {
             let ctx = cc.egui_ctx.clone();
             // SIGINT/SIGTERM close the window, so the owner flushes on the way out.
+            let c = ctx.clone();
             services.client.jobs().spawn("close on a signal", move |_job| -> Result<(), ClientError> {
                 owner::wait_for_signal().map_err(|e| ClientError::io("cannot wait for signals", e))?;
-                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-                ctx.request_repaint();
+                c.send_viewport_cmd(egui::ViewportCommand::Close);
+                c.request_repaint();
                 Ok(())
             });
             let saved: Saved = cc.storage.and_then(|s| eframe::get_value(s, SAVED_KEY)).unwrap_or_default();
-            Ok(Box::new(DxosApp::new(&cc.egui_ctx, services, saved)))
+            let mut app = DxosApp::new(&cc.egui_ctx, services, saved);
+            app.set_launches(forward_launches(events, &ctx));
+            app.set_crash_reports(crashes);
+            if let Some(l) = link {
+                app.open_link(l);
+            }
+            Ok(Box::new(app))
         }),
     );
     // The window is closed and the app dropped: stop the node, flush and release the profile.
@@ -99,6 +144,27 @@ pub fn run(profile: &Profile) -> Result<(), ClientError> {
     let stopped = release(owner);
     result.map_err(|e| ClientError::Internal(format!("the window could not be opened: {e}")))?;
     stopped
+}
+
+/// Passes the owner's `Open` events (a second launch, a `dxos open`) to the window, waking
+/// it; the thread ends when the owner stops.
+pub fn forward_launches(events: Receiver<OwnerEvent>, ctx: &egui::Context) -> Receiver<Option<String>> {
+    let (tx, rx): (Sender<Option<String>>, Receiver<Option<String>>) = std::sync::mpsc::channel();
+    let ctx = ctx.clone();
+    let spawned = std::thread::Builder::new().name("dxos-launches".into()).spawn(move || {
+        for event in events {
+            if let OwnerEvent::Open(link) = event {
+                if tx.send(link).is_err() {
+                    return;
+                }
+                ctx.request_repaint();
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the thread that takes launches: {e}");
+    }
+    rx
 }
 
 /// Stops the owner once the app's jobs let go of the profile (within moments of the stop).
@@ -130,6 +196,12 @@ pub struct DxosApp {
     screen: Screen,
     app: AppState,
     stop: Arc<AtomicBool>,
+    /// Launches handed over by the owner's socket (a link, or none: just raise the window).
+    launches: Option<Receiver<Option<String>>>,
+    /// A link waiting for the open dialog to close, to show in the join dialog.
+    pending_link: Option<String>,
+    /// Crash reports of earlier runs not yet seen.
+    crashes: crash_notice::CrashNotice,
 }
 
 impl DxosApp {
@@ -160,7 +232,47 @@ impl DxosApp {
         } else {
             Screen::Welcome(welcome::WelcomeView::new(services))
         };
-        Self { registry, screen, app, stop }
+        Self {
+            registry,
+            screen,
+            app,
+            stop,
+            launches: None,
+            pending_link: None,
+            crashes: crash_notice::CrashNotice::default(),
+        }
+    }
+
+    /// Where launches arrive (see [`forward_launches`]).
+    pub fn set_launches(&mut self, rx: Receiver<Option<String>>) {
+        self.launches = Some(rx);
+    }
+
+    /// Crash reports to offer (read at launch).
+    pub fn set_crash_reports(&mut self, reports: Vec<crate::desktop::crash::Pending>) {
+        self.crashes = crash_notice::CrashNotice::new(reports);
+    }
+
+    /// Shows `link` in the join dialog (once no other dialog is open); never joins by itself.
+    pub fn open_link(&mut self, link: String) {
+        self.pending_link = Some(link);
+    }
+
+    /// Takes the launches that arrived: raises the window, and queues their links.
+    fn take_launches(&mut self, ctx: &egui::Context) {
+        let Some(rx) = &self.launches else { return };
+        while let Ok(link) = rx.try_recv() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+            if link.is_some() {
+                self.pending_link = link;
+            }
+        }
+        if self.app.dialog.is_none()
+            && let Some(link) = self.pending_link.take()
+        {
+            self.app.dialog = Some(Box::new(join_dialog::JoinDialog::with_link(link)));
+        }
     }
 
     /// The shared state (for tests).
@@ -180,6 +292,8 @@ impl DxosApp {
         let _no_disk = dxos_client::forbid_storage("the UI thread drawing a frame");
         self.app.begin_frame();
         self.app.announce_view();
+        self.take_launches(ui.ctx());
+        self.crashes.ui(ui, &mut self.app);
         if self.app.identity_changed {
             self.app.identity_changed = false;
             self.app.dialog = None;
@@ -236,3 +350,6 @@ mod a11y_tests;
 
 #[cfg(test)]
 mod composer_tests;
+
+#[cfg(test)]
+mod launch_tests;

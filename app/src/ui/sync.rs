@@ -66,34 +66,40 @@ impl Surface for SyncSection {
             ui.label(format!("{}: {}", p.name, p.how));
         }
         ui.add_space(4.0);
-        ui.label(egui::RichText::new("Relays").strong());
-        if s.relays.is_empty() {
-            ui.label(egui::RichText::new("None: devices on other networks cannot reach this one.").weak());
-        }
-        for r in &s.relays {
-            ui.horizontal(|ui| {
-                ui.label(short_relay(r)).on_hover_text(r);
-                let b = ui.small_button("Remove");
-                b.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Remove relay {r}")));
-                if b.clicked() {
-                    let r = r.clone();
-                    app.spawn_write(ui.ctx(), "remove the relay", move |c| c.remove_relay(&r).map(|_| ()));
-                }
-            });
-        }
+        relays_ui(ui, app, &mut self.new_relay);
+    }
+}
+
+/// The profile's relays, each with Remove, and a field to add one; the Sync section and
+/// Settings both show it (`new_relay` holds the address being typed).
+pub fn relays_ui(ui: &mut egui::Ui, app: &mut AppState, new_relay: &mut String) {
+    let s = app.snapshot.clone();
+    ui.label(egui::RichText::new("Relays").strong());
+    if s.relays.is_empty() {
+        ui.label(egui::RichText::new("None: devices on other networks cannot reach this one.").weak());
+    }
+    for r in &s.relays {
         ui.horizontal(|ui| {
-            let edit = egui::TextEdit::singleline(&mut self.new_relay)
-                .hint_text("/ip4/…/udp/4001/quic-v1/p2p/…")
-                .desired_width(150.0);
-            let field = ui.add(edit);
-            field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Relay address"));
-            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            if (ui.button("Add relay").clicked() || enter) && !self.new_relay.trim().is_empty() {
-                let addr = std::mem::take(&mut self.new_relay).trim().to_owned();
-                app.spawn_write(ui.ctx(), "add the relay", move |c| c.add_relay(&addr).map(|_| ()));
+            ui.label(short_relay(r)).on_hover_text(r);
+            let b = ui.small_button("Remove");
+            b.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Remove relay {r}")));
+            if b.clicked() {
+                let r = r.clone();
+                app.spawn_write(ui.ctx(), "remove the relay", move |c| c.remove_relay(&r).map(|_| ()));
             }
         });
     }
+    ui.horizontal(|ui| {
+        let edit =
+            egui::TextEdit::singleline(new_relay).hint_text("/ip4/…/udp/4001/quic-v1/p2p/…").desired_width(150.0);
+        let field = ui.add(edit);
+        field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Relay address"));
+        let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if (ui.button("Add relay").clicked() || enter) && !new_relay.trim().is_empty() {
+            let addr = std::mem::take(new_relay).trim().to_owned();
+            app.spawn_write(ui.ctx(), "add the relay", move |c| c.add_relay(&addr).map(|_| ()));
+        }
+    });
 }
 
 #[cfg(test)]

@@ -174,23 +174,29 @@ struct AppearanceSection;
 
 impl Surface for AppearanceSection {
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppState) {
-        let mut t = app.theme;
-        ui.horizontal(|ui| {
-            ui.selectable_value(&mut t.mode, ThemeMode::System, "System");
-            ui.selectable_value(&mut t.mode, ThemeMode::Light, "Light");
-            ui.selectable_value(&mut t.mode, ThemeMode::Dark, "Dark");
-        });
-        ui.horizontal(|ui| {
-            ui.label("Text size");
-            let r = ui.add(egui::Slider::new(&mut t.text_scale, TEXT_SCALE).step_by(0.1).show_value(false));
-            r.widget_info(|| egui::WidgetInfo::slider(true, f64::from(t.text_scale), "Text size"));
-            if ui.small_button("Reset").clicked() {
-                t.text_scale = 1.0;
-            }
-        });
-        if t != app.theme {
-            app.theme = t;
-            t.apply(ui.ctx());
+        appearance_ui(ui, app);
+    }
+}
+
+/// The theme's choices (light, dark or the system's, and the text size), applied at once;
+/// the Appearance section and Settings both show them.
+pub fn appearance_ui(ui: &mut egui::Ui, app: &mut AppState) {
+    let mut t = app.theme;
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut t.mode, ThemeMode::System, "System");
+        ui.selectable_value(&mut t.mode, ThemeMode::Light, "Light");
+        ui.selectable_value(&mut t.mode, ThemeMode::Dark, "Dark");
+    });
+    ui.horizontal(|ui| {
+        ui.label("Text size");
+        let r = ui.add(egui::Slider::new(&mut t.text_scale, TEXT_SCALE).step_by(0.1).show_value(false));
+        r.widget_info(|| egui::WidgetInfo::slider(true, f64::from(t.text_scale), "Text size"));
+        if ui.small_button("Reset").clicked() {
+            t.text_scale = 1.0;
         }
+    });
+    if t != app.theme {
+        app.theme = t;
+        t.apply(ui.ctx());
     }
 }

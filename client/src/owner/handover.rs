@@ -87,7 +87,8 @@ pub fn watch(
                             *handover.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
                             true
                         }
-                        Err(_) => false,
+                        // Only the app is sent these.
+                        Ok(OwnerEvent::Open(_)) | Err(_) => false,
                     }
                 };
                 let mut first = true;
@@ -216,6 +217,28 @@ pub fn acquire(profile: &Profile, role: OwnerRole) -> Result<(Owner, Receiver<Ow
             return Err(busy());
         }
         std::thread::sleep(RETRY);
+    }
+}
+
+/// Hands an [`Request::Open`] to the app if it runs on `profile`: `Ok(true)` when it took it
+/// (it raises its window), `Ok(false)` when no app runs (nobody, or a temporary owner that
+/// will hand over to the app); an error when `serve` owns the profile (it has no window).
+pub fn raise(profile: &Profile, uri: Option<String>) -> Result<bool> {
+    let Some(stream) = connect(profile) else { return Ok(false) };
+    match call_over(stream, &Request::Hello) {
+        Talk::Done(Ok(Response::Hello(OwnerRole::Temporary))) | Talk::Retry => Ok(false),
+        Talk::Done(Ok(Response::Hello(_))) => {
+            let Some(stream) = connect(profile) else { return Ok(false) };
+            let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
+            match call_over(stream, &Request::Open { uri }) {
+                Talk::Done(Ok(Response::Opened)) => Ok(true),
+                Talk::Done(Ok(other)) => Err(unexpected(&other)),
+                Talk::Done(Err(e)) => Err(e),
+                Talk::Retry => Ok(false),
+            }
+        }
+        Talk::Done(Ok(other)) => Err(unexpected(&other)),
+        Talk::Done(Err(e)) => Err(e),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::wire::{self, Reply, Request, Response};
 pub use client::call;
 use client::*;
 pub(crate) use handover::unexpected;
-pub use handover::{acquire, long, watch};
+pub use handover::{acquire, long, raise, watch};
 use server::*;
 pub use server::{Owner, OwnerEvent};
 

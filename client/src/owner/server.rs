@@ -22,6 +22,9 @@ pub(super) struct Shared {
 pub enum OwnerEvent {
     /// A new owner asks this temporary owner to release the profile; answer on this stream.
     Handover(UnixStream),
+    /// Someone launched the app again, or opened a `dxos:` link (`None`: no link): the app
+    /// raises its window and shows the link's join dialog.
+    Open(Option<String>),
 }
 
 impl Owner {
@@ -148,6 +151,24 @@ pub(super) fn serve_connection(mut stream: UnixStream, local: &Local, shared: &S
         }
         Request::Handover => {
             let msg = format!("the profile is owned by dxos {}, which does not hand over", shared.role.as_str());
+            send(&mut stream, Reply::Err(ClientError::Denied(msg).to_wire()));
+        }
+        Request::Open { uri } if shared.role == OwnerRole::App => {
+            let events = shared.events.lock().unwrap_or_else(|e| e.into_inner());
+            let taken = events.send(OwnerEvent::Open(uri)).is_ok();
+            drop(events);
+            let reply = if taken {
+                Reply::Ok(Response::Opened)
+            } else {
+                Reply::Err(ClientError::Internal("the app is closing".into()).to_wire())
+            };
+            send(&mut stream, reply);
+        }
+        Request::Open { .. } => {
+            let msg = format!(
+                "the profile is open in dxos {}, which has no window: stop it (or pass another --profile) to open the app",
+                shared.role.as_str()
+            );
             send(&mut stream, Reply::Err(ClientError::Denied(msg).to_wire()));
         }
         Request::Watch { space, typename } => {
