@@ -161,3 +161,47 @@ fn a_link_from_a_device_this_profile_knows_names_who_offers_it() {
     assert_eq!(launch(&r.profile, Some(uri)).unwrap_or_else(|e| panic!("{e}")), Launched::Raised);
     wait_for_label_containing_in(&mut r.h, "Offered by your own device");
 }
+
+#[test]
+fn a_crash_report_of_the_last_run_is_offered_shown_and_then_marked_seen() {
+    let mut r = running();
+    let dir = crate::desktop::crash::dir(r.profile.dir());
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let report = dir.join("crash-1-1.txt");
+    std::fs::write(&report, "DXOS crash report\nmessage: boom <link>\n").unwrap_or_else(|e| panic!("{e}"));
+    let pending = crate::desktop::crash::pending(r.profile.dir());
+    r.h.state_mut().as_mut().unwrap_or_else(|| panic!("the app")).set_crash_reports(pending);
+    wait_for_label_containing_in(&mut r.h, "DXOS stopped unexpectedly last time");
+    r.h.get_by_label("Show report").click();
+    wait_for_label_containing_in(&mut r.h, "Saved as");
+    assert_eq!(
+        r.h.get_by_label("Crash report text").accesskit_node().value().as_deref(),
+        Some("DXOS crash report\nmessage: boom <link>\n")
+    );
+    r.h.get_by_label("Close").click();
+    r.h.run();
+    assert!(r.h.query_by_label_contains("stopped unexpectedly").is_none());
+    for _ in 0..500 {
+        if !report.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(!report.exists() && dir.join("crash-1-1.txt.seen").exists(), "kept, marked seen");
+    assert!(crate::desktop::crash::pending(r.profile.dir()).is_empty());
+}
+
+#[test]
+fn settings_open_from_the_sidebar_and_from_ctrl_comma() {
+    let mut r = running();
+    wait_for_label_containing_in(&mut r.h, "Settings");
+    r.h.get_by_role_and_label(egui::accesskit::Role::Button, "Settings").click();
+    wait_for_label_containing_in(&mut r.h, "Copy diagnostic info");
+    r.h.get_by_label_contains(crate::cli::VERSION);
+    r.h.get_by_label("Copy path");
+    r.h.get_by_role_and_label(egui::accesskit::Role::Button, "Close").click();
+    r.h.run();
+    assert!(r.h.query_by_label("Copy diagnostic info").is_none());
+    r.h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Comma);
+    wait_for_label_containing_in(&mut r.h, "Copy diagnostic info");
+}

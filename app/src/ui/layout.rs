@@ -128,14 +128,18 @@ impl Layout {
     }
 }
 
-/// Draws the open dialog as a modal; closes it when it asks to (or on Esc).
+/// Draws the open dialog as a modal; closes it when it asks to (or on Esc). A click beside
+/// it does not close it: the click that opened a dialog (a quick tap, or the first click
+/// after another dialog closed) could land on its backdrop and close it at once, and a
+/// dialog following a join should not vanish at a stray click.
 pub fn dialog(ctx: &egui::Context, app: &mut AppState) {
     let Some(mut d) = app.dialog.take() else { return };
-    let r = egui::Modal::new(egui::Id::unique("dxos-dialog")).show(ctx, |ui| {
+    egui::Modal::new(egui::Id::unique("dxos-dialog")).show(ctx, |ui| {
         ui.set_max_width(420.0);
         d.ui(ui, app);
     });
-    if app.close_dialog || r.should_close() {
+    let escape = ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape));
+    if app.close_dialog || escape {
         app.close_dialog = false;
         // A dialog opened from within the dialog replaces it.
     } else if app.dialog.is_none() {
