@@ -103,3 +103,15 @@ fn open_says_when_serve_holds_the_profile() {
     assert!(err.contains("dxos serve") && err.contains("no window"), "{err}");
     drop(serve);
 }
+
+#[test]
+fn device_rename_changes_this_device_s_name_and_refuses_an_empty_one() {
+    let dir = tmp();
+    let p = new_profile(dir.path(), "p");
+    let v = ok(&p, &["device", "rename", "Studio"]);
+    let this = v["devices"].as_array().and_then(|d| d.iter().find(|x| x["device_key"] == v["device_key"]).cloned());
+    assert_eq!(this.map(|d| d["name"].clone()), Some(serde_json::json!("Studio")), "{v}");
+    assert_eq!(fails(&p, &["device", "rename", "  "]), (2, "invalid_input".to_owned()));
+    let shown = ok(&p, &["identity", "show"]);
+    assert!(shown["devices"].as_array().is_some_and(|d| d.iter().any(|x| x["name"] == "Studio")), "{shown}");
+}

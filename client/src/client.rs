@@ -109,6 +109,15 @@ impl Client {
         }
     }
 
+    /// Renames this device (for the identity's other devices and the spaces' members too);
+    /// returns the identity with the new name.
+    pub fn rename_device(&self, name: &str) -> Result<Identity> {
+        match self.call(&Request::DeviceRename { name: name.to_owned() })? {
+            Response::Identity(Some(i)) => Ok(i),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Revokes a device of this identity: it gets nothing new from now on.
     pub fn revoke_device(&self, device: PublicKey) -> Result<()> {
         match self.call(&Request::DeviceRevoke { device })? {

@@ -491,6 +491,10 @@ impl Local {
                 self.halo.revoke_device(device)?;
                 Ok(Response::Revoked(*device))
             }
+            Request::DeviceRename { name } => {
+                self.halo.set_device_label(name)?;
+                Ok(Response::Identity(self.identity()))
+            }
             Request::SpaceRemoveMember { space, identity } => {
                 let s = self.space(space)?;
                 self.halo.remove_member(&s.id(), identity)?;

@@ -74,6 +74,9 @@ pub enum Request {
     Watch { space: String, typename: Option<String> },
     /// `device revoke`.
     DeviceRevoke { device: PublicKey },
+    /// `device rename`: this device's name, for the identity's other devices and the spaces'
+    /// members; answered by the identity.
+    DeviceRename { name: String },
     /// `space remove-member`.
     SpaceRemoveMember { space: String, identity: PublicKey },
     /// `space leave`.

@@ -46,6 +46,10 @@ pub struct IdentityState {
     genesis: Option<CredentialId>,
     devices: BTreeMap<Key32, Device>,
     profile: Option<String>,
+    /// Which credential said the display name and each device's label: the latest issued wins,
+    /// whatever order they settle in (one waiting for its parent settles after a later one).
+    profile_said: Option<(u64, CredentialId)>,
+    labels_said: HashMap<Key32, (u64, CredentialId)>,
     /// Each relay address's latest statement: (issued at, credential, listed).
     relays: BTreeMap<String, (u64, CredentialId, bool)>,
     accepted: HashMap<CredentialId, Credential>,
@@ -61,6 +65,8 @@ impl IdentityState {
             genesis: None,
             devices: BTreeMap::new(),
             profile: None,
+            profile_said: None,
+            labels_said: HashMap::new(),
             relays: BTreeMap::new(),
             accepted: HashMap::new(),
             status: HashMap::new(),
@@ -169,9 +175,19 @@ impl IdentityState {
                     });
                 }
             }
-            Claim::IdentityProfile { display_name, .. } => self.profile = Some(display_name.clone()),
+            Claim::IdentityProfile { display_name, .. } => {
+                let said = (c.issued_at_ms(), c.id());
+                if self.profile_said.is_none_or(|latest| said > latest) {
+                    self.profile_said = Some(said);
+                    self.profile = Some(display_name.clone());
+                }
+            }
             Claim::DeviceProfile { device, label, platform, .. } => {
-                if let Some(d) = self.devices.get_mut(device) {
+                let said = (c.issued_at_ms(), c.id());
+                if let Some(d) = self.devices.get_mut(device)
+                    && self.labels_said.get(device).is_none_or(|latest| said > *latest)
+                {
+                    self.labels_said.insert(*device, said);
                     d.label = Some(label.clone());
                     d.platform = Some(platform.clone());
                 }
@@ -198,6 +214,8 @@ impl IdentityState {
         self.genesis = None;
         self.devices.clear();
         self.profile = None;
+        self.profile_said = None;
+        self.labels_said.clear();
         self.relays.clear();
         self.accepted.clear();
         let received = std::mem::take(&mut self.received);

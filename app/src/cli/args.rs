@@ -214,6 +214,11 @@ pub enum IdentityCmd {
 /// `dxos device ...`
 #[derive(Debug, Subcommand)]
 pub enum DeviceCmd {
+    /// Renames this device (its name on the identity's other devices and to the spaces' members).
+    Rename {
+        /// The new name.
+        name: String,
+    },
     /// Revokes another device of this identity: it gets nothing new from then on.
     Revoke {
         /// The device's key (64 hex digits, as `identity show` lists it).

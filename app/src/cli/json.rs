@@ -11,7 +11,7 @@ pub(crate) fn response(req: &Request, r: &Response) -> Value {
         Response::Identity(None) => {
             json!({"identity_key": null, "device_key": null, "peer_id": null, "display_name": null, "devices": []})
         }
-        Response::Identity(Some(i)) => identity(i, matches!(req, Request::IdentityShow)),
+        Response::Identity(Some(i)) => identity(i, matches!(req, Request::IdentityShow | Request::DeviceRename { .. })),
         Response::Phrase(p) => json!({"phrase": p}),
         Response::Members(m) => Value::Array(m.iter().map(member).collect()),
         Response::Space(s) => json!({"id": s.id.to_string(), "name": s.name}),

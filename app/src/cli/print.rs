@@ -133,7 +133,10 @@ pub(super) fn human(req: &Request, v: &Value) -> String {
         if items.is_empty() { "(none)".to_owned() } else { items.join("\n") }
     };
     match req {
-        Request::IdentityCreate { .. } | Request::IdentityRecover { .. } | Request::IdentityShow => identity_text(v),
+        Request::IdentityCreate { .. }
+        | Request::IdentityRecover { .. }
+        | Request::IdentityShow
+        | Request::DeviceRename { .. } => identity_text(v),
         Request::IdentityPhrase => format!(
             "Your recovery phrase (keep it secret; it restores your identity on a new device):\n\n{}",
             s(v, "phrase")

@@ -88,6 +88,7 @@ pub(super) fn execute(command: Command, profile: &Profile, json: bool) -> Result
         Command::Open { .. } | Command::Desktop(_) | Command::Completions { .. } | Command::Manpage => {
             return Err(ClientError::Internal("this command is run by the binary, not the client".into()));
         }
+        Command::Device(DeviceCmd::Rename { name }) => Request::DeviceRename { name },
         Command::Device(DeviceCmd::Revoke { device_key }) => {
             Request::DeviceRevoke { device: parse_key(&device_key, "device key")? }
         }

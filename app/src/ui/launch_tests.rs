@@ -199,6 +199,23 @@ fn settings_open_from_the_sidebar_and_from_ctrl_comma() {
     wait_for_label_containing_in(&mut r.h, "Copy diagnostic info");
     r.h.get_by_label_contains(crate::cli::VERSION);
     r.h.get_by_label("Copy path");
+    // Renaming this device.
+    r.h.get_by_label("Device name").focus();
+    r.h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    r.h.step();
+    r.h.get_by_label("Device name").type_text("Studio");
+    r.h.step();
+    r.h.get_by_role_and_label(egui::accesskit::Role::Button, "Rename this device").click();
+    let local = r.owner.as_ref().map(|o| o.local().clone()).unwrap_or_else(|| panic!("the owner"));
+    let this_name = || local.identity().and_then(|i| i.devices.into_iter().find(|d| d.this_device)).map(|d| d.name);
+    for _ in 0..1000 {
+        r.h.step();
+        if this_name().as_deref() == Some("Studio") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(this_name().as_deref(), Some("Studio"));
     r.h.get_by_role_and_label(egui::accesskit::Role::Button, "Close").click();
     r.h.run();
     assert!(r.h.query_by_label("Copy diagnostic info").is_none());

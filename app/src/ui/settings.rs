@@ -12,6 +12,8 @@ use super::state::{AppState, Snapshot};
 pub struct SettingsDialog {
     /// The relay address being typed.
     new_relay: String,
+    /// This device's name as being edited (taken from the snapshot when the dialog opens).
+    name: Option<String>,
     /// Set for a moment after the diagnostic info was copied.
     copied: bool,
 }
@@ -47,8 +49,24 @@ impl Surface for SettingsDialog {
             ui.label(egui::RichText::new("This device").strong());
             let me = s.identity.as_ref();
             let device = me.and_then(|i| i.devices.iter().find(|d| d.this_device));
-            let name = device.map(|d| d.name.as_str()).filter(|n| !n.is_empty()).unwrap_or("(no name)");
-            ui.label(format!("Name: {name}"));
+            let saved = device.map(|d| d.name.clone()).unwrap_or_default();
+            if me.is_some() {
+                let name = self.name.get_or_insert_with(|| saved.clone());
+                ui.horizontal(|ui| {
+                    ui.label("Name:");
+                    let field = ui.add(egui::TextEdit::singleline(name).desired_width(180.0));
+                    field.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Device name"));
+                    let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    let changed = !name.trim().is_empty() && name.trim() != saved;
+                    let b = ui.add_enabled(changed, egui::Button::new("Rename"));
+                    b.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, changed, "Rename this device"));
+                    if b.clicked() || (enter && changed) {
+                        let new = name.trim().to_owned();
+                        app.spawn_write(ui.ctx(), "rename this device", move |c| c.rename_device(&new).map(|_| ()));
+                    }
+                });
+                ui.label(egui::RichText::new("Your other devices and the people you share spaces with see it.").weak());
+            }
             match me {
                 Some(i) => {
                     ui.horizontal(|ui| {

@@ -80,6 +80,36 @@ impl Halo {
         Ok(true)
     }
 
+    /// Renames this device for every device of the identity and the members of its spaces: a
+    /// device profile credential signed by this device (the latest one issued wins). Returns
+    /// whether the name changed (nothing is written when it would not).
+    pub fn set_device_label(&self, label: &str) -> Result<bool, HaloError> {
+        let label = check_name(label)?;
+        let writing = self.begin_write();
+        let inner = self.lock();
+        let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
+        let (identity, device) = (local.identity, local.device.public());
+        let current = inner
+            .identities
+            .get(&identity)
+            .and_then(|i| i.devices().find(|d| d.key == device))
+            .and_then(|d| d.label.clone());
+        if current.as_deref() == Some(label) {
+            return Ok(false);
+        }
+        let c = Self::issue_as_device(
+            &inner,
+            Claim::DeviceProfile {
+                identity: *identity.as_bytes(),
+                device: *device.as_bytes(),
+                label: label.to_owned(),
+                platform: std::env::consts::OS.to_owned(),
+            },
+        )?;
+        self.commit(writing, inner, vec![c], None)?;
+        Ok(true)
+    }
+
     /// Issues a credential as this device (citing its own authorization).
     fn issue_as_device(inner: &Inner, claim: Claim) -> Result<Credential, HaloError> {
         let local = inner.local.as_ref().ok_or(HaloError::NoIdentity)?;
@@ -409,6 +439,53 @@ mod tests {
         drop(guest);
         let guest = open(b.path());
         assert_eq!(guest.identity().map(|i| i.identity_key), Some(info.identity_key));
+        Ok(())
+    }
+
+    #[test]
+    fn a_device_renamed_is_renamed_on_the_identity_s_other_devices_and_the_latest_name_wins() -> Result<(), HaloError> {
+        let (a, b) = (tmp(), tmp());
+        let laptop = open(a.path());
+        assert!(matches!(laptop.set_device_label("x"), Err(HaloError::NoIdentity)));
+        let info = laptop.create_identity("Ada", "laptop")?;
+        let phone = open(b.path());
+        let key = phone.joining_device_key()?;
+        phone.adopt_identity(laptop.admit_device(&key.public())?, "phone")?;
+        let name_of = |h: &Halo, d: &PublicKey| {
+            h.identity().and_then(|i| i.devices.into_iter().find(|x| x.device_key == *d)).map(|x| x.name)
+        };
+        assert!(laptop.set_device_label("  Work laptop ")?);
+        assert!(!laptop.set_device_label("Work laptop")?, "the same name writes nothing");
+        assert!(matches!(laptop.set_device_label("   "), Err(HaloError::InvalidName(_))));
+        assert_eq!(name_of(&laptop, &info.device_key).as_deref(), Some("Work laptop"));
+        let replicate = |from: &Halo, to: &Halo| -> Result<usize, HaloError> {
+            to.apply_all(from.identity_state().map(|i| i.credentials().cloned().collect()).unwrap_or_default())
+        };
+        replicate(&laptop, &phone)?;
+        assert_eq!(name_of(&phone, &info.device_key).as_deref(), Some("Work laptop"));
+        // Renamed again: the later name wins wherever the credentials arrive, in any order.
+        assert!(laptop.set_device_label("Old laptop")?);
+        replicate(&laptop, &phone)?;
+        assert_eq!(name_of(&phone, &info.device_key).as_deref(), Some("Old laptop"));
+        drop(laptop);
+        assert_eq!(name_of(&open(a.path()), &info.device_key).as_deref(), Some("Old laptop"), "kept on disk");
+        Ok(())
+    }
+
+    #[test]
+    fn a_new_name_wins_over_the_first_whatever_order_they_settle_in() -> Result<(), HaloError> {
+        // The first device profile is issued in the same millisecond as the authorization it
+        // cites; half the time it sorts before it and settles in a later round than a rename
+        // issued afterwards. Twelve fresh identities make that order all but certain to occur.
+        for _ in 0..12 {
+            let dir = tmp();
+            let info = open(dir.path()).create_identity("Ada", "first")?;
+            open(dir.path()).set_device_label("second")?;
+            let reopened = open(dir.path());
+            let name =
+                reopened.identity().and_then(|i| i.devices.into_iter().find(|d| d.device_key == info.device_key));
+            assert_eq!(name.map(|d| d.name).as_deref(), Some("second"));
+        }
         Ok(())
     }
 
