@@ -61,11 +61,12 @@ impl Behaviour {
 
     fn on_request(&mut self, req: Request) {
         let Request { peer, circuit, reply } = req;
-        // Any connection can carry the signaling; a relayed one is what the spec means.
+        // Any connection can carry the signaling; a relayed one is what the spec means. The
+        // newest: an older one may be dead and not noticed yet (the peer restarted).
         let conn = self
             .connections
             .get(&peer)
-            .and_then(|cs| cs.iter().find(|(_, relayed, _)| *relayed).or_else(|| cs.first()).map(|(c, _, _)| *c));
+            .and_then(|cs| cs.iter().rev().find(|(_, relayed, _)| *relayed).or_else(|| cs.last()).map(|(c, _, _)| *c));
         match conn {
             Some(c) => self.queued.push_back(ToSwarm::NotifyHandler {
                 peer_id: peer,

@@ -124,8 +124,9 @@ struct Task {
     local_relays: Vec<Multiaddr>,
     /// Which connection to keep when there are several, best first.
     transport_order: Vec<Transport>,
-    /// When we last dialled a peer at a better transport than its connection.
-    upgrading: HashMap<PeerId, Instant>,
+    /// When we last dialled a peer at a better transport than its connection, and from which
+    /// connection.
+    upgrading: HashMap<PeerId, (Instant, ConnectionId)>,
     /// The round trip of each connection's last successful ping.
     rtt: HashMap<ConnectionId, Duration>,
     /// The newest replication protocol version we speak.
@@ -210,10 +211,12 @@ impl Task {
         if *self.swarm.local_peer_id() >= peer || self.is_relay(&peer) {
             return;
         }
-        let Some((current, current_addr)) = self
+        // The best connection we have; of equals, the newest (an older one may be dead and not
+        // noticed yet: a peer that restarted meets us again on a new relayed connection).
+        let Some((current, current_addr, current_id)) = self
             .connections
             .get(&peer)
-            .and_then(|cs| cs.iter().map(|(_, a)| (self.rank(a), a.clone())).min_by_key(|(r, _)| *r))
+            .and_then(|cs| cs.iter().rev().map(|(id, a)| (self.rank(a), a.clone(), *id)).min_by_key(|(r, _, _)| *r))
         else {
             return;
         };
@@ -238,12 +241,18 @@ impl Task {
                 .cloned()
         };
         let Some(better) = better else { return };
-        if self.upgrading.get(&peer).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)) {
+        // One attempt a minute from a given connection (identify may repeat itself); a new
+        // connection (the peer restarted) may be upgraded at once.
+        if self
+            .upgrading
+            .get(&peer)
+            .is_some_and(|(t, from)| *from == current_id && now.duration_since(*t) < Duration::from_secs(60))
+        {
             return;
         }
         // Forget old attempts, so the map stays as small as the peers dialled in a minute.
-        self.upgrading.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
-        self.upgrading.insert(peer, now);
+        self.upgrading.retain(|_, (t, _)| now.duration_since(*t) < Duration::from_secs(60));
+        self.upgrading.insert(peer, (now, current_id));
         tracing::debug!(%peer, %better, "dialling a better transport than the connection we have");
         let opts = DialOpts::peer_id(peer).addresses(vec![better]).condition(PeerCondition::Always).build();
         if let Err(e) = self.swarm.dial(opts) {
