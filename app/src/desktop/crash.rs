@@ -191,4 +191,27 @@ mod tests {
         assert!(pending(dir.path()).is_empty());
         assert_eq!(std::fs::read_dir(super::dir(dir.path())).map(|d| d.count()).unwrap_or(0), 1, "kept");
     }
+
+    #[test]
+    fn a_panic_writes_a_scrubbed_report_with_its_backtrace_and_the_log_s_tail() {
+        // The hook is the process's (other tests' panics write reports here too): this test
+        // looks for its own.
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let log = dir.path().join("dxos.log");
+        std::fs::write(&log, "INFO node started\nINFO invited with code 654321\n").unwrap_or_else(|e| panic!("{e}"));
+        install_hook(dir.path(), &log, "9.9.9 (test)");
+        let joined = std::thread::Builder::new()
+            .name("doomed".into())
+            .spawn(|| panic!("boom while joining dxos:AAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .join();
+        assert!(joined.is_err());
+        let mine: Vec<Pending> = pending(dir.path()).into_iter().filter(|r| r.text.contains("boom while")).collect();
+        assert_eq!(mine.len(), 1, "one report for the panic");
+        let text = &mine[0].text;
+        assert!(text.contains("version: 9.9.9 (test)") && text.contains("thread: doomed"), "{text}");
+        assert!(text.contains("boom while joining <link>") && !text.contains("AAAAAAAA"), "{text}");
+        assert!(text.contains("backtrace:") && text.contains("crash.rs"), "{text}");
+        assert!(text.contains("INFO node started") && text.contains("code <code>"), "{text}");
+    }
 }

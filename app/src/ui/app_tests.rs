@@ -10,7 +10,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 
 use super::DxosApp;
 use super::state::{AppState, Saved, Services};
-use super::testing::{self, AppHarness, Fixture, fixture, harness, wait_for_label};
+use super::testing::{self, AppHarness, Fixture, fixture, harness, wait_for_label, wait_for_label_containing};
 use dxos_client::{Local, NetOptions, Profile};
 
 fn app_harness(f: &Fixture) -> AppHarness {
@@ -203,8 +203,8 @@ fn the_join_dialog_pairs_a_fresh_device_from_pasted_text() {
     h.step();
     // A device invitation says what joining means, and Join waits until the person says it
     // is their own.
-    wait_for_label_containing_in(&mut h, "THIS device one of the devices of another identity");
-    wait_for_label_containing_in(&mut h, "Offered by a device this profile has never met");
+    wait_for_label_containing(&mut h, "THIS device one of the devices of another identity");
+    wait_for_label_containing(&mut h, "Offered by a device this profile has never met");
     assert!(h.get_by_role_and_label(egui::accesskit::Role::Button, "Join").accesskit_node().is_disabled());
     h.get_by_label("I made this invitation myself, on my other device").click();
     h.step();
@@ -426,29 +426,4 @@ fn relays_are_added_and_removed_in_the_sync_section() {
     h.get_by_label(&format!("Remove relay {addr}")).click();
     wait_for_label(&mut h, "None: devices on other networks cannot reach this one.");
     assert_eq!(dxos_client::Client::in_process(f.local.clone()).relays().ok(), Some(vec![]));
-}
-
-/// Steps until a node whose label contains `part` is on screen, for up to 20 s.
-/// Steps until a label containing `part` shows (any harness), for up to 20 s.
-pub(super) fn wait_for_label_containing_in<S>(h: &mut Harness<'static, S>, part: &str) {
-    for _ in 0..2000 {
-        h.step();
-        if h.query_by_label_contains(part).is_some() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let shown: Vec<String> = h.root().children_recursive().filter_map(|n| n.accesskit_node().label()).collect();
-    panic!("{part:?} never showed; on screen: {shown:?}");
-}
-
-fn wait_for_label_containing(h: &mut AppHarness, part: &str) {
-    for _ in 0..2000 {
-        h.step();
-        if h.query_by_label_contains(part).is_some() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("nothing containing {part:?} showed");
 }

@@ -9,9 +9,8 @@ use dxos_halo::{KeyPair, Offer, OfferKind, Role};
 use eframe::egui;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use super::app_tests::wait_for_label_containing_in;
 use super::state::Services;
-use super::testing::{AppHarness, app_harness};
+use super::testing::{AppHarness, app_harness, wait_for_label_containing};
 use super::{Launched, forward_launches, launch};
 
 /// The app running on a profile (identity "Ada", a space), as `ui::run` sets it up: the
@@ -105,10 +104,10 @@ fn a_link_opens_the_join_dialog_filled_in_and_not_joined() {
     assert!(uri.starts_with("dxos:"));
     assert_eq!(launch(&r.profile, Some(uri.clone())).unwrap_or_else(|e| panic!("{e}")), Launched::Raised);
     wait_for_focus(&mut r.h);
-    wait_for_label_containing_in(&mut r.h, "This invitation admits you to a space you are not in yet as editor");
+    wait_for_label_containing(&mut r.h, "This invitation admits you to a space you are not in yet as editor");
     let field = r.h.get_by_label("Invitation text");
     assert_eq!(field.accesskit_node().value().as_deref(), Some(uri.as_str()));
-    wait_for_label_containing_in(&mut r.h, "Offered by a device this profile has never met");
+    wait_for_label_containing(&mut r.h, "Offered by a device this profile has never met");
     // Nothing started: the Join button waits for the person, and nothing says "connecting".
     for _ in 0..30 {
         r.h.step();
@@ -124,7 +123,7 @@ fn a_damaged_link_is_shown_with_what_is_wrong_and_cannot_be_joined() {
     let mut uri = link(Some(*KeyPair::generate().public().as_bytes()));
     uri.truncate(uri.len() - 3);
     assert_eq!(launch(&r.profile, Some(uri)).unwrap_or_else(|e| panic!("{e}")), Launched::Raised);
-    wait_for_label_containing_in(&mut r.h, "That is not a usable invitation");
+    wait_for_label_containing(&mut r.h, "That is not a usable invitation");
     r.h.get_by_label_contains("the invitation text is damaged");
     assert!(r.h.get_by_role_and_label(egui::accesskit::Role::Button, "Join").accesskit_node().is_disabled());
 }
@@ -134,7 +133,7 @@ fn a_device_link_warns_and_waits_for_the_person_to_say_it_is_theirs() {
     let mut r = running();
     let uri = link(None);
     assert_eq!(launch(&r.profile, Some(uri)).unwrap_or_else(|e| panic!("{e}")), Launched::Raised);
-    wait_for_label_containing_in(&mut r.h, "THIS device one of the devices of another identity");
+    wait_for_label_containing(&mut r.h, "THIS device one of the devices of another identity");
     r.h.get_by_label_contains("Only join with an invitation you made yourself");
     let join = r.h.get_by_role_and_label(egui::accesskit::Role::Button, "Join");
     assert!(join.accesskit_node().is_disabled(), "a link alone never makes this device someone else's");
@@ -159,7 +158,7 @@ fn a_link_from_a_device_this_profile_knows_names_who_offers_it() {
     let space = *KeyPair::generate().public().as_bytes();
     let uri = link_from(Some(space), *me.device_key.as_bytes());
     assert_eq!(launch(&r.profile, Some(uri)).unwrap_or_else(|e| panic!("{e}")), Launched::Raised);
-    wait_for_label_containing_in(&mut r.h, "Offered by your own device");
+    wait_for_label_containing(&mut r.h, "Offered by your own device");
 }
 
 #[test]
@@ -171,9 +170,9 @@ fn a_crash_report_of_the_last_run_is_offered_shown_and_then_marked_seen() {
     std::fs::write(&report, "DXOS crash report\nmessage: boom <link>\n").unwrap_or_else(|e| panic!("{e}"));
     let pending = crate::desktop::crash::pending(r.profile.dir());
     r.h.state_mut().as_mut().unwrap_or_else(|| panic!("the app")).set_crash_reports(pending);
-    wait_for_label_containing_in(&mut r.h, "DXOS stopped unexpectedly last time");
+    wait_for_label_containing(&mut r.h, "DXOS stopped unexpectedly last time");
     r.h.get_by_label("Show report").click();
-    wait_for_label_containing_in(&mut r.h, "Saved as");
+    wait_for_label_containing(&mut r.h, "Saved as");
     assert_eq!(
         r.h.get_by_label("Crash report text").accesskit_node().value().as_deref(),
         Some("DXOS crash report\nmessage: boom <link>\n")
@@ -194,9 +193,9 @@ fn a_crash_report_of_the_last_run_is_offered_shown_and_then_marked_seen() {
 #[test]
 fn settings_open_from_the_sidebar_and_from_ctrl_comma() {
     let mut r = running();
-    wait_for_label_containing_in(&mut r.h, "Settings");
+    wait_for_label_containing(&mut r.h, "Settings");
     r.h.get_by_role_and_label(egui::accesskit::Role::Button, "Settings").click();
-    wait_for_label_containing_in(&mut r.h, "Copy diagnostic info");
+    wait_for_label_containing(&mut r.h, "Copy diagnostic info");
     r.h.get_by_label_contains(crate::cli::VERSION);
     r.h.get_by_label("Copy path");
     // Renaming this device.
@@ -220,5 +219,5 @@ fn settings_open_from_the_sidebar_and_from_ctrl_comma() {
     r.h.run();
     assert!(r.h.query_by_label("Copy diagnostic info").is_none());
     r.h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Comma);
-    wait_for_label_containing_in(&mut r.h, "Copy diagnostic info");
+    wait_for_label_containing(&mut r.h, "Copy diagnostic info");
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use dxos_client::Space;
 use eframe::egui;
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 
 use super::DxosApp;
 use super::plugin::Surface;
@@ -82,15 +83,24 @@ pub fn app_harness(services: Arc<Services>, size: egui::Vec2, boxes_for_a_moment
 
 /// Steps until a node labelled `label` is on screen (background work repaints), for up to
 /// 20 s: a loaded CI machine runs the other tests meanwhile.
-pub fn wait_for_label(h: &mut AppHarness, label: &str) {
-    use egui_kittest::kittest::{NodeT, Queryable};
+pub fn wait_for_label<S>(h: &mut Harness<'static, S>, label: &str) {
+    wait_for(h, &format!("{label:?}"), |h| h.query_by_label(label).is_some());
+}
+
+/// Steps until a label containing `part` is on screen, as [`wait_for_label`].
+pub fn wait_for_label_containing<S>(h: &mut Harness<'static, S>, part: &str) {
+    wait_for(h, &format!("a label containing {part:?}"), |h| h.query_by_label_contains(part).is_some());
+}
+
+fn wait_for<S>(h: &mut Harness<'static, S>, what: &str, shown: impl Fn(&Harness<'static, S>) -> bool) {
+    use egui_kittest::kittest::NodeT;
     for _ in 0..2000 {
         h.step();
-        if h.query_by_label(label).is_some() {
+        if shown(h) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let shown: Vec<String> = h.root().children_recursive().filter_map(|n| n.accesskit_node().label()).collect();
-    panic!("{label:?} never showed; on screen: {shown:?}");
+    let on_screen: Vec<String> = h.root().children_recursive().filter_map(|n| n.accesskit_node().label()).collect();
+    panic!("{what} never showed; on screen: {on_screen:?}");
 }
