@@ -114,6 +114,30 @@ impl Request {
         Request::SpaceImport { space, update_hex: hex::encode(update) }
     }
 
+    /// True for the requests that change nothing: asked again after the owner died before
+    /// answering, they give the same answer. A request that changes something is not asked
+    /// again (the owner may have made the change before dying, and `task add` twice makes two
+    /// tasks).
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Request::IdentityShow
+                | Request::IdentityPhrase
+                | Request::SpaceMembers { .. }
+                | Request::SpaceList { .. }
+                | Request::SpaceExport { .. }
+                | Request::TaskList { .. }
+                | Request::DocList { .. }
+                | Request::DocCat { .. }
+                | Request::ObjectGet { .. }
+                | Request::Query { .. }
+                | Request::Status
+                | Request::Peers
+                | Request::RelayList
+                | Request::Hello
+        )
+    }
+
     /// True for the requests answered by a stream of replies.
     pub fn is_stream(&self) -> bool {
         matches!(self, Request::Watch { .. } | Request::Invite { .. } | Request::Join { .. })

@@ -6,8 +6,11 @@ use super::*;
 /// Outcome of talking to an owner.
 pub(super) enum Talk<T> {
     Done(T),
-    /// The owner went away mid-way (handover, exit): try again.
+    /// The request did not reach the owner (it was going away): try again.
     Retry,
+    /// The request reached the owner, which went away before answering: it may or may not
+    /// have been carried out.
+    Unanswered,
 }
 
 pub(super) fn connect(profile: &Profile) -> Option<UnixStream> {
@@ -37,19 +40,23 @@ pub(super) fn call_over(mut stream: UnixStream, req: &Request) -> Talk<Result<Re
     let mut line = String::new();
     match read_reply(&mut BufReader::new(stream), &mut line) {
         Some(r) => Talk::Done(r),
-        None => Talk::Retry,
+        None => Talk::Unanswered,
     }
 }
 
 /// Answers one call that is not a stream: through the owner's socket, or, with no owner, on
-/// the store directly (waiting while another process holds it).
+/// the store directly (waiting while another process holds it). If the owner dies after
+/// taking a request that changes something and before answering it, the call fails saying
+/// so ([`unanswered`]) rather than making the change a second time.
 pub fn call(profile: &Profile, req: &Request) -> Result<Response> {
     let deadline = Instant::now() + BUSY_TIMEOUT;
     loop {
-        if let Some(stream) = connect(profile)
-            && let Talk::Done(r) = call_over(stream, req)
-        {
-            return r;
+        if let Some(stream) = connect(profile) {
+            match call_over(stream, req) {
+                Talk::Done(r) => return r,
+                Talk::Unanswered if !req.is_read_only() => return Err(unanswered()),
+                Talk::Unanswered | Talk::Retry => {}
+            }
         }
         match Local::open(profile) {
             Ok(local) => {
@@ -65,6 +72,15 @@ pub fn call(profile: &Profile, req: &Request) -> Result<Response> {
         }
         std::thread::sleep(RETRY);
     }
+}
+
+/// The error of a change the owner took and died before answering.
+pub(super) fn unanswered() -> ClientError {
+    let e = std::io::Error::new(ErrorKind::ConnectionAborted, "the owner closed the socket before answering");
+    ClientError::io(
+        "the profile's owner stopped before answering: the change may or may not have been made; look before trying again",
+        e,
+    )
 }
 
 /// The error of a profile that stayed busy.

@@ -226,7 +226,7 @@ pub fn acquire(profile: &Profile, role: OwnerRole) -> Result<(Owner, Receiver<Ow
 pub fn raise(profile: &Profile, uri: Option<String>) -> Result<bool> {
     let Some(stream) = connect(profile) else { return Ok(false) };
     match call_over(stream, &Request::Hello) {
-        Talk::Done(Ok(Response::Hello(OwnerRole::Temporary))) | Talk::Retry => Ok(false),
+        Talk::Done(Ok(Response::Hello(OwnerRole::Temporary))) | Talk::Retry | Talk::Unanswered => Ok(false),
         Talk::Done(Ok(Response::Hello(_))) => {
             let Some(stream) = connect(profile) else { return Ok(false) };
             let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
@@ -234,7 +234,7 @@ pub fn raise(profile: &Profile, uri: Option<String>) -> Result<bool> {
                 Talk::Done(Ok(Response::Opened)) => Ok(true),
                 Talk::Done(Ok(other)) => Err(unexpected(&other)),
                 Talk::Done(Err(e)) => Err(e),
-                Talk::Retry => Ok(false),
+                Talk::Retry | Talk::Unanswered => Ok(false),
             }
         }
         Talk::Done(Ok(other)) => Err(unexpected(&other)),

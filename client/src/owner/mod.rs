@@ -38,6 +38,8 @@ const RETRY: Duration = Duration::from_millis(25);
 /// How long a former temporary owner waits for the new owner's socket before it takes the
 /// store back (the new owner may have died before binding).
 const HANDOVER_GRACE: Duration = Duration::from_secs(10);
+/// How long a stopping owner waits for the requests in flight to be answered.
+const STOP_PATIENCE: Duration = Duration::from_secs(2);
 /// How long a connection may stay silent before its request line arrives.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 

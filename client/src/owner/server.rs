@@ -67,6 +67,13 @@ impl Owner {
             let _ = a.join();
         }
         let conns = std::mem::take(&mut *self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()));
+        // Requests in flight are answered first (a caller whose change was made but not
+        // answered could only be told "maybe"); streams end by themselves on `stop`. Then
+        // whatever is left is cut.
+        let patience = Instant::now() + STOP_PATIENCE;
+        while conns.iter().any(|(_, h)| !h.is_finished()) && Instant::now() < patience {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         for (stream, _) in &conns {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
