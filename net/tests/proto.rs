@@ -460,3 +460,16 @@ fn devices_of_one_identity_swap_their_spaces() {
     assert!(run.acts_a.is_empty() && run.acts_b.is_empty());
     assert!(!run.sent_a.iter().any(|w| matches!(w, Wire::Spaces { .. } | Wire::ProveIdentity { .. })));
 }
+
+#[test]
+fn a_state_vector_declaring_more_entries_than_its_bytes_is_refused_unread() {
+    use yrs::updates::encoder::Encode;
+    // Sync step 1 whose state vector says 0x7fffffff entries in 6 bytes (yrs would reserve
+    // room for all of them first; found by fuzzing, fuzz/corpus/replication_frame).
+    let message = [0u8, 6, 0xff, 0xff, 0xff, 0xff, 0x07, 0];
+    let e = dxos_net::replicate::proto::decode_sync(&message).err().unwrap_or_default();
+    assert!(e.contains("declaring 2147483647 entries in 6 bytes"), "{e}");
+    // A real one still reads.
+    let sv = yrs::sync::protocol::SyncMessage::SyncStep1(yrs::StateVector::default()).encode_v1();
+    assert!(dxos_net::replicate::proto::decode_sync(&sv).is_ok());
+}

@@ -116,6 +116,27 @@ impl Wire {
     }
 }
 
+/// Reads the Yjs sync message a [`Wire::Sync`] carries, as a session does; a message yrs
+/// cannot read (or panics on) is an error, never a crash. A state vector (sync step 1) may not
+/// declare more entries than its bytes could hold: yrs reserves room for the declared count
+/// before reading any, so a few bytes could ask for gigabytes (found by fuzzing).
+pub fn decode_sync(message: &[u8]) -> Result<SyncMessage, String> {
+    use yrs::encoding::read::{Cursor, Read};
+    let mut c = Cursor::new(message);
+    if c.read_var::<u8>().is_ok_and(|tag| tag == yrs::sync::protocol::MSG_SYNC_STEP_1)
+        && let Ok(sv) = c.read_buf()
+        && let Ok(entries) = Cursor::new(sv).read_var::<u32>()
+        && entries as usize > sv.len() / 2
+    {
+        return Err(format!("a state vector declaring {entries} entries in {} bytes", sv.len()));
+    }
+    match std::panic::catch_unwind(|| SyncMessage::decode_v1(message)) {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("a sync message yrs cannot read".into()),
+    }
+}
+
 /// A fault that ends the connection's replication.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -588,7 +609,7 @@ impl Session {
         let Phase::Verified(peer_role) = e.phase else { return Ok(Vec::new()) };
         let space = e.space;
         let bad = |reason: String| ProtoError::BadSync { space: space.to_string(), reason };
-        let msg = SyncMessage::decode_v1(message).map_err(|e| bad(e.to_string()))?;
+        let msg = decode_sync(message).map_err(bad)?;
         let msg_kind = if matches!(msg, SyncMessage::SyncStep2(_)) { Kind::Step2 } else { Kind::Other };
         match msg {
             SyncMessage::SyncStep1(sv) => {
