@@ -47,7 +47,7 @@ pub(super) fn call_over(mut stream: UnixStream, req: &Request) -> Talk<Result<Re
 /// Answers one call that is not a stream: through the owner's socket, or, with no owner, on
 /// the store directly (waiting while another process holds it). If the owner dies after
 /// taking a request that changes something and before answering it, the call fails saying
-/// so ([`unanswered`]) rather than making the change a second time.
+/// so rather than making the change a second time.
 pub fn call(profile: &Profile, req: &Request) -> Result<Response> {
     let deadline = Instant::now() + BUSY_TIMEOUT;
     loop {
