@@ -23,11 +23,6 @@ impl CrashNotice {
         Self { reports }
     }
 
-    /// Whether something is offered.
-    pub fn is_empty(&self) -> bool {
-        self.reports.is_empty()
-    }
-
     fn mark_seen(app: &AppState, paths: Vec<PathBuf>) {
         app.services.client.jobs().spawn("mark the crash report seen", move |_job| -> Result<(), ClientError> {
             for p in paths {

@@ -74,17 +74,20 @@ pub enum Launched {
 /// Opens the app on `profile`, or, if it runs already, asks it to raise its window (one
 /// window per profile); `link` (a checked `dxos:` link) goes to its join dialog either way.
 pub fn launch(profile: &Profile, link: Option<String>) -> Result<Launched, ClientError> {
-    for attempt in 0..2 {
-        if owner::raise(profile, link.clone())? {
-            return Ok(Launched::Raised);
-        }
-        match run(profile, link.clone()) {
-            // Another launch took the profile between our two looks: ask it instead.
-            Err(ClientError::Denied(_)) if attempt == 0 => continue,
-            r => return r.map(|()| Launched::Ran),
-        }
+    if owner::raise(profile, link.clone())? {
+        return Ok(Launched::Raised);
     }
-    Ok(Launched::Ran)
+    match run(profile, link.clone()) {
+        // Another launch took the profile between our two looks: ask it instead.
+        Err(ClientError::Denied(why)) => {
+            if owner::raise(profile, link)? {
+                Ok(Launched::Raised)
+            } else {
+                Err(ClientError::Denied(why))
+            }
+        }
+        r => r.map(|()| Launched::Ran),
+    }
 }
 
 /// Opens the desktop app on `profile` and returns when its window closes; `link` opens in
